@@ -1,0 +1,122 @@
+//! Reverse-mode automatic differentiation. `backward` walks the graph recorded in each tensor's
+//! `Op` from the loss back to the leaves; `local_gradients` is the derivative table, one arm per
+//! primitive op: given the output y = f(inputs) and dL/dy (`g`), it returns dL/d(each input).
+
+use std::collections::{HashMap, HashSet};
+
+use crate::backend::{BinaryOp, UnaryOp};
+use crate::error::{Error, Result};
+use crate::ops::Op;
+use crate::shape::show;
+use crate::tensor::{no_grad, Tensor};
+
+impl Tensor {
+    /// Computes d(self)/d(leaf) for every leaf that requires grad and adds it to the leaf's
+    /// `.grad` (gradients accumulate across calls until `zero_grad`). `self` must hold one number.
+    pub fn backward(&self) -> Result<()> {
+        if self.numel() != 1 {
+            return Err(Error::new(
+                "backward",
+                format!("needs a single number (a scalar loss), got shape {}", show(self.shape())),
+            ));
+        }
+        if !self.requires_grad() {
+            return Err(Error::new("backward", "the tensor does not depend on anything that requires grad"));
+        }
+        no_grad(|| {
+            let mut grads: HashMap<u64, Tensor> = HashMap::new();
+            grads.insert(self.id(), Tensor::ones(self.shape(), self.device())?);
+            for node in self.topological_order() {
+                let Some(g) = grads.remove(&node.id()) else { continue };
+                let Some(op) = node.op() else {
+                    // A leaf: accumulate into .grad.
+                    let total = match node.grad() {
+                        Some(previous) => previous.add(&g)?,
+                        None => g,
+                    };
+                    node.set_grad(Some(total));
+                    continue;
+                };
+                for (input, input_grad) in op.inputs().into_iter().zip(local_gradients(op, &node, &g)?) {
+                    if !input.requires_grad() {
+                        continue;
+                    }
+                    let summed = match grads.remove(&input.id()) {
+                        Some(existing) => existing.add(&input_grad)?,
+                        None => input_grad,
+                    };
+                    grads.insert(input.id(), summed);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Every tensor that requires grad and leads to self, each after all the tensors it feeds
+    /// (self first). Iterative, so deep graphs cannot overflow the stack.
+    fn topological_order(&self) -> Vec<Tensor> {
+        let mut order = Vec::new();
+        let mut visited = HashSet::new();
+        // (tensor, children already pushed?)
+        let mut stack = vec![(self.clone(), false)];
+        while let Some((node, expanded)) = stack.pop() {
+            if expanded {
+                order.push(node);
+                continue;
+            }
+            if !visited.insert(node.id()) {
+                continue;
+            }
+            stack.push((node.clone(), true));
+            if let Some(op) = node.op() {
+                for input in op.inputs() {
+                    if input.requires_grad() && !visited.contains(&input.id()) {
+                        stack.push((input.clone(), false));
+                    }
+                }
+            }
+        }
+        order.reverse(); // post-order reversed: outputs before the inputs they consume
+        order
+    }
+}
+
+/// dL/d(input) for each input of `op`, given its output `y` and g = dL/dy.
+fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
+    Ok(match op {
+        Op::Unary(unary, x) => vec![match *unary {
+            UnaryOp::Neg => g.neg()?,                           // d(-x) = -1
+            UnaryOp::Exp => g.mul(y)?,                          // d(e^x) = e^x = y
+            UnaryOp::Log => g.div(x)?,                          // d(ln x) = 1/x
+            UnaryOp::Relu => x.relu_backward(g)?,               // d relu = 1 where x > 0
+            UnaryOp::Pow(p) => g.mul(&x.pow(p - 1.0)?.mul_scalar(p)?)?, // d(x^p) = p x^(p-1)
+            UnaryOp::Affine { scale, .. } => g.mul_scalar(scale)?, // d(sx + t) = s
+        }],
+        // Broadcasting in the forward pass means summing the gradient back to each input's shape.
+        Op::Binary(binary, a, b) => {
+            let (ga, gb) = match binary {
+                BinaryOp::Add => (g.clone(), g.clone()),     // d(a+b) = (1, 1)
+                BinaryOp::Sub => (g.clone(), g.neg()?),      // d(a-b) = (1, -1)
+                BinaryOp::Mul => (g.mul(b)?, g.mul(a)?),     // d(ab) = (b, a)
+                BinaryOp::Div => (g.div(b)?, g.mul(y)?.div(b)?.neg()?), // d(a/b) = (1/b, -a/b^2 = -y/b)
+                BinaryOp::ReluBackward => unreachable!("relu_backward only runs inside backward, without a graph"),
+            };
+            vec![ga.sum_to_shape(a.shape())?, gb.sum_to_shape(b.shape())?]
+        }
+        // y = a @ b: dL/da = g @ b^T, dL/db = a^T @ g; a 2-D operand of a batched product was used
+        // by every batch entry, so its gradient sums over the batch.
+        Op::MatMul(a, b) => vec![
+            g.matmul(&b.transpose()?)?.sum_to_shape(a.shape())?,
+            a.transpose()?.matmul(g)?.sum_to_shape(b.shape())?,
+        ],
+        Op::Transpose(_) => vec![g.transpose()?],
+        Op::Reshape(x) => vec![g.reshape(x.shape())?],
+        Op::Expand(x) => vec![g.sum_to_shape(x.shape())?],
+        // Every x along the axis contributed once to its sum: spread g back along the axis.
+        Op::SumAxis(x, axis) => {
+            let mut kept = x.shape().to_vec();
+            kept[*axis] = 1;
+            vec![g.reshape(&kept)?.expand(x.shape())?]
+        }
+    })
+}

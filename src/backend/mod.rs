@@ -1,0 +1,198 @@
+//! Where numbers live and kernels run. A `Device` is either the plain-Rust CPU backend or a wgpu
+//! GPU (WebGPU in the browser; Vulkan, Metal or DX12 natively). Both honour one small contract:
+//! upload, allocate, run a `Kernel`, and download asynchronously.
+//!
+//! `Kernel` is the one list of primitive computations. Every kernel has a CPU reference in `cpu.rs`
+//! and a WGSL entry point of the same name in `shaders/`.
+
+pub mod cpu;
+pub mod gpu;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+use crate::shape::BroadcastPlan;
+
+/// Elementwise functions of one tensor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UnaryOp {
+    Neg,
+    Exp,
+    Log,
+    Relu,
+    /// x^p for a number p.
+    Pow(f32),
+    /// x * scale + shift: scalar arithmetic, means, and gradient scaling.
+    Affine { scale: f32, shift: f32 },
+}
+
+/// Elementwise functions of two tensors, with broadcasting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// a = relu's input x, b = incoming gradient g: g where x > 0, else 0.
+    ReluBackward,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// out[i] = op(x[i]) for n elements.
+    Unary { op: UnaryOp, n: usize },
+    /// out = op(a, b) over the plan's output shape, each operand read through its strides.
+    Binary { op: BinaryOp, plan: BroadcastPlan },
+    /// out = the input read through the plan's a-strides: broadcasting made explicit
+    /// (torch's `expand`, and how a reduced gradient is spread back over its input).
+    Expand { plan: BroadcastPlan },
+    /// Input viewed as [outer, len, inner]; out[o, i] = sum over l of x[o, l, i].
+    SumAxis { outer: usize, len: usize, inner: usize },
+    /// out[b] = a[b] @ c[b] with a: [m, k], c: [k, n]; a batch stride of 0 reuses one matrix.
+    MatMul { batch: usize, m: usize, k: usize, n: usize, a_batch_stride: usize, b_batch_stride: usize },
+    /// Input [batch, rows, cols] -> out [batch, cols, rows].
+    Transpose { batch: usize, rows: usize, cols: usize },
+    /// PyTorch's SGD, in place. Inputs: [grad]; outputs: [param, momentum buffer].
+    SgdStep { n: usize, lr: f32, momentum: f32, weight_decay: f32, first_step: bool },
+}
+
+impl Kernel {
+    /// The entry point's name, shared with the WGSL file so Rust and shaders read alike.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Unary { op, .. } => match op {
+                UnaryOp::Neg => "unary_neg",
+                UnaryOp::Exp => "unary_exp",
+                UnaryOp::Log => "unary_log",
+                UnaryOp::Relu => "unary_relu",
+                UnaryOp::Pow(_) => "unary_pow",
+                UnaryOp::Affine { .. } => "unary_affine",
+            },
+            Kernel::Binary { op, .. } => match op {
+                BinaryOp::Add => "binary_add",
+                BinaryOp::Sub => "binary_sub",
+                BinaryOp::Mul => "binary_mul",
+                BinaryOp::Div => "binary_div",
+                BinaryOp::ReluBackward => "binary_relu_backward",
+            },
+            Kernel::Expand { .. } => "expand",
+            Kernel::SumAxis { .. } => "sum_axis",
+            Kernel::MatMul { .. } => "matmul",
+            Kernel::Transpose { .. } => "transpose",
+            Kernel::SgdStep { .. } => "sgd_step",
+        }
+    }
+}
+
+/// The numbers of one tensor. Shared (`Rc`) between a tensor and its reshaped views.
+pub enum Storage {
+    Cpu(RefCell<Vec<f32>>),
+    Gpu(gpu::GpuBuffer),
+}
+
+impl Storage {
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(data) => data.borrow().len(),
+            Storage::Gpu(buffer) => buffer.len(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum Device {
+    Cpu,
+    Gpu(Rc<gpu::GpuContext>),
+}
+
+/// What a backend reports about itself: shown on the page and returned by `useBackend`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendInfo {
+    pub backend: &'static str,
+    pub adapter: String,
+    /// True for a software adapter (SwiftShader, lavapipe): correct but slow.
+    pub fallback: bool,
+}
+
+impl Device {
+    /// The first GPU adapter wgpu finds; an error when there is none.
+    pub async fn gpu() -> Result<Device> {
+        Ok(Device::Gpu(Rc::new(gpu::GpuContext::new().await?)))
+    }
+
+    pub fn info(&self) -> BackendInfo {
+        match self {
+            Device::Cpu => BackendInfo { backend: "cpu", adapter: cpu::describe(), fallback: false },
+            Device::Gpu(ctx) => ctx.info(),
+        }
+    }
+
+    pub fn same_as(&self, other: &Device) -> bool {
+        match (self, other) {
+            (Device::Cpu, Device::Cpu) => true,
+            (Device::Gpu(a), Device::Gpu(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    pub fn upload(&self, data: &[f32]) -> Result<Storage> {
+        match self {
+            Device::Cpu => Ok(Storage::Cpu(RefCell::new(data.to_vec()))),
+            Device::Gpu(ctx) => Ok(Storage::Gpu(ctx.upload(data)?)),
+        }
+    }
+
+    /// Storage for `n` numbers whose contents a kernel will overwrite.
+    pub fn alloc(&self, n: usize) -> Result<Storage> {
+        match self {
+            Device::Cpu => Ok(Storage::Cpu(RefCell::new(vec![0.0; n]))),
+            Device::Gpu(ctx) => Ok(Storage::Gpu(ctx.alloc(n)?)),
+        }
+    }
+
+    /// Runs (on the GPU: enqueues) one kernel. Inputs are read; outputs are written in place.
+    pub fn run(&self, kernel: &Kernel, inputs: &[&Storage], outputs: &[&Storage]) -> Result<()> {
+        match self {
+            Device::Cpu => {
+                let inputs: Vec<_> = inputs.iter().map(|s| cpu_data(s)).collect::<Result<_>>()?;
+                let input_refs: Vec<std::cell::Ref<Vec<f32>>> = inputs.iter().map(|c| c.borrow()).collect();
+                let input_slices: Vec<&[f32]> = input_refs.iter().map(|r| r.as_slice()).collect();
+                let outputs: Vec<_> = outputs.iter().map(|s| cpu_data(s)).collect::<Result<_>>()?;
+                let mut output_refs: Vec<std::cell::RefMut<Vec<f32>>> = outputs.iter().map(|c| c.borrow_mut()).collect();
+                let mut output_slices: Vec<&mut [f32]> = output_refs.iter_mut().map(|r| r.as_mut_slice()).collect();
+                cpu::run(kernel, &input_slices, &mut output_slices);
+                Ok(())
+            }
+            Device::Gpu(ctx) => {
+                let inputs: Vec<_> = inputs.iter().map(|s| gpu_buffer(s)).collect::<Result<_>>()?;
+                let outputs: Vec<_> = outputs.iter().map(|s| gpu_buffer(s)).collect::<Result<_>>()?;
+                ctx.run(kernel, &inputs, &outputs)
+            }
+        }
+    }
+
+    /// Copies the numbers back to the host. On the GPU this submits pending work and waits for it
+    /// without blocking the browser's event loop.
+    pub async fn download(&self, storage: &Storage) -> Result<Vec<f32>> {
+        match (self, storage) {
+            (Device::Cpu, Storage::Cpu(data)) => Ok(data.borrow().clone()),
+            (Device::Gpu(ctx), Storage::Gpu(buffer)) => ctx.download(buffer).await,
+            _ => Err(Error::new("download", "storage belongs to another backend")),
+        }
+    }
+}
+
+fn cpu_data(storage: &Storage) -> Result<&RefCell<Vec<f32>>> {
+    match storage {
+        Storage::Cpu(data) => Ok(data),
+        Storage::Gpu(_) => Err(Error::new("cpu backend", "got a tensor stored on the GPU")),
+    }
+}
+
+fn gpu_buffer(storage: &Storage) -> Result<&gpu::GpuBuffer> {
+    match storage {
+        Storage::Gpu(buffer) => Ok(buffer),
+        Storage::Cpu(_) => Err(Error::new("webgpu backend", "got a tensor stored on the CPU")),
+    }
+}

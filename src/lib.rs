@@ -1,0 +1,20 @@
+//! kiln: tensors, reverse-mode autograd and optimizers on WebGPU (wgpu + WGSL) or the CPU,
+//! compiled natively and to WebAssembly. Layers, bottom to top: `shape`, `backend` (+ `shaders/`),
+//! `ops` + `autograd`, `optim`, and `js` (the wasm-bindgen facade).
+
+pub mod autograd;
+pub mod backend;
+pub mod error;
+pub mod ops;
+pub mod optim;
+pub mod rng;
+pub mod shape;
+pub mod tensor;
+
+#[cfg(target_family = "wasm")]
+pub mod js;
+
+pub use backend::{BackendInfo, Device};
+pub use error::{Error, Result};
+pub use optim::{Sgd, SgdConfig};
+pub use tensor::{no_grad, Tensor};

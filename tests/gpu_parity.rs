@@ -1,0 +1,114 @@
+//! Every kernel on a real wgpu adapter against the CPU reference, on random odd shapes.
+
+mod common;
+use common::*;
+use kiln::{Device, Result, Tensor};
+
+/// Runs `f` on the same seeded inputs on the CPU and the GPU and compares the outputs.
+fn parity(name: &str, shapes: &[&[usize]], tol: f32, f: impl Fn(&[Tensor]) -> Result<Tensor>) {
+    let gpu = gpu();
+    let data: Vec<Vec<f32>> = shapes.iter().enumerate().map(|(i, s)| randn_away_from_zero(s, 100 + i as u64, 0.05)).collect();
+    let make = |device: &Device| -> Vec<Tensor> { data.iter().zip(shapes).map(|(d, s)| tensor(d, s, device)).collect() };
+    let expected = f(&make(&Device::Cpu)).unwrap();
+    let actual = f(&make(&gpu)).unwrap();
+    assert_eq!(actual.shape(), expected.shape(), "{name}: shapes differ");
+    assert_close(&values(&actual), &values(&expected), tol, &format!("{name} {shapes:?}"));
+}
+
+const ODD: &[&[usize]] = &[&[1, 1], &[3, 5, 7], &[129, 65], &[1000003]];
+
+#[test]
+fn unary_kernels_match_cpu() {
+    for &shape in ODD {
+        parity("neg", &[shape], 0.0, |t| t[0].neg());
+        parity("exp", &[shape], 1e-5, |t| t[0].exp());
+        parity("log", &[shape], 1e-5, |t| t[0].abs_for_test().log());
+        parity("relu", &[shape], 0.0, |t| t[0].relu());
+        parity("pow 2", &[shape], 1e-5, |t| t[0].pow(2.0));
+        parity("pow -1.5 of |x|", &[shape], 1e-5, |t| t[0].abs_for_test().pow(-1.5));
+        parity("pow 3 of negatives", &[shape], 1e-5, |t| t[0].pow(3.0));
+        parity("affine", &[shape], 1e-6, |t| t[0].affine(-3.0, 0.5));
+    }
+}
+
+/// |x| via relu(x) + relu(-x), so inputs of log and fractional pow are positive.
+trait AbsForTest {
+    fn abs_for_test(&self) -> Tensor;
+}
+impl AbsForTest for Tensor {
+    fn abs_for_test(&self) -> Tensor {
+        self.relu().unwrap().add(&self.neg().unwrap().relu().unwrap()).unwrap()
+    }
+}
+
+#[test]
+fn binary_kernels_match_cpu_with_broadcasting() {
+    let pairs: &[(&[usize], &[usize])] =
+        &[(&[1, 1], &[1, 1]), (&[3, 5, 7], &[3, 5, 7]), (&[3, 5, 7], &[7]), (&[3, 1, 7], &[5, 1]), (&[129, 65], &[129, 1]), (&[], &[2, 3])];
+    for &(a, b) in pairs {
+        parity("add", &[a, b], 0.0, |t| t[0].add(&t[1]));
+        parity("sub", &[a, b], 0.0, |t| t[0].sub(&t[1]));
+        parity("mul", &[a, b], 0.0, |t| t[0].mul(&t[1]));
+        parity("div", &[a, b], 1e-6, |t| t[0].div(&t[1]));
+        parity("expand", &[b], 0.0, |t| t[0].expand(&kiln::shape::broadcast_shapes("", a, b).unwrap()));
+    }
+}
+
+#[test]
+fn matmul_kernel_matches_cpu() {
+    let cases: &[(&[usize], &[usize])] = &[
+        (&[1, 1], &[1, 1]),
+        (&[3, 5], &[5, 7]),
+        (&[129, 65], &[65, 67]),
+        (&[2, 3, 70], &[70, 9]),
+        (&[5, 17], &[3, 17, 4]),
+        (&[4, 63, 1], &[4, 1, 65]),
+        (&[200, 300], &[300, 130]),
+    ];
+    for &(a, b) in cases {
+        parity("matmul", &[a, b], 1e-4, |t| t[0].matmul(&t[1]));
+    }
+}
+
+#[test]
+fn layout_and_reduce_kernels_match_cpu() {
+    for &shape in ODD.iter().chain([&[4, 1, 3, 65][..]].iter()) {
+        if shape.len() >= 2 {
+            parity("transpose", &[shape], 0.0, |t| t[0].transpose());
+        }
+        parity("sum", &[shape], 1e-4, |t| t[0].sum());
+        for axis in 0..shape.len() as isize {
+            parity("sum_axis", &[shape], 1e-5, |t| t[0].sum_axis(axis, axis % 2 == 0));
+        }
+    }
+}
+
+#[test]
+fn gradients_match_cpu() {
+    // One graph through every op, backward on both backends, gradients compared.
+    let shapes: &[&[usize]] = &[&[3, 5, 7], &[7, 4], &[5, 1]];
+    for input in 0..shapes.len() {
+        parity("gradient", shapes, 1e-4, |t| {
+            let leaves: Vec<Tensor> = t.iter().map(|x| x.with_requires_grad(true)).collect();
+            let hidden = leaves[0].matmul(&leaves[1])?.relu()?.add(&leaves[2])?; // [3, 5, 4]
+            let squashed = hidden.exp()?.add_scalar(1.0)?.log()?.div(&leaves[2].pow(2.0)?.add_scalar(1.0)?)?;
+            let loss = squashed.transpose()?.sum_axis(0, false)?.neg()?.mean()?;
+            loss.backward()?;
+            Ok(leaves[input].grad().expect("a gradient"))
+        });
+    }
+}
+
+#[test]
+fn many_dispatches_and_reused_buffers_stay_correct() {
+    // Longer than one batch of dispatches, with temporaries dropped and their buffers reused.
+    let gpu = gpu();
+    let mut x = Tensor::ones(&[33, 17], &gpu).unwrap();
+    let mut expected = 1.0f32;
+    for i in 0..600 {
+        let step = Tensor::full(&[17], i as f32 * 1e-3, &gpu).unwrap();
+        x = x.add(&step).unwrap().mul_scalar(0.5).unwrap();
+        expected = (expected + i as f32 * 1e-3) * 0.5;
+    }
+    assert_close(&values(&x), &vec![expected; 33 * 17], 1e-5, "chain of 1200 dispatches");
+}

@@ -1,0 +1,106 @@
+//! Every op on the CPU backend against values worked out by hand, plus the errors bad input gets.
+
+mod common;
+use common::*;
+use kiln::{Device, Tensor};
+
+const CPU: Device = Device::Cpu;
+
+#[test]
+fn creation() {
+    let t = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &CPU);
+    assert_eq!(t.shape(), &[2, 3]);
+    assert_eq!(values(&Tensor::zeros(&[2, 2], &CPU).unwrap()), vec![0.0; 4]);
+    assert_eq!(values(&Tensor::ones(&[3], &CPU).unwrap()), vec![1.0; 3]);
+    let a = values(&Tensor::randn(&[5], 9, &CPU).unwrap());
+    assert_eq!(a, values(&Tensor::randn(&[5], 9, &CPU).unwrap()), "same seed, same numbers");
+    assert!(values(&Tensor::rand(&[100], 1, &CPU).unwrap()).iter().all(|v| (0.0..1.0).contains(v)));
+    assert_eq!(values(&Tensor::full(&[], 2.5, &CPU).unwrap()), vec![2.5]);
+}
+
+#[test]
+fn elementwise_and_broadcasting() {
+    let a = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &CPU);
+    let row = tensor(&[10.0, 20.0, 30.0], &[3], &CPU);
+    let col = tensor(&[2.0, 4.0], &[2, 1], &CPU);
+    assert_eq!(values(&a.add(&row).unwrap()), vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+    assert_eq!(values(&a.sub(&col).unwrap()), vec![-1.0, 0.0, 1.0, 0.0, 1.0, 2.0]);
+    assert_eq!(values(&a.mul(&col).unwrap()), vec![2.0, 4.0, 6.0, 16.0, 20.0, 24.0]);
+    assert_eq!(values(&row.div(&col).unwrap()), vec![5.0, 10.0, 15.0, 2.5, 5.0, 7.5]);
+    assert_eq!(row.div(&col).unwrap().shape(), &[2, 3]);
+    let x = tensor(&[-2.0, 0.0, 3.0], &[3], &CPU);
+    assert_eq!(values(&x.neg().unwrap()), vec![2.0, -0.0, -3.0]);
+    assert_eq!(values(&x.relu().unwrap()), vec![0.0, 0.0, 3.0]);
+    assert_eq!(values(&x.pow(2.0).unwrap()), vec![4.0, 0.0, 9.0]);
+    assert_eq!(values(&x.pow(3.0).unwrap()), vec![-8.0, 0.0, 27.0]);
+    assert_eq!(values(&x.affine(2.0, 1.0).unwrap()), vec![-3.0, 1.0, 7.0]);
+    assert_close(&values(&tensor(&[0.0, 1.0], &[2], &CPU).exp().unwrap()), &[1.0, std::f32::consts::E], 1e-6, "exp");
+    assert_close(&values(&tensor(&[1.0, std::f32::consts::E], &[2], &CPU).log().unwrap()), &[0.0, 1.0], 1e-6, "log");
+}
+
+#[test]
+fn nan_propagates_like_ieee() {
+    let x = tensor(&[f32::NAN, -1.0, 0.0], &[3], &CPU);
+    let relu = values(&x.relu().unwrap());
+    assert!(relu[0].is_nan());
+    let log = values(&x.log().unwrap());
+    assert!(log[0].is_nan() && log[1].is_nan() && log[2] == f32::NEG_INFINITY);
+    assert!(values(&x.pow(0.5).unwrap())[1].is_nan(), "negative base, fractional power");
+    assert!(values(&x.sum().unwrap())[0].is_nan());
+}
+
+#[test]
+fn matmul_transpose_reshape() {
+    let a = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &CPU);
+    let b = tensor(&[7.0, 8.0, 9.0, 10.0, 11.0, 12.0], &[3, 2], &CPU);
+    assert_eq!(values(&a.matmul(&b).unwrap()), vec![58.0, 64.0, 139.0, 154.0]);
+    assert_eq!(values(&a.transpose().unwrap()), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    assert_eq!(a.transpose().unwrap().shape(), &[3, 2]);
+    let r = a.reshape(&[3, 2]).unwrap();
+    assert_eq!((r.shape(), values(&r)), (&[3usize, 2][..], values(&a)));
+    // Batched: two copies of a against one b, and against a batch of b.
+    let batch = tensor(&[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; 2].concat(), &[2, 2, 3], &CPU);
+    assert_eq!(values(&batch.matmul(&b).unwrap()), [58.0, 64.0, 139.0, 154.0].repeat(2));
+    let b_batch = tensor(&[[7.0, 8.0, 9.0, 10.0, 11.0, 12.0], [1.0; 6]].concat(), &[2, 3, 2], &CPU);
+    assert_eq!(values(&a.matmul(&b_batch).unwrap()), vec![58.0, 64.0, 139.0, 154.0, 6.0, 6.0, 15.0, 15.0]);
+    assert_eq!(values(&batch.transpose().unwrap())[6..], [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+}
+
+#[test]
+fn reductions() {
+    let a = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &CPU);
+    let total = a.sum().unwrap();
+    assert_eq!((total.shape(), values(&total)), (&[][..], vec![21.0]));
+    assert_eq!(values(&a.mean().unwrap()), vec![3.5]);
+    assert_eq!(values(&a.sum_axis(0, false).unwrap()), vec![5.0, 7.0, 9.0]);
+    assert_eq!(values(&a.sum_axis(-1, false).unwrap()), vec![6.0, 15.0]);
+    assert_eq!(a.sum_axis(1, true).unwrap().shape(), &[2, 1]);
+    assert_eq!(values(&a.mean_axis(1, false).unwrap()), vec![2.0, 5.0]);
+    let x = tensor(&[1.0, 2.0], &[2, 1], &CPU);
+    assert_eq!(values(&x.expand(&[2, 3]).unwrap()), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let a = tensor(&[1.0; 6], &[2, 3], &CPU);
+    let b = tensor(&[1.0; 6], &[3, 2], &CPU);
+    assert_eq!(error_message(a.add(&b)), "add: shapes [2, 3] and [3, 2] cannot be broadcast together");
+    assert_eq!(error_message(a.matmul(&a)), "matmul: cannot multiply shapes [2, 3] and [2, 3]");
+    assert!(error_message(tensor(&[1.0; 3], &[3], &CPU).matmul(&a)).contains("2-D or 3-D"));
+    assert_eq!(error_message(a.reshape(&[4])), "reshape: cannot reshape [2, 3] into [4]");
+    assert!(error_message(Tensor::from_slice(&[], &[0, 3], &CPU)).contains("empty tensors are not supported"));
+    assert_eq!(
+        error_message(Tensor::from_slice(&[1.0; 5], &[2, 3], &CPU)),
+        "from_array: 5 numbers cannot fill shape [2, 3] (6 elements)"
+    );
+    assert!(error_message(a.sum_axis(2, false)).contains("axis 2 is out of range for shape [2, 3]"));
+    assert!(error_message(tensor(&[1.0], &[1], &CPU).transpose()).contains("at least 2 dimensions"));
+    let leaf = a.with_requires_grad(true);
+    assert!(error_message(leaf.mul(&leaf).unwrap().backward()).contains("needs a single number (a scalar loss), got shape [2, 3]"));
+    assert!(error_message(a.sum().unwrap().backward()).contains("does not depend on anything that requires grad"));
+    let on_gpu = tensor(&[1.0; 6], &[2, 3], &gpu());
+    assert_eq!(
+        error_message(a.add(&on_gpu)),
+        "add: tensors are on different backends (cpu with shape [2, 3], webgpu with shape [2, 3])"
+    );
+}
