@@ -1,0 +1,106 @@
+//! Finite-difference checks: for every op, the gradient backward computes equals
+//! (L(x + h) - L(x - h)) / 2h for a loss L = sum(op(inputs) * w) with fixed random weights w.
+
+mod common;
+use common::*;
+use kiln::{no_grad, Device, Result, Tensor};
+
+const CPU: Device = Device::Cpu;
+const H: f32 = 1e-2;
+
+fn check(name: &str, inputs: &[(&[usize], Vec<f32>)], f: impl Fn(&[Tensor]) -> Result<Tensor>) {
+    let leaves: Vec<Tensor> = inputs.iter().map(|(s, d)| tensor(d, s, &CPU).with_requires_grad(true)).collect();
+    let out = f(&leaves).unwrap();
+    let weights = Tensor::randn(out.shape(), 5, &CPU).unwrap();
+    let loss_of = |ts: &[Tensor]| -> f32 { values(&f(ts).unwrap().mul(&weights).unwrap().sum().unwrap())[0] };
+    out.mul(&weights).unwrap().sum().unwrap().backward().unwrap();
+
+    for (which, (shape, data)) in inputs.iter().enumerate() {
+        let analytic = values(&leaves[which].grad().unwrap_or_else(|| panic!("{name}: input {which} got no gradient")));
+        // Check up to 40 elements spread over the input.
+        let stride = (data.len() / 40).max(1);
+        for i in (0..data.len()).step_by(stride) {
+            let numeric = no_grad(|| {
+                let with = |delta: f32| -> f32 {
+                    let mut moved = data.clone();
+                    moved[i] += delta;
+                    let mut ts: Vec<Tensor> = inputs.iter().map(|(s, d)| tensor(d, s, &CPU)).collect();
+                    ts[which] = tensor(&moved, shape, &CPU);
+                    loss_of(&ts)
+                };
+                (with(H) - with(-H)) / (2.0 * H)
+            });
+            let a = analytic[i];
+            assert!(
+                (a - numeric).abs() <= 2e-2 * (1.0 + numeric.abs()),
+                "{name}: d/d input{which}[{i}] is {a} by backward, {numeric} by finite differences"
+            );
+        }
+    }
+}
+
+fn input(shape: &[usize], seed: u64) -> (&[usize], Vec<f32>) {
+    (shape, randn_away_from_zero(shape, seed, 0.2))
+}
+
+fn positive(shape: &[usize], seed: u64) -> (&[usize], Vec<f32>) {
+    (shape, randn_away_from_zero(shape, seed, 0.5).into_iter().map(f32::abs).collect())
+}
+
+#[test]
+fn unary_ops() {
+    check("neg", &[input(&[3, 4], 1)], |t| t[0].neg());
+    check("exp", &[input(&[3, 4], 2)], |t| t[0].exp());
+    check("log", &[positive(&[3, 4], 3)], |t| t[0].log());
+    check("relu", &[input(&[3, 4], 4)], |t| t[0].relu());
+    check("pow 3", &[input(&[3, 4], 5)], |t| t[0].pow(3.0));
+    check("pow -0.5", &[positive(&[3, 4], 6)], |t| t[0].pow(-0.5));
+    check("affine", &[input(&[3, 4], 7)], |t| t[0].affine(-2.5, 1.0));
+}
+
+#[test]
+fn binary_ops_with_broadcasting() {
+    for (a, b) in [(&[2, 3, 4][..], &[2, 3, 4][..]), (&[2, 3, 4], &[4]), (&[2, 1, 4], &[3, 1]), (&[], &[2, 3])] {
+        check("add", &[input(a, 10), input(b, 11)], |t| t[0].add(&t[1]));
+        check("sub", &[input(a, 12), input(b, 13)], |t| t[0].sub(&t[1]));
+        check("mul", &[input(a, 14), input(b, 15)], |t| t[0].mul(&t[1]));
+        check("div", &[input(a, 16), positive(b, 17)], |t| t[0].div(&t[1]));
+    }
+}
+
+#[test]
+fn matmul_and_layout_ops() {
+    check("matmul", &[input(&[3, 5], 20), input(&[5, 2], 21)], |t| t[0].matmul(&t[1]));
+    check("batched matmul", &[input(&[2, 3, 5], 22), input(&[2, 5, 4], 23)], |t| t[0].matmul(&t[1]));
+    check("matmul 3-D @ 2-D", &[input(&[2, 3, 5], 24), input(&[5, 4], 25)], |t| t[0].matmul(&t[1]));
+    check("matmul 2-D @ 3-D", &[input(&[3, 5], 26), input(&[2, 5, 4], 27)], |t| t[0].matmul(&t[1]));
+    check("transpose", &[input(&[2, 3, 4], 28)], |t| t[0].transpose());
+    check("reshape", &[input(&[2, 3, 4], 29)], |t| t[0].reshape(&[4, 6]));
+    check("expand", &[input(&[3, 1], 30)], |t| t[0].expand(&[2, 3, 4]));
+}
+
+#[test]
+fn reductions() {
+    check("sum", &[input(&[3, 4], 40)], |t| t[0].sum());
+    check("mean", &[input(&[3, 4], 41)], |t| t[0].mean());
+    for axis in [0, 1, -1] {
+        check("sum_axis", &[input(&[2, 3, 4], 42)], |t| t[0].sum_axis(axis, false));
+        check("sum_axis keepdim", &[input(&[2, 3, 4], 43)], |t| t[0].sum_axis(axis, true));
+        check("mean_axis", &[input(&[2, 3, 4], 44)], |t| t[0].mean_axis(axis, false));
+    }
+}
+
+#[test]
+fn gradients_accumulate_until_zeroed() {
+    let x = tensor(&[1.0, 2.0], &[2], &CPU).with_requires_grad(true);
+    for _ in 0..2 {
+        x.mul(&x).unwrap().sum().unwrap().backward().unwrap(); // d(x^2) = 2x
+    }
+    assert_eq!(values(&x.grad().unwrap()), vec![4.0, 8.0]);
+    x.zero_grad();
+    assert!(x.grad().is_none());
+    // A tensor used twice in one graph gets both contributions.
+    let y = x.mul(&x).unwrap().add(&x).unwrap().sum().unwrap(); // d = 2x + 1
+    y.backward().unwrap();
+    assert_eq!(values(&x.grad().unwrap()), vec![3.0, 5.0]);
+}

@@ -1,0 +1,94 @@
+//! SGD against hand-computed steps, and Lesson 2's "SGD from scratch" fit, on both backends.
+
+mod common;
+use common::*;
+use kiln::{no_grad, Sgd, SgdConfig, Tensor};
+
+#[test]
+fn plain_step_is_p_minus_lr_g() {
+    for device in both_devices() {
+        let p = tensor(&[1.0, -2.0], &[2], &device).with_requires_grad(true);
+        let mut sgd = Sgd::new(vec![p.clone()], SgdConfig::new(0.1)).unwrap();
+        p.mul(&p).unwrap().sum().unwrap().backward().unwrap(); // g = 2p = (2, -4)
+        sgd.step().unwrap();
+        assert_close(&values(&p), &[0.8, -1.6], 1e-6, "p - 0.1 * 2p");
+    }
+}
+
+#[test]
+fn momentum_and_weight_decay_follow_pytorch() {
+    // Loss sum(c * p) has constant gradient c. With lr 0.1, momentum 0.9, wd 0.01, p0 = 1, c = 2:
+    // step 1: d = 2 + 0.01*1 = 2.01; m = 2.01; p = 1 - 0.201 = 0.799
+    // step 2: d = 2 + 0.00799 = 2.00799; m = 0.9*2.01 + 2.00799 = 3.81699; p = 0.799 - 0.381699 = 0.417301
+    for device in both_devices() {
+        let p = tensor(&[1.0], &[1], &device).with_requires_grad(true);
+        let c = tensor(&[2.0], &[1], &device);
+        let config = SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.01 };
+        let mut sgd = Sgd::new(vec![p.clone()], config).unwrap();
+        let mut seen = vec![];
+        for _ in 0..2 {
+            sgd.zero_grad();
+            p.mul(&c).unwrap().sum().unwrap().backward().unwrap();
+            sgd.step().unwrap();
+            seen.push(values(&p)[0]);
+        }
+        assert_close(&seen, &[0.799, 0.417301], 1e-6, "momentum 0.9, weight decay 0.01");
+    }
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    let p = Tensor::ones(&[2], &kiln::Device::Cpu).unwrap();
+    assert!(error_message(Sgd::new(vec![p.clone()], SgdConfig::new(0.1))).contains("does not require grad"));
+    let p = p.with_requires_grad(true);
+    assert!(error_message(Sgd::new(vec![p.clone()], SgdConfig::new(-1.0))).contains("positive"));
+    assert!(error_message(Sgd::new(vec![p], SgdConfig::new(f32::NAN))).contains("positive"));
+}
+
+/// Lesson 2's data: x = [U(-1,1), 1], y = x @ (3, 2) + U(0,1).
+fn lesson_data(n: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = kiln::rng::Pcg32::new(42);
+    let mut x = Vec::with_capacity(2 * n);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let x0 = rng.uniform() * 2.0 - 1.0;
+        x.extend([x0, 1.0]);
+        y.push(3.0 * x0 + 2.0 + rng.uniform());
+    }
+    (x, y)
+}
+
+/// The least-squares solution of x a = y from the 2x2 normal equations, in f64.
+fn least_squares(x: &[f32], y: &[f32]) -> [f64; 2] {
+    let (mut s00, mut s01, mut s11, mut t0, mut t1) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (row, &yi) in x.chunks(2).zip(y) {
+        let (u, v, yi) = (row[0] as f64, row[1] as f64, yi as f64);
+        (s00, s01, s11, t0, t1) = (s00 + u * u, s01 + u * v, s11 + v * v, t0 + u * yi, t1 + v * yi);
+    }
+    let det = s00 * s11 - s01 * s01;
+    [(s11 * t0 - s01 * t1) / det, (s00 * t1 - s01 * t0) / det]
+}
+
+#[test]
+fn lesson2_sgd_from_scratch_converges() {
+    let (xs, ys) = lesson_data(100);
+    let target = least_squares(&xs, &ys);
+    for device in both_devices() {
+        let x = tensor(&xs, &[100, 2], &device);
+        let y = tensor(&ys, &[100, 1], &device);
+        let a = tensor(&[-1.0, 1.0], &[2, 1], &device).with_requires_grad(true);
+        let mut first_loss = None;
+        for _ in 0..100 {
+            let loss = x.matmul(&a).unwrap().sub(&y).unwrap().pow(2.0).unwrap().mean().unwrap();
+            first_loss.get_or_insert_with(|| values(&loss)[0]);
+            loss.backward().unwrap();
+            no_grad(|| a.sub_(&a.grad().unwrap().mul_scalar(0.1).unwrap())).unwrap();
+            a.zero_grad();
+        }
+        let fitted = values(&a);
+        assert!(first_loss.unwrap() > 5.0, "the start (-1, 1) is far off");
+        for (got, want) in fitted.iter().zip(target) {
+            assert!((*got as f64 - want).abs() < 0.1, "{:?}: fitted {fitted:?}, least squares {target:?}", device.info());
+        }
+    }
+}
