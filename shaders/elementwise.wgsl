@@ -57,7 +57,11 @@ fn unary_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 fn ieee_pow(x: f32, e: f32) -> f32 {
     if (e == 0.0) { return 1.0; }
     if (x >= 0.0 || x != x) { return pow(x, e); }
-    if (e != floor(e)) { return bitcast<f32>(0x7fc00000u); } // NaN
+    if (e != floor(e)) {
+        // NaN; built at run time because shader compilers reject a NaN constant.
+        var nan_bits = 0x7fc00000u;
+        return bitcast<f32>(nan_bits);
+    }
     let magnitude = pow(-x, e);
     let odd = (abs(e) % 2.0) == 1.0;
     return select(magnitude, -magnitude, odd);

@@ -1,0 +1,373 @@
+//! The JavaScript API (wasm-bindgen): a thin facade over the Rust crate with PyTorch-like,
+//! camelCase names. Every failure becomes a JS `Error` whose message names the op and the shapes;
+//! nothing here panics on user input. No logic lives here that Rust callers would also need.
+
+use std::cell::RefCell;
+
+use js_sys::{Array, Float32Array, Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::{no_grad, Device, Error, Sgd, SgdConfig, Tensor};
+
+thread_local! {
+    /// The backend new tensors are created on; chosen with `useBackend`.
+    static CURRENT: RefCell<Device> = const { RefCell::new(Device::Cpu) };
+    /// The WebGPU device, opened once and reused when the user switches back to it.
+    static GPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+    /// The browser's own words for its WebGPU adapter ("google swiftshader"), which wgpu leaves empty.
+    static BROWSER_ADAPTER: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Hand-over slot for `operand`: see `__kilnShare`.
+    static SHARED: RefCell<Option<Tensor>> = const { RefCell::new(None) };
+}
+
+fn current() -> Device {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+fn js_error(e: Error) -> JsError {
+    JsError::new(e.message())
+}
+
+/// The backend's description as a plain JS object `{backend, adapter, fallback}`.
+fn info_object(device: &Device) -> JsValue {
+    let mut info = device.info();
+    if info.backend == "webgpu" {
+        if let Some(name) = BROWSER_ADAPTER.with(|a| a.borrow().clone()) {
+            info.adapter = name;
+        }
+    }
+    let object = js_sys::Object::new();
+    let _ = Reflect::set(&object, &"backend".into(), &info.backend.into());
+    let _ = Reflect::set(&object, &"adapter".into(), &info.adapter.into());
+    let _ = Reflect::set(&object, &"fallback".into(), &info.fallback.into());
+    object.into()
+}
+
+/// `await useBackend('webgpu' | 'cpu')`: picks where new tensors live and returns
+/// `{backend, adapter, fallback}`. Rejects with an Error when WebGPU has no adapter here.
+#[wasm_bindgen(js_name = useBackend, unchecked_return_type = "Promise<{backend: string, adapter: string, fallback: boolean}>")]
+pub fn use_backend(#[wasm_bindgen(unchecked_param_type = "'webgpu' | 'cpu'")] name: String) -> Promise {
+    future_to_promise(async move {
+        let device = match name.as_str() {
+            "cpu" => Device::Cpu,
+            "webgpu" => match GPU.with(|g| g.borrow().clone()) {
+                Some(gpu) => gpu,
+                None => {
+                    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
+                    let has_webgpu = !navigator.is_undefined()
+                        && Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false);
+                    if !has_webgpu {
+                        return Err(JsError::new("useBackend: WebGPU is not available in this browser (navigator.gpu is missing)").into());
+                    }
+                    let gpu = Device::gpu().await.map_err(js_error)?;
+                    let name = browser_adapter_name(&navigator).await;
+                    BROWSER_ADAPTER.with(|a| *a.borrow_mut() = name);
+                    GPU.with(|g| *g.borrow_mut() = Some(gpu.clone()));
+                    gpu
+                }
+            },
+            other => return Err(JsError::new(&format!("useBackend: unknown backend '{other}'; use 'webgpu' or 'cpu'")).into()),
+        };
+        CURRENT.with(|c| *c.borrow_mut() = device.clone());
+        Ok(info_object(&device))
+    })
+}
+
+/// "vendor architecture" (or the description) from `navigator.gpu.requestAdapter()`'s `info`.
+async fn browser_adapter_name(navigator: &JsValue) -> Option<String> {
+    let gpu = Reflect::get(navigator, &"gpu".into()).ok()?;
+    let request = Reflect::get(&gpu, &"requestAdapter".into()).ok()?.dyn_into::<Function>().ok()?;
+    let promise = request.call0(&gpu).ok()?.dyn_into::<Promise>().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let info = Reflect::get(&adapter, &"info".into()).ok()?;
+    let field = |key: &str| Reflect::get(&info, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+    let words: Vec<String> = [field("vendor"), field("architecture"), field("description")]
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// `{backend, adapter, fallback}` of the backend in use now.
+#[wasm_bindgen(js_name = backendInfo, unchecked_return_type = "{backend: string, adapter: string, fallback: boolean}")]
+pub fn backend_info() -> JsValue {
+    info_object(&current())
+}
+
+#[wasm_bindgen(js_name = Tensor)]
+pub struct JsTensor {
+    inner: Tensor,
+}
+
+impl From<Tensor> for JsTensor {
+    fn from(inner: Tensor) -> Self {
+        JsTensor { inner }
+    }
+}
+
+/// Numbers from a Float32Array or an array of numbers.
+fn numbers(value: &JsValue, op: &str) -> Result<Vec<f32>, JsError> {
+    if let Some(typed) = value.dyn_ref::<Float32Array>() {
+        return Ok(typed.to_vec());
+    }
+    let array = value.dyn_ref::<Array>().ok_or_else(|| JsError::new(&format!("{op}: data must be a Float32Array or an array of numbers")))?;
+    array
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.as_f64().map(|x| x as f32).ok_or_else(|| JsError::new(&format!("{op}: data[{i}] is not a number"))))
+        .collect()
+}
+
+/// A shape from an array of non-negative integers.
+fn shape_of(value: &JsValue, op: &str) -> Result<Vec<usize>, JsError> {
+    let bad = || JsError::new(&format!("{op}: shape must be an array of non-negative integers, got {value:?}"));
+    let array = value.dyn_ref::<Array>().ok_or_else(bad)?;
+    array
+        .iter()
+        .map(|v| match v.as_f64() {
+            Some(x) if x >= 0.0 && x.fract() == 0.0 && x <= u32::MAX as f64 => Ok(x as usize),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+/// The other operand of add/sub/mul/div: a kiln Tensor, or a number (a scalar tensor).
+fn operand(value: &JsValue, op: &str, like: &Tensor) -> Result<Tensor, JsError> {
+    if let Some(x) = value.as_f64() {
+        return Tensor::full(&[], x as f32, like.device()).map_err(js_error);
+    }
+    tensor_from_js(value).ok_or_else(|| JsError::new(&format!("{op}: the operand must be a kiln Tensor or a number")))
+}
+
+/// The Rust tensor behind a JS Tensor object, leaving the JS object usable. (wasm-bindgen's own
+/// conversion from a JsValue takes ownership and invalidates the JS object, so instead the object
+/// is asked to hand over a clone of its handle through `__kilnShare`.)
+fn tensor_from_js(value: &JsValue) -> Option<Tensor> {
+    let share = Reflect::get(value, &"__kilnShare".into()).ok()?.dyn_into::<Function>().ok()?;
+    share.call0(value).ok()?;
+    SHARED.with(|s| s.borrow_mut().take())
+}
+
+fn wrap(result: crate::Result<Tensor>) -> Result<JsTensor, JsError> {
+    result.map(JsTensor::from).map_err(js_error)
+}
+
+#[wasm_bindgen(js_class = Tensor)]
+impl JsTensor {
+    /// `Tensor.fromArray(data, shape, requiresGrad = false)`, on the current backend.
+    #[wasm_bindgen(js_name = fromArray)]
+    pub fn from_array(
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue,
+        #[wasm_bindgen(js_name = requiresGrad)] requires_grad: Option<bool>,
+    ) -> Result<JsTensor, JsError> {
+        let values = numbers(&data, "Tensor.fromArray")?;
+        let shape = shape_of(&shape, "Tensor.fromArray")?;
+        let tensor = Tensor::from_slice(&values, &shape, &current()).map_err(js_error)?;
+        Ok(tensor.with_requires_grad(requires_grad.unwrap_or(false)).into())
+    }
+
+    pub fn zeros(#[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue) -> Result<JsTensor, JsError> {
+        wrap(Tensor::zeros(&shape_of(&shape, "Tensor.zeros")?, &current()))
+    }
+
+    pub fn ones(#[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue) -> Result<JsTensor, JsError> {
+        wrap(Tensor::ones(&shape_of(&shape, "Tensor.ones")?, &current()))
+    }
+
+    /// Standard normal numbers from a seed: the same on every platform and backend.
+    pub fn randn(#[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue, seed: u32) -> Result<JsTensor, JsError> {
+        wrap(Tensor::randn(&shape_of(&shape, "Tensor.randn")?, seed as u64, &current()))
+    }
+
+    /// Uniform numbers in [0, 1) from a seed.
+    pub fn rand(#[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue, seed: u32) -> Result<JsTensor, JsError> {
+        wrap(Tensor::rand(&shape_of(&shape, "Tensor.rand")?, seed as u64, &current()))
+    }
+
+    #[wasm_bindgen(getter, unchecked_return_type = "number[]")]
+    pub fn shape(&self) -> Array {
+        self.inner.shape().iter().map(|&d| JsValue::from(d as u32)).collect()
+    }
+
+    /// The accumulated gradient, or undefined before backward / after zeroGrad.
+    #[wasm_bindgen(getter)]
+    pub fn grad(&self) -> Option<JsTensor> {
+        self.inner.grad().map(JsTensor::from)
+    }
+
+    #[wasm_bindgen(getter, js_name = requiresGrad)]
+    pub fn requires_grad(&self) -> bool {
+        self.inner.requires_grad()
+    }
+
+    /// Which backend holds this tensor: 'webgpu' or 'cpu'.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.inner.device().info().backend.into()
+    }
+
+    pub fn matmul(&self, other: &JsTensor) -> Result<JsTensor, JsError> {
+        wrap(self.inner.matmul(&other.inner))
+    }
+
+    pub fn add(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<JsTensor, JsError> {
+        wrap(self.inner.add(&operand(&other, "add", &self.inner)?))
+    }
+
+    pub fn sub(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<JsTensor, JsError> {
+        wrap(self.inner.sub(&operand(&other, "sub", &self.inner)?))
+    }
+
+    pub fn mul(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<JsTensor, JsError> {
+        wrap(self.inner.mul(&operand(&other, "mul", &self.inner)?))
+    }
+
+    pub fn div(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<JsTensor, JsError> {
+        wrap(self.inner.div(&operand(&other, "div", &self.inner)?))
+    }
+
+    /// In place, outside the graph: the lesson's `a.sub_(lr * a.grad)`.
+    pub fn sub_(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<(), JsError> {
+        let other = operand(&other, "sub_", &self.inner)?;
+        no_grad(|| self.inner.sub_(&other)).map_err(js_error)
+    }
+
+    pub fn neg(&self) -> Result<JsTensor, JsError> {
+        wrap(self.inner.neg())
+    }
+
+    pub fn pow(&self, p: f64) -> Result<JsTensor, JsError> {
+        wrap(self.inner.pow(p as f32))
+    }
+
+    pub fn exp(&self) -> Result<JsTensor, JsError> {
+        wrap(self.inner.exp())
+    }
+
+    pub fn log(&self) -> Result<JsTensor, JsError> {
+        wrap(self.inner.log())
+    }
+
+    pub fn relu(&self) -> Result<JsTensor, JsError> {
+        wrap(self.inner.relu())
+    }
+
+    /// `sum()` of all elements, or `sum(axis, keepdim = false)` along one axis.
+    pub fn sum(&self, axis: Option<i32>, keepdim: Option<bool>) -> Result<JsTensor, JsError> {
+        wrap(match axis {
+            None => self.inner.sum(),
+            Some(axis) => self.inner.sum_axis(axis as isize, keepdim.unwrap_or(false)),
+        })
+    }
+
+    /// `mean()` of all elements, or `mean(axis, keepdim = false)` along one axis.
+    pub fn mean(&self, axis: Option<i32>, keepdim: Option<bool>) -> Result<JsTensor, JsError> {
+        wrap(match axis {
+            None => self.inner.mean(),
+            Some(axis) => self.inner.mean_axis(axis as isize, keepdim.unwrap_or(false)),
+        })
+    }
+
+    pub fn reshape(&self, #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue) -> Result<JsTensor, JsError> {
+        wrap(self.inner.reshape(&shape_of(&shape, "reshape")?))
+    }
+
+    /// Swaps the last two dimensions.
+    pub fn transpose(&self) -> Result<JsTensor, JsError> {
+        wrap(self.inner.transpose())
+    }
+
+    pub fn backward(&self) -> Result<(), JsError> {
+        self.inner.backward().map_err(js_error)
+    }
+
+    #[wasm_bindgen(js_name = zeroGrad)]
+    pub fn zero_grad(&self) {
+        self.inner.zero_grad()
+    }
+
+    /// The numbers, row-major; waits for the GPU without blocking the page.
+    #[wasm_bindgen(js_name = toArray, unchecked_return_type = "Promise<Float32Array>")]
+    pub fn to_array(&self) -> Promise {
+        let tensor = self.inner.clone();
+        future_to_promise(async move {
+            let values = tensor.to_vec().await.map_err(js_error)?;
+            Ok(Float32Array::from(values.as_slice()).into())
+        })
+    }
+
+    /// The single number of a one-element tensor (a loss).
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn item(&self) -> Promise {
+        let tensor = self.inner.clone();
+        future_to_promise(async move { Ok(tensor.item().await.map_err(js_error)?.into()) })
+    }
+
+    /// Internal: puts a clone of this tensor's handle where `tensor_from_js` picks it up.
+    #[wasm_bindgen(js_name = __kilnShare)]
+    pub fn share(&self) {
+        SHARED.with(|s| *s.borrow_mut() = Some(self.inner.clone()));
+    }
+}
+
+#[wasm_bindgen(js_name = SGD)]
+pub struct JsSgd {
+    inner: Sgd,
+}
+
+fn number_option(options: &JsValue, key: &str) -> Result<Option<f32>, JsError> {
+    let value = Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    value.as_f64().map(|v| Some(v as f32)).ok_or_else(|| JsError::new(&format!("SGD: option {key} must be a number")))
+}
+
+#[wasm_bindgen(js_class = SGD)]
+impl JsSgd {
+    /// `new SGD(params, {lr, momentum = 0, weightDecay = 0})`; the tensors stay usable from JS.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Tensor[]")] params: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{lr: number, momentum?: number, weightDecay?: number}")] options: JsValue,
+    ) -> Result<JsSgd, JsError> {
+        let list = params.dyn_ref::<Array>().ok_or_else(|| JsError::new("SGD: params must be an array of Tensors"))?;
+        let params = list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| tensor_from_js(&p).ok_or_else(|| JsError::new(&format!("SGD: params[{i}] is not a kiln Tensor"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !options.is_object() {
+            return Err(JsError::new("SGD: options must be an object like {lr: 0.1}"));
+        }
+        let lr = number_option(&options, "lr")?.ok_or_else(|| JsError::new("SGD: option lr is required"))?;
+        let config = SgdConfig {
+            lr,
+            momentum: number_option(&options, "momentum")?.unwrap_or(0.0),
+            weight_decay: number_option(&options, "weightDecay")?.unwrap_or(0.0),
+        };
+        Ok(JsSgd { inner: Sgd::new(params, config).map_err(js_error)? })
+    }
+
+    pub fn step(&mut self) -> Result<(), JsError> {
+        self.inner.step().map_err(js_error)
+    }
+
+    #[wasm_bindgen(js_name = zeroGrad)]
+    pub fn zero_grad(&self) {
+        self.inner.zero_grad()
+    }
+
+    /// The learning rate, adjustable between steps.
+    #[wasm_bindgen(getter)]
+    pub fn lr(&self) -> f32 {
+        self.inner.config.lr
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_lr(&mut self, lr: f32) {
+        self.inner.config.lr = lr;
+    }
+}

@@ -1,0 +1,46 @@
+// Shared set-up for the browser tests: the site served on a free loopback port, and Debian's
+// Chromium driven by playwright-core with WebGPU enabled (SwiftShader on machines without a GPU).
+import { chromium } from 'playwright-core';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../../scripts/serve.mjs';
+
+export const outputDir = new URL('../../test-output/', import.meta.url).pathname;
+mkdirSync(outputDir, { recursive: true });
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--enable-unsafe-webgpu', // the flag that gives headless Chromium a WebGPU adapter
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
+];
+
+/** Starts the server and a browser; returns helpers and a `close()` for both. */
+export async function openSite() {
+  const server = await startServer(0);
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const userDataDir = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1200, height: 900 },
+  });
+  // Everything the pages ask for must come from the site itself.
+  const foreignRequests = [];
+  context.on('request', (request) => {
+    if (!request.url().startsWith(origin) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error));
+  page.on('console', (message) => { if (message.type() === 'error') pageErrors.push(new Error(message.text())); });
+  return {
+    origin, page, foreignRequests, pageErrors,
+    async close() {
+      await context.close();
+      await new Promise((done) => server.close(done));
+    },
+  };
+}
