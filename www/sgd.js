@@ -87,7 +87,8 @@ function drawPlot(a) {
 }
 
 function formatA(a) {
-  return `(${a.map((v) => (Number.isFinite(v) ? v.toFixed(3) : String(v))).join(', ')})`;
+  const show = (v) => (!Number.isFinite(v) ? String(v) : Math.abs(v) < 1e4 ? v.toFixed(3) : v.toExponential(2));
+  return `(${a.map(show).join(', ')})`;
 }
 
 function logLoss(step, loss) {

@@ -40,7 +40,7 @@ for (const backend of ['webgpu', 'cpu']) {
       assert.equal(rows, 11);
       const shown = await site.page.locator('#a-value').textContent();
       assert.equal(shown, `(${lesson.a.map((v) => v.toFixed(3)).join(', ')})`);
-      const status = await site.page.getByRole('status').textContent();
+      const status = await site.page.getByRole('status', { name: 'Backend in use' }).textContent();
       assert.match(status, backend === 'webgpu' ? /^WebGPU · / : /^CPU/);
       assert.deepEqual(site.foreignRequests, [], 'the page requests nothing outside its origin');
       assert.deepEqual(site.pageErrors.map(String), []);
@@ -67,9 +67,9 @@ test('the user can change the learning rate and steps with the keyboard and reru
   try {
     const { page } = site;
     await runLesson(site, '?backend=cpu&steps=5', 'lesson-sgd-short.png');
-    await page.getByLabel('Learning rate').fill('0.3');
-    await page.getByLabel('Steps').fill('30');
-    await page.getByLabel('Steps').press('Enter');
+    await page.getByRole('spinbutton', { name: 'Learning rate' }).fill('0.3');
+    await page.getByRole('spinbutton', { name: 'Steps' }).fill('30');
+    await page.getByRole('spinbutton', { name: 'Steps' }).press('Enter');
     await page.waitForFunction(() => window.lesson.done && window.lesson.step === 30, null, { timeout: 60_000 });
     const lesson = await page.evaluate(() => window.lesson);
     assert.ok(lesson.losses.at(-1).loss < 0.2, `lr 0.3 for 30 steps converges (loss ${lesson.losses.at(-1).loss})`);
