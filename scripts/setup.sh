@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
 
 need_apt=()
-for cmd_pkg in chromium:chromium chromedriver:chromium-driver; do
+for cmd_pkg in chromium:chromium chromedriver:chromium-driver node:nodejs npm:npm curl:curl; do
   command -v "${cmd_pkg%%:*}" >/dev/null 2>&1 || need_apt+=("${cmd_pkg##*:}")
 done
 # lavapipe: the Vulkan software driver (its ICD file) and the Vulkan loader.
@@ -22,6 +22,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # dpkg sometimes reports a missing archive on the first try here: retry once.
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" \
     || $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: installing Rust with rustup"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  . "$HOME/.cargo/env"
 fi
 
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
