@@ -19,8 +19,9 @@ let data = null; // { x, y } tensors on the current backend
 let plot = null;
 let stopRequested = false;
 
-function showNotice(text, kind = 'info') {
-  const notice = $('notice');
+/** Shows (or with '' hides) a message: training problems in #notice, backend news in #backend-notice. */
+function showNotice(text, kind = 'info', id = 'notice') {
+  const notice = $(id);
   notice.textContent = text;
   notice.className = kind === 'error' ? 'notice error' : 'notice';
   notice.hidden = !text;
@@ -36,10 +37,11 @@ async function selectBackend(name) {
   let info;
   try {
     info = await useBackend(name);
-    if (name === 'webgpu') showNotice('');
+    showNotice('', 'info', 'backend-notice');
   } catch (error) {
     info = await useBackend('cpu');
-    showNotice(`WebGPU is not available here (${error.message}). kiln runs on its CPU backend instead.`);
+    const reason = error.message.replace(/^[\w.]+: /, ''); // drop the "op: " prefix of kiln's errors
+    showNotice(`WebGPU is not available here: ${reason}. kiln runs on its CPU backend instead.`, 'info', 'backend-notice');
   }
   lesson.backend = info;
   $('backend-select').value = info.backend;

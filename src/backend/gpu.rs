@@ -94,6 +94,11 @@ pub struct GpuContext {
     failure: Arc<Mutex<Option<String>>>,
 }
 
+#[cfg(target_family = "wasm")]
+const NO_ADAPTER: &str = "this browser offers no WebGPU adapter (WebGPU may be switched off, or the GPU unsupported)";
+#[cfg(not(target_family = "wasm"))]
+const NO_ADAPTER: &str = "no GPU adapter was found (on Linux without a GPU, install Mesa's lavapipe: mesa-vulkan-drivers)";
+
 /// The size class of the parameter buffer in the pool (no storage buffer is this small).
 const PARAMS_CLASS: u64 = 1;
 
@@ -106,7 +111,7 @@ impl GpuContext {
                 ..Default::default()
             })
             .await
-            .map_err(|e| Error::new("webgpu", format!("no GPU adapter is available ({e})")))?;
+            .map_err(|_| Error::new("webgpu", NO_ADAPTER))?;
         let adapter_info = adapter.get_info();
         // Ask for the adapter's own limits: the defaults cap storage buffers at 128 MiB.
         let (device, queue) = adapter

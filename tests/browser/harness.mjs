@@ -16,15 +16,18 @@ const CHROMIUM_ARGS = [
   '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
 ];
 
-/** Starts the server and a browser; returns helpers and a `close()` for both. */
-export async function openSite() {
+/**
+ * Starts the server and a browser; returns helpers and a `close()` for both.
+ * `webgpu: false` starts a browser without WebGPU (no navigator.gpu), as many still are.
+ */
+export async function openSite({ webgpu = true } = {}) {
   const server = await startServer(0);
   const origin = `http://127.0.0.1:${server.address().port}`;
   const userDataDir = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: webgpu ? CHROMIUM_ARGS : [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-blink-features=WebGPU'],
     viewport: { width: 1200, height: 900 },
   });
   // Everything the pages ask for must come from the site itself.

@@ -77,3 +77,22 @@ test('the user can change the learning rate and steps with the keyboard and reru
     await site.close();
   }
 });
+
+test('without WebGPU the page says so plainly and runs on the CPU backend', async () => {
+  const site = await openSite({ webgpu: false });
+  try {
+    const lesson = await runLesson(site, '', 'lesson-sgd-no-webgpu.png');
+    assert.equal(lesson.backend.backend, 'cpu');
+    assert.equal(lesson.step, 100);
+    const note = await site.page.getByRole('note').textContent();
+    assert.match(note, /^WebGPU is not available here: this browser offers no WebGPU adapter \(.*\)\. kiln runs on its CPU backend instead\.$/);
+    const rejected = await site.page.evaluate(async () => {
+      const kiln = await import('/pkg/kiln.js');
+      return kiln.useBackend('webgpu').then(() => 'resolved', (e) => e instanceof Error);
+    });
+    assert.equal(rejected, true, "useBackend('webgpu') rejects with an Error");
+    assert.deepEqual(site.pageErrors.map(String), []);
+  } finally {
+    await site.close();
+  }
+});
