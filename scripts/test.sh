@@ -19,7 +19,7 @@ cargo test --quiet
 echo "== wasm tests in headless Chromium"
 # chromedriver leaves scoped folders in TMPDIR: keep them in target/.
 TMPDIR="$PWD/target/tmp" CHROMEDRIVER="$(command -v chromedriver)" \
-  cargo test --quiet --target wasm32-unknown-unknown --test web
+  cargo test --target wasm32-unknown-unknown --test web
 
 echo "== browser tests (Playwright)"
 node --test tests/browser/
