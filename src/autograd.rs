@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::backend::{BinaryOp, UnaryOp};
+use crate::backend::{BinaryOp, Kernel, UnaryOp};
 use crate::error::{Error, Result};
 use crate::ops::Op;
 use crate::shape::show;
@@ -99,7 +99,7 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
                 BinaryOp::Sub => (g.clone(), g.neg()?),      // d(a-b) = (1, -1)
                 BinaryOp::Mul => (g.mul(b)?, g.mul(a)?),     // d(ab) = (b, a)
                 BinaryOp::Div => (g.div(b)?, g.mul(y)?.div(b)?.neg()?), // d(a/b) = (1/b, -a/b^2 = -y/b)
-                BinaryOp::ReluBackward => unreachable!("relu_backward only runs inside backward, without a graph"),
+                BinaryOp::ReluBackward => unreachable!("relu_backward is never recorded in a graph"),
             };
             vec![ga.sum_to_shape(a.shape())?, gb.sum_to_shape(b.shape())?]
         }
@@ -112,6 +112,12 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
         Op::Transpose(_) => vec![g.transpose()?],
         Op::Reshape(x) => vec![g.reshape(x.shape())?],
         Op::Expand(x) => vec![g.sum_to_shape(x.shape())?],
+        // Convolution is linear in each argument: its gradients are the two "transposed"
+        // convolutions of g (see shaders/conv.wgsl for the sums).
+        Op::Conv2d(x, w, geometry) => vec![
+            g.run_kernel(Kernel::Conv2dBackwardInput(*geometry), &[g, w], x.shape().to_vec(), None)?,
+            x.run_kernel(Kernel::Conv2dBackwardWeight(*geometry), &[x, g], w.shape().to_vec(), None)?,
+        ],
         // Every x along the axis contributed once to its sum: spread g back along the axis.
         Op::SumAxis(x, axis) => {
             let mut kept = x.shape().to_vec();

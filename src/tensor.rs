@@ -97,9 +97,9 @@ impl Tensor {
 
     /// The output of an op: records the op for backward only when grad mode is on and an input
     /// needs a gradient.
-    pub(crate) fn from_op(shape: Vec<usize>, device: &Device, storage: Storage, op: Op) -> Tensor {
-        let requires_grad = grad_enabled() && op.inputs().iter().any(|t| t.requires_grad());
-        let op = requires_grad.then_some(op);
+    pub(crate) fn from_op(shape: Vec<usize>, device: &Device, storage: Storage, op: Option<Op>) -> Tensor {
+        let requires_grad = grad_enabled() && op.as_ref().is_some_and(|op| op.inputs().iter().any(|t| t.requires_grad()));
+        let op = if requires_grad { op } else { None };
         Tensor::build(shape, device.clone(), Rc::new(storage), op, requires_grad)
     }
 

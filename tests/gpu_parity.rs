@@ -112,3 +112,25 @@ fn many_dispatches_and_reused_buffers_stay_correct() {
     }
     assert_close(&values(&x), &vec![expected; 33 * 17], 1e-5, "chain of 1200 dispatches");
 }
+
+#[test]
+fn conv_kernels_match_cpu() {
+    // (input, weight, stride, padding, groups), odd sizes included.
+    let cases: &[(&[usize], &[usize], (usize, usize), (usize, usize), usize)] = &[
+        (&[1, 1, 1, 1], &[1, 1, 1, 1], (1, 1), (0, 0), 1),
+        (&[2, 3, 9, 7], &[5, 3, 3, 3], (1, 1), (1, 1), 1),
+        (&[3, 4, 13, 11], &[4, 1, 3, 3], (2, 2), (1, 1), 4),
+        (&[2, 6, 8, 9], &[9, 2, 3, 1], (2, 1), (0, 2), 3),
+        (&[1, 32, 17, 17], &[16, 32, 1, 1], (1, 1), (0, 0), 1),
+    ];
+    for &(x, w, stride, padding, groups) in cases {
+        parity("conv2d", &[x, w], 1e-4, |t| t[0].conv2d(&t[1], stride, padding, groups));
+        for input in 0..2 {
+            parity("conv2d gradient", &[x, w], 1e-4, |t| {
+                let leaves: Vec<Tensor> = t.iter().map(|v| v.with_requires_grad(true)).collect();
+                leaves[0].conv2d(&leaves[1], stride, padding, groups)?.pow(2.0)?.sum()?.backward()?;
+                Ok(leaves[input].grad().unwrap())
+            });
+        }
+    }
+}

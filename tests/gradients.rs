@@ -104,3 +104,13 @@ fn gradients_accumulate_until_zeroed() {
     y.backward().unwrap();
     assert_eq!(values(&x.grad().unwrap()), vec![3.0, 5.0]);
 }
+
+#[test]
+fn conv2d() {
+    // Plain, strided + padded, grouped, and depthwise (groups = channels, as in MobileNetV2).
+    check("conv2d 3x3", &[input(&[2, 3, 5, 6], 50), input(&[4, 3, 3, 3], 51)], |t| t[0].conv2d(&t[1], (1, 1), (0, 0), 1));
+    check("conv2d stride 2 pad 1", &[input(&[1, 2, 7, 5], 52), input(&[3, 2, 3, 2], 53)], |t| t[0].conv2d(&t[1], (2, 2), (1, 1), 1));
+    check("conv2d groups 2", &[input(&[2, 4, 5, 5], 54), input(&[6, 2, 3, 3], 55)], |t| t[0].conv2d(&t[1], (1, 2), (1, 0), 2));
+    check("depthwise", &[input(&[2, 3, 6, 6], 56), input(&[3, 1, 3, 3], 57)], |t| t[0].conv2d(&t[1], (2, 2), (1, 1), 3));
+    check("pointwise 1x1", &[input(&[2, 5, 3, 4], 58), input(&[2, 5, 1, 1], 59)], |t| t[0].conv2d(&t[1], (1, 1), (0, 0), 1));
+}

@@ -104,3 +104,17 @@ fn bad_input_gets_clear_errors() {
         "add: tensors are on different backends (cpu with shape [2, 3], webgpu with shape [2, 3])"
     );
 }
+
+#[test]
+fn conv2d_by_hand() {
+    // 1 image, 1 channel, 3x3 input 1..9; 2x2 kernel of ones: each output sums a 2x2 window.
+    let x = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], &[1, 1, 3, 3], &CPU);
+    let w = tensor(&[1.0; 4], &[1, 1, 2, 2], &CPU);
+    assert_eq!(values(&x.conv2d(&w, (1, 1), (0, 0), 1).unwrap()), vec![12.0, 16.0, 24.0, 28.0]);
+    // Padding 1, stride 2: windows at the corners see one, two or four pixels.
+    let y = x.conv2d(&w, (2, 2), (1, 1), 1).unwrap();
+    assert_eq!((y.shape(), values(&y)), (&[1usize, 1, 2, 2][..], vec![1.0, 5.0, 11.0, 28.0]));
+    assert!(error_message(x.conv2d(&tensor(&[1.0; 8], &[1, 2, 2, 2], &CPU), (1, 1), (0, 0), 1))
+        .contains("conv2d: input [1, 1, 3, 3] and weight [1, 2, 2, 2]"));
+    assert!(error_message(x.conv2d(&tensor(&[1.0; 16], &[1, 1, 4, 4], &CPU), (1, 1), (0, 0), 1)).contains("larger than the padded input"));
+}

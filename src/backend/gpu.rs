@@ -342,6 +342,7 @@ fn shader_source(file: &str) -> &'static str {
         "matmul" => include_str!("../../shaders/matmul.wgsl"),
         "layout" => include_str!("../../shaders/layout.wgsl"),
         "optim" => include_str!("../../shaders/optim.wgsl"),
+        "conv" => include_str!("../../shaders/conv.wgsl"),
         _ => unreachable!("unknown shader file {file}"),
     }
 }
@@ -379,6 +380,19 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
         }
         Kernel::Transpose { batch, rows, cols } => {
             ("layout", vec![batch as u32, rows as u32, cols as u32, 0], linear_groups(batch * rows * cols))
+        }
+        Kernel::Conv2d(ref g) | Kernel::Conv2dBackwardInput(ref g) | Kernel::Conv2dBackwardWeight(ref g) => {
+            let params = [
+                g.batch, g.in_channels, g.height, g.width, g.out_channels, g.kernel_h, g.kernel_w, g.stride_h,
+                g.stride_w, g.pad_h, g.pad_w, g.groups, g.out_h, g.out_w,
+            ];
+            // One thread per element written: the output, the input gradient or the weight gradient.
+            let written = match kernel {
+                Kernel::Conv2d(_) => g.batch * g.out_channels * g.out_h * g.out_w,
+                Kernel::Conv2dBackwardInput(_) => g.batch * g.in_channels * g.height * g.width,
+                _ => g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w,
+            };
+            ("conv", params.map(|v| v as u32).to_vec(), linear_groups(written))
         }
         Kernel::SgdStep { n, lr, momentum, weight_decay, first_step } => {
             ("optim", vec![n as u32, f(lr), f(momentum), f(weight_decay), first_step as u32], linear_groups(n))

@@ -38,6 +38,27 @@ pub enum BinaryOp {
     ReluBackward,
 }
 
+/// The shapes of a 2-D convolution (cross-correlation, as in PyTorch):
+/// input [batch, in_channels, height, width], weight [out_channels, in_channels / groups, kernel_h,
+/// kernel_w], output [batch, out_channels, out_h, out_w], out = (in + 2 pad - kernel) / stride + 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvGeometry {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub out_channels: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    pub pad_h: usize,
+    pub pad_w: usize,
+    pub groups: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kernel {
     /// out[i] = op(x[i]) for n elements.
@@ -53,6 +74,14 @@ pub enum Kernel {
     MatMul { batch: usize, m: usize, k: usize, n: usize, a_batch_stride: usize, b_batch_stride: usize },
     /// Input [batch, rows, cols] -> out [batch, cols, rows].
     Transpose { batch: usize, rows: usize, cols: usize },
+    /// out[n, o, y, x] = sum over the input channels of o's group and the kernel window of
+    /// input[n, c, y*stride - pad + ky, x*stride - pad + kx] * weight[o, c mod group size, ky, kx].
+    /// Inputs: [input, weight].
+    Conv2d(ConvGeometry),
+    /// d loss / d input of Conv2d. Inputs: [output gradient, weight].
+    Conv2dBackwardInput(ConvGeometry),
+    /// d loss / d weight of Conv2d. Inputs: [input, output gradient].
+    Conv2dBackwardWeight(ConvGeometry),
     /// PyTorch's SGD, in place. Inputs: [grad]; outputs: [param, momentum buffer].
     SgdStep { n: usize, lr: f32, momentum: f32, weight_decay: f32, first_step: bool },
 }
@@ -80,6 +109,9 @@ impl Kernel {
             Kernel::SumAxis { .. } => "sum_axis",
             Kernel::MatMul { .. } => "matmul",
             Kernel::Transpose { .. } => "transpose",
+            Kernel::Conv2d(_) => "conv2d",
+            Kernel::Conv2dBackwardInput(_) => "conv2d_backward_input",
+            Kernel::Conv2dBackwardWeight(_) => "conv2d_backward_weight",
             Kernel::SgdStep { .. } => "sgd_step",
         }
     }

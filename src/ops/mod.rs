@@ -1,7 +1,9 @@
 //! The primitive ops (the one list autograd knows) and their forward passes. Composite ops
 //! (mean, sum of all elements, scalar arithmetic) are written in terms of these.
 
-use crate::backend::{BinaryOp, Kernel, UnaryOp};
+mod conv;
+
+use crate::backend::{BinaryOp, ConvGeometry, Kernel, UnaryOp};
 use crate::error::{Error, Result};
 use crate::shape::{self, show, BroadcastPlan};
 use crate::tensor::Tensor;
@@ -18,20 +20,23 @@ pub enum Op {
     Expand(Tensor),
     /// Sum along one axis (the output keeps or drops the axis; backward only needs the input).
     SumAxis(Tensor, usize),
+    /// 2-D convolution of an input with a weight (bias is added separately).
+    Conv2d(Tensor, Tensor, ConvGeometry),
 }
 
 impl Op {
     pub fn inputs(&self) -> Vec<&Tensor> {
         match self {
-            Op::Binary(_, a, b) | Op::MatMul(a, b) => vec![a, b],
+            Op::Binary(_, a, b) | Op::MatMul(a, b) | Op::Conv2d(a, b, _) => vec![a, b],
             Op::Unary(_, x) | Op::Transpose(x) | Op::Reshape(x) | Op::Expand(x) | Op::SumAxis(x, _) => vec![x],
         }
     }
 }
 
 impl Tensor {
-    /// Allocates the output, runs the kernel on it and records the op.
-    fn run_kernel(&self, kernel: Kernel, inputs: &[&Tensor], out_shape: Vec<usize>, op: Op) -> Result<Tensor> {
+    /// Allocates the output, runs the kernel on it and records the op (None for the kernels that
+    /// only backward uses, which never need a graph).
+    pub(crate) fn run_kernel(&self, kernel: Kernel, inputs: &[&Tensor], out_shape: Vec<usize>, op: Option<Op>) -> Result<Tensor> {
         let device = self.device();
         let out = device.alloc(shape::numel(&out_shape))?;
         let storages: Vec<_> = inputs.iter().map(|t| t.storage()).collect();
@@ -42,7 +47,7 @@ impl Tensor {
 
     fn unary(&self, op: UnaryOp) -> Result<Tensor> {
         let kernel = Kernel::Unary { op, n: self.numel() };
-        self.run_kernel(kernel, &[self], self.shape().to_vec(), Op::Unary(op, self.clone()))
+        self.run_kernel(kernel, &[self], self.shape().to_vec(), Some(Op::Unary(op, self.clone())))
     }
 
     pub fn neg(&self) -> Result<Tensor> {
@@ -77,7 +82,8 @@ impl Tensor {
         self.check_same(name, other)?;
         let plan = BroadcastPlan::new(name, self.shape(), other.shape())?;
         let out_shape = shape::broadcast_shapes(name, self.shape(), other.shape())?;
-        self.run_kernel(Kernel::Binary { op, plan }, &[self, other], out_shape, Op::Binary(op, self.clone(), other.clone()))
+        let record = (op != BinaryOp::ReluBackward).then(|| Op::Binary(op, self.clone(), other.clone()));
+        self.run_kernel(Kernel::Binary { op, plan }, &[self, other], out_shape, record)
     }
 
     pub fn add(&self, other: &Tensor) -> Result<Tensor> {
@@ -127,7 +133,7 @@ impl Tensor {
             Some(batch) => vec![batch, m, n],
             None => vec![m, n],
         };
-        self.run_kernel(kernel, &[self, other], out_shape, Op::MatMul(self.clone(), other.clone()))
+        self.run_kernel(kernel, &[self, other], out_shape, Some(Op::MatMul(self.clone(), other.clone())))
     }
 
     /// Swaps the last two axes (a copy, since tensors are contiguous).
@@ -140,7 +146,7 @@ impl Tensor {
         let mut out_shape = s.to_vec();
         out_shape.swap(s.len() - 2, s.len() - 1);
         let kernel = Kernel::Transpose { batch: self.numel() / (rows * cols), rows, cols };
-        self.run_kernel(kernel, &[self], out_shape, Op::Transpose(self.clone()))
+        self.run_kernel(kernel, &[self], out_shape, Some(Op::Transpose(self.clone())))
     }
 
     /// The same numbers in another shape with as many elements (no copy).
@@ -158,7 +164,7 @@ impl Tensor {
             return Err(Error::new("expand", format!("cannot expand shape {} to {}", show(self.shape()), show(shape))));
         }
         plan.b_strides.iter_mut().for_each(|s| *s = 0); // the kernel reads only the input
-        self.run_kernel(Kernel::Expand { plan }, &[self], shape.to_vec(), Op::Expand(self.clone()))
+        self.run_kernel(Kernel::Expand { plan }, &[self], shape.to_vec(), Some(Op::Expand(self.clone())))
     }
 
     /// Sum along `axis` (negative counts from the end), keeping it as size 1 or dropping it.
@@ -172,7 +178,7 @@ impl Tensor {
         } else {
             out_shape.remove(axis);
         }
-        self.run_kernel(kernel, &[self], out_shape, Op::SumAxis(self.clone(), axis))
+        self.run_kernel(kernel, &[self], out_shape, Some(Op::SumAxis(self.clone(), axis)))
     }
 
     /// Sum of all elements: a scalar (shape []).
