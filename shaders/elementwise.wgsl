@@ -7,8 +7,8 @@ const WORKGROUP_SIZE: u32 = 256u;
 struct Params {
     n: u32,        // output elements
     rank: u32,     // axes in shape/strides (binary only; the host merges contiguous axes)
-    s0: f32,       // pow: exponent p; affine: scale
-    s1: f32,       // affine: shift
+    s0: f32,       // pow: exponent p; affine: scale; clamp, clamp_backward: min
+    s1: f32,       // affine: shift; clamp, clamp_backward: max
     shape: array<vec4<u32>, 2>,      // output shape, up to 8 axes
     a_strides: array<vec4<u32>, 2>,
     b_strides: array<vec4<u32>, 2>,
@@ -80,6 +80,15 @@ fn unary_affine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     if (i < p.n) { out[i] = a[i] * p.s0 + p.s1; }
 }
 
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn unary_clamp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element_index(gid, groups);
+    if (i < p.n) {
+        let x = a[i];
+        out[i] = select(select(x, p.s1, x > p.s1), p.s0, x < p.s0); // NaN stays NaN
+    }
+}
+
 // Offsets of output element i in a and b: peel off the axes from the last one.
 fn operand_offsets(i: u32) -> vec2<u32> {
     var rest = i;
@@ -117,11 +126,12 @@ fn binary_div(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (i < p.n) { let o = operand_offsets(i); out[i] = a[o.x] / b[o.y]; }
 }
 
-// d relu(x)/dx = 1 where x > 0, else 0; so the incoming gradient g (in b) passes where x (in a) > 0.
+// d clamp(x, min, max)/dx = 1 where min < x < max, else 0 (relu: min 0, max +inf); so the
+// incoming gradient g (in b) passes where x (in a) lies strictly inside.
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn binary_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn binary_clamp_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = element_index(gid, groups);
-    if (i < p.n) { let o = operand_offsets(i); out[i] = select(0.0, b[o.y], a[o.x] > 0.0); }
+    if (i < p.n) { let o = operand_offsets(i); out[i] = select(0.0, b[o.y], a[o.x] > p.s0 && a[o.x] < p.s1); }
 }
 
 // Broadcasting made explicit: out[i] = a at its broadcast offset (torch's expand).

@@ -88,9 +88,10 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
             UnaryOp::Neg => g.neg()?,                           // d(-x) = -1
             UnaryOp::Exp => g.mul(y)?,                          // d(e^x) = e^x = y
             UnaryOp::Log => g.div(x)?,                          // d(ln x) = 1/x
-            UnaryOp::Relu => x.relu_backward(g)?,               // d relu = 1 where x > 0
+            UnaryOp::Relu => x.clamp_backward(0.0, f32::INFINITY, g)?, // d relu = 1 where x > 0
             UnaryOp::Pow(p) => g.mul(&x.pow(p - 1.0)?.mul_scalar(p)?)?, // d(x^p) = p x^(p-1)
             UnaryOp::Affine { scale, .. } => g.mul_scalar(scale)?, // d(sx + t) = s
+            UnaryOp::Clamp { min, max } => x.clamp_backward(min, max, g)?, // 1 inside (min, max)
         }],
         // Broadcasting in the forward pass means summing the gradient back to each input's shape.
         Op::Binary(binary, a, b) => {
@@ -99,7 +100,7 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
                 BinaryOp::Sub => (g.clone(), g.neg()?),      // d(a-b) = (1, -1)
                 BinaryOp::Mul => (g.mul(b)?, g.mul(a)?),     // d(ab) = (b, a)
                 BinaryOp::Div => (g.div(b)?, g.mul(y)?.div(b)?.neg()?), // d(a/b) = (1/b, -a/b^2 = -y/b)
-                BinaryOp::ReluBackward => unreachable!("relu_backward is never recorded in a graph"),
+                BinaryOp::ClampBackward { .. } => unreachable!("clamp_backward is never recorded in a graph"),
             };
             vec![ga.sum_to_shape(a.shape())?, gb.sum_to_shape(b.shape())?]
         }

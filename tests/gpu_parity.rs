@@ -28,6 +28,12 @@ fn unary_kernels_match_cpu() {
         parity("pow -1.5 of |x|", &[shape], 1e-5, |t| t[0].abs_for_test().pow(-1.5));
         parity("pow 3 of negatives", &[shape], 1e-5, |t| t[0].pow(3.0));
         parity("affine", &[shape], 1e-6, |t| t[0].affine(-3.0, 0.5));
+        parity("clamp", &[shape], 0.0, |t| t[0].clamp(-0.5, 0.25));
+        parity("relu6 backward", &[shape], 0.0, |t| {
+            let x = t[0].mul_scalar(5.0)?.with_requires_grad(true);
+            x.relu6()?.mul(&t[0])?.sum()?.backward()?;
+            Ok(x.grad().unwrap())
+        });
     }
 }
 

@@ -114,3 +114,9 @@ fn conv2d() {
     check("depthwise", &[input(&[2, 3, 6, 6], 56), input(&[3, 1, 3, 3], 57)], |t| t[0].conv2d(&t[1], (2, 2), (1, 1), 3));
     check("pointwise 1x1", &[input(&[2, 5, 3, 4], 58), input(&[2, 5, 1, 1], 59)], |t| t[0].conv2d(&t[1], (1, 1), (0, 0), 1));
 }
+
+#[test]
+fn clamp_and_relu6() {
+    check("relu6", &[(&[4, 5], randn_away_from_zero(&[4, 5], 60, 0.2).iter().map(|v| v * 4.0 + 3.0).collect())], |t| t[0].relu6());
+    check("clamp", &[input(&[3, 4], 61)], |t| t[0].clamp(-0.5, 0.7));
+}

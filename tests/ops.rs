@@ -34,6 +34,8 @@ fn elementwise_and_broadcasting() {
     assert_eq!(values(&x.pow(2.0).unwrap()), vec![4.0, 0.0, 9.0]);
     assert_eq!(values(&x.pow(3.0).unwrap()), vec![-8.0, 0.0, 27.0]);
     assert_eq!(values(&x.affine(2.0, 1.0).unwrap()), vec![-3.0, 1.0, 7.0]);
+    assert_eq!(values(&tensor(&[-1.0, 3.0, 7.0], &[3], &CPU).relu6().unwrap()), vec![0.0, 3.0, 6.0]);
+    assert!(error_message(x.clamp(1.0, 0.0)).contains("clamp: min 1 must not exceed max 0"));
     assert_close(&values(&tensor(&[0.0, 1.0], &[2], &CPU).exp().unwrap()), &[1.0, std::f32::consts::E], 1e-6, "exp");
     assert_close(&values(&tensor(&[1.0, std::f32::consts::E], &[2], &CPU).log().unwrap()), &[0.0, 1.0], 1e-6, "log");
 }

@@ -25,7 +25,9 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
             BinaryOp::Sub => binary(plan, inputs, outputs[0], |a, b| a - b),
             BinaryOp::Mul => binary(plan, inputs, outputs[0], |a, b| a * b),
             BinaryOp::Div => binary(plan, inputs, outputs[0], |a, b| a / b),
-            BinaryOp::ReluBackward => binary(plan, inputs, outputs[0], |x, g| if x > 0.0 { g } else { 0.0 }),
+            BinaryOp::ClampBackward { min, max } => {
+                binary(plan, inputs, outputs[0], |x, g| if x > min && x < max { g } else { 0.0 })
+            }
         },
         // The plan's b-strides are all 0, so reading the input as `b` too stays in bounds.
         Kernel::Expand { ref plan } => binary(plan, &[inputs[0], inputs[0]], outputs[0], |x, _| x),
@@ -107,6 +109,7 @@ fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
         UnaryOp::Pow(p) if p == 2.0 => map(x, out, |v| v * v),
         UnaryOp::Pow(p) => map(x, out, |v| v.powf(p)),
         UnaryOp::Affine { scale, shift } => map(x, out, |v| v * scale + shift),
+        UnaryOp::Clamp { min, max } => map(x, out, |v| if v < min { min } else if v > max { max } else { v }),
     }
 }
 

@@ -15,7 +15,7 @@ use std::num::NonZeroU64;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use super::{BackendInfo, Kernel, UnaryOp};
+use super::{BackendInfo, BinaryOp, Kernel, UnaryOp};
 use crate::error::{Error, Result};
 
 /// Dispatches recorded before the batch is submitted. Bounded so parameters fit one uniform
@@ -356,13 +356,18 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
             let (s0, s1) = match op {
                 UnaryOp::Pow(p) => (p, 0.0),
                 UnaryOp::Affine { scale, shift } => (scale, shift),
+                UnaryOp::Clamp { min, max } => (min, max),
                 _ => (0.0, 0.0),
             };
             ("elementwise", vec![n as u32, 1, f(s0), f(s1)], linear_groups(n))
         }
         Kernel::Binary { ref plan, .. } | Kernel::Expand { ref plan } => {
             let n: usize = plan.out_shape.iter().product();
-            let mut params = vec![n as u32, plan.out_shape.len() as u32, 0, 0];
+            let (s0, s1) = match *kernel {
+                Kernel::Binary { op: BinaryOp::ClampBackward { min, max }, .. } => (min, max),
+                _ => (0.0, 0.0),
+            };
+            let mut params = vec![n as u32, plan.out_shape.len() as u32, f(s0), f(s1)];
             for dims in [&plan.out_shape, &plan.a_strides, &plan.b_strides] {
                 let mut padded = [0u32; crate::shape::MAX_RANK];
                 dims.iter().enumerate().for_each(|(i, &d)| padded[i] = d as u32);

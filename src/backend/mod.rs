@@ -25,6 +25,8 @@ pub enum UnaryOp {
     Pow(f32),
     /// x * scale + shift: scalar arithmetic, means, and gradient scaling.
     Affine { scale: f32, shift: f32 },
+    /// min(max(x, min), max); relu6 is Clamp { min: 0, max: 6 }. NaN stays NaN.
+    Clamp { min: f32, max: f32 },
 }
 
 /// Elementwise functions of two tensors, with broadcasting.
@@ -34,8 +36,9 @@ pub enum BinaryOp {
     Sub,
     Mul,
     Div,
-    /// a = relu's input x, b = incoming gradient g: g where x > 0, else 0.
-    ReluBackward,
+    /// The derivative of relu and clamp applied to a gradient: a = the op's input x, b = the
+    /// incoming gradient g; g where min < x < max, else 0.
+    ClampBackward { min: f32, max: f32 },
 }
 
 /// The shapes of a 2-D convolution (cross-correlation, as in PyTorch):
@@ -97,13 +100,14 @@ impl Kernel {
                 UnaryOp::Relu => "unary_relu",
                 UnaryOp::Pow(_) => "unary_pow",
                 UnaryOp::Affine { .. } => "unary_affine",
+                UnaryOp::Clamp { .. } => "unary_clamp",
             },
             Kernel::Binary { op, .. } => match op {
                 BinaryOp::Add => "binary_add",
                 BinaryOp::Sub => "binary_sub",
                 BinaryOp::Mul => "binary_mul",
                 BinaryOp::Div => "binary_div",
-                BinaryOp::ReluBackward => "binary_relu_backward",
+                BinaryOp::ClampBackward { .. } => "binary_clamp_backward",
             },
             Kernel::Expand { .. } => "expand",
             Kernel::SumAxis { .. } => "sum_axis",

@@ -71,6 +71,17 @@ impl Tensor {
     pub fn affine(&self, scale: f32, shift: f32) -> Result<Tensor> {
         self.unary(UnaryOp::Affine { scale, shift })
     }
+    /// min(max(x, min), max).
+    pub fn clamp(&self, min: f32, max: f32) -> Result<Tensor> {
+        if !(min <= max) {
+            return Err(Error::new("clamp", format!("min {min} must not exceed max {max}")));
+        }
+        self.unary(UnaryOp::Clamp { min, max })
+    }
+    /// MobileNetV2's activation: clamp(x, 0, 6).
+    pub fn relu6(&self) -> Result<Tensor> {
+        self.clamp(0.0, 6.0)
+    }
     pub fn mul_scalar(&self, s: f32) -> Result<Tensor> {
         self.affine(s, 0.0)
     }
@@ -82,7 +93,7 @@ impl Tensor {
         self.check_same(name, other)?;
         let plan = BroadcastPlan::new(name, self.shape(), other.shape())?;
         let out_shape = shape::broadcast_shapes(name, self.shape(), other.shape())?;
-        let record = (op != BinaryOp::ReluBackward).then(|| Op::Binary(op, self.clone(), other.clone()));
+        let record = (!matches!(op, BinaryOp::ClampBackward { .. })).then(|| Op::Binary(op, self.clone(), other.clone()));
         self.run_kernel(Kernel::Binary { op, plan }, &[self, other], out_shape, record)
     }
 
@@ -99,9 +110,10 @@ impl Tensor {
         self.binary(BinaryOp::Div, "div", other)
     }
 
-    /// relu's derivative applied to a gradient: `grad` where self > 0, else 0. Used by backward.
-    pub(crate) fn relu_backward(&self, grad: &Tensor) -> Result<Tensor> {
-        self.binary(BinaryOp::ReluBackward, "relu_backward", grad)
+    /// clamp's (and relu's) derivative applied to a gradient: `grad` where min < self < max,
+    /// else 0. Used by backward.
+    pub(crate) fn clamp_backward(&self, min: f32, max: f32, grad: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::ClampBackward { min, max }, "clamp_backward", grad)
     }
 
     /// Matrix product of 2-D and batched 3-D operands: [m,k]@[k,n], [b,m,k]@[k,n], [m,k]@[b,k,n]
