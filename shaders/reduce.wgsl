@@ -1,6 +1,9 @@
-// Sum along one axis. The input is viewed as [outer, len, inner]; each workgroup produces one
-// output element out[o, i] = sum_l x[o, l, i]: its threads stride over l, then combine their
-// partial sums in a tree in workgroup memory.
+// Reductions along one axis. The input is viewed as [outer, len, inner]; each workgroup produces
+// one output element out[o, i] from x[o, 0..len, i]: its threads stride over l, then combine their
+// partial results in a tree in workgroup memory.
+//   sum_axis:    the sum
+//   max_axis:    the largest value (NaN if any is NaN)
+//   argmax_axis: the index of the largest value, as f32 (the first on ties; NaN counts as largest)
 
 const WORKGROUP_SIZE: u32 = 256u;
 
@@ -15,19 +18,25 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
+var<workgroup> partial_index: array<u32, WORKGROUP_SIZE>;
+
+// The output this workgroup computes (uniform across it), and where its inputs start.
+fn output_index(wid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return wid.x + wid.y * groups.x;
+}
+
+fn input_index(output: u32, l: u32) -> u32 {
+    return ((output / p.inner) * p.len + l) * p.inner + output % p.inner;
+}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sum_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
             @builtin(local_invocation_index) t: u32) {
-    let output = wid.x + wid.y * groups.x; // uniform across the workgroup
+    let output = output_index(wid, groups);
     let valid = output < p.outer * p.inner;
-    let o = output / p.inner;
-    let i = output % p.inner;
     var sum = 0.0;
     if (valid) {
-        for (var l = t; l < p.len; l += WORKGROUP_SIZE) {
-            sum += x[(o * p.len + l) * p.inner + i];
-        }
+        for (var l = t; l < p.len; l += WORKGROUP_SIZE) { sum += x[input_index(output, l)]; }
     }
     partial[t] = sum;
     workgroupBarrier();
@@ -36,4 +45,57 @@ fn sum_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grou
         workgroupBarrier();
     }
     if (valid && t == 0u) { out[output] = partial[0]; }
+}
+
+fn is_nan(v: f32) -> bool {
+    return v != v;
+}
+
+// Whether candidate (v, i) beats the current best (b, j): larger, or NaN, or equal with a smaller index.
+fn beats(v: f32, i: u32, b: f32, j: u32) -> bool {
+    if (is_nan(b)) { return is_nan(v) && i < j; }
+    return is_nan(v) || v > b || (v == b && i < j);
+}
+
+// Finds (value, index) of the largest element in partial / partial_index slot 0.
+fn reduce_largest(output: u32, valid: bool, t: u32) {
+    var best = 0.0;
+    var best_index = 0xffffffffu; // "none yet": loses to any real candidate
+    if (valid) {
+        for (var l = t; l < p.len; l += WORKGROUP_SIZE) {
+            let v = x[input_index(output, l)];
+            if (best_index == 0xffffffffu || beats(v, l, best, best_index)) { best = v; best_index = l; }
+        }
+    }
+    partial[t] = best;
+    partial_index[t] = best_index;
+    workgroupBarrier();
+    for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride /= 2u) {
+        if (t < stride) {
+            let other = partial_index[t + stride];
+            if (other != 0xffffffffu && (partial_index[t] == 0xffffffffu || beats(partial[t + stride], other, partial[t], partial_index[t]))) {
+                partial[t] = partial[t + stride];
+                partial_index[t] = other;
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn max_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+            @builtin(local_invocation_index) t: u32) {
+    let output = output_index(wid, groups);
+    let valid = output < p.outer * p.inner;
+    reduce_largest(output, valid, t);
+    if (valid && t == 0u) { out[output] = partial[0]; }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn argmax_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+               @builtin(local_invocation_index) t: u32) {
+    let output = output_index(wid, groups);
+    let valid = output < p.outer * p.inner;
+    reduce_largest(output, valid, t);
+    if (valid && t == 0u) { out[output] = f32(partial_index[0]); }
 }

@@ -119,6 +119,15 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
             g.run_kernel(Kernel::Conv2dBackwardInput(*geometry), &[g, w], x.shape().to_vec(), None)?,
             x.run_kernel(Kernel::Conv2dBackwardWeight(*geometry), &[x, g], w.shape().to_vec(), None)?,
         ],
+        // Only the largest element along the axis moved the max: g goes there (the first on ties).
+        Op::MaxAxis(x, axis) => {
+            let mut kept = x.shape().to_vec();
+            kept[*axis] = 1;
+            let winners = x.argmax_axis(*axis as isize, true)?;
+            vec![g.reshape(&kept)?.scatter_axis(&winners, *axis, x.shape()[*axis])?]
+        }
+        // Each picked value came from one element of x: g goes back there.
+        Op::Gather(x, indices, axis) => vec![g.scatter_axis(indices, *axis, x.shape()[*axis])?],
         // Every x along the axis contributed once to its sum: spread g back along the axis.
         Op::SumAxis(x, axis) => {
             let mut kept = x.shape().to_vec();

@@ -95,6 +95,11 @@ impl BroadcastPlan {
     }
 }
 
+/// The sizes before, at and after `axis`: the [outer, len, inner] view that axis kernels use.
+pub fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
+}
+
 /// An axis given from either end (-1 is the last) turned into an index, or an error naming the op.
 pub fn normalize_axis(op: &str, axis: isize, shape: &[usize]) -> Result<usize> {
     let rank = shape.len() as isize;

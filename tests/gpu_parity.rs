@@ -140,3 +140,30 @@ fn conv_kernels_match_cpu() {
         }
     }
 }
+
+#[test]
+fn reduce_and_index_kernels_match_cpu() {
+    for &shape in &[&[1, 1][..], &[3, 5, 7], &[129, 65], &[2, 1000]] {
+        for axis in 0..shape.len() as isize {
+            parity("max_axis", &[shape], 0.0, |t| t[0].max_axis(axis, false));
+            parity("argmax_axis", &[shape], 0.0, |t| t[0].argmax_axis(axis, true));
+            parity("softmax", &[shape], 1e-5, |t| t[0].softmax(axis));
+            parity("max_axis gradient", &[shape], 0.0, |t| {
+                let x = t[0].with_requires_grad(true);
+                x.max_axis(axis, false)?.sum()?.backward()?;
+                Ok(x.grad().unwrap())
+            });
+        }
+    }
+    // Ties pick the first index on both backends.
+    parity("argmax ties", &[&[3, 4]], 0.0, |t| t[0].relu()?.mul_scalar(0.0)?.argmax_axis(1, false));
+    for &(batch, classes) in &[(1, 1), (7, 10), (33, 1000)] {
+        let labels: Vec<u32> = (0..batch as u32).map(|i| (i * 7) % classes as u32).collect();
+        parity("cross_entropy gradient", &[&[batch, classes]], 1e-5, |t| {
+            let targets = Tensor::class_indices(&labels, classes, t[0].device())?;
+            let logits = t[0].with_requires_grad(true);
+            logits.cross_entropy(&targets, 0.1)?.backward()?;
+            Ok(logits.grad().unwrap())
+        });
+    }
+}

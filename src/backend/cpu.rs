@@ -2,7 +2,7 @@
 //! only WebGPU adapter is a software one. Loops are written so the compiler vectorises them
 //! (AVX2 natively when the processor has it, SIMD128 in wasm).
 
-use super::{BinaryOp, ConvGeometry, Kernel, UnaryOp};
+use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
 pub fn describe() -> String {
     #[cfg(target_arch = "x86_64")]
@@ -31,7 +31,32 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         },
         // The plan's b-strides are all 0, so reading the input as `b` too stays in bounds.
         Kernel::Expand { ref plan } => binary(plan, &[inputs[0], inputs[0]], outputs[0], |x, _| x),
-        Kernel::SumAxis { outer, len, inner } => sum_axis(inputs[0], outputs[0], outer, len, inner),
+        Kernel::Reduce { op: ReduceOp::Sum, outer, len, inner } => sum_axis(inputs[0], outputs[0], outer, len, inner),
+        Kernel::Reduce { op, outer, len, inner } => {
+            let (x, out) = (inputs[0], &mut *outputs[0]);
+            for o in 0..outer {
+                for i in 0..inner {
+                    let (best, at) = largest((0..len).map(|l| x[(o * len + l) * inner + i]));
+                    out[o * inner + i] = if op == ReduceOp::Max { best } else { at as f32 };
+                }
+            }
+        }
+        Kernel::Gather { len, inner, .. } => {
+            let (x, indices, out) = (inputs[0], inputs[1], &mut *outputs[0]);
+            for (k, value) in out.iter_mut().enumerate() {
+                let (o, i, l) = (k / inner, k % inner, indices[k]);
+                *value = if l >= 0.0 && (l as usize) < len { x[(o * len + l as usize) * inner + i] } else { 0.0 };
+            }
+        }
+        Kernel::Scatter { len, inner, .. } => {
+            let (values, indices, out) = (inputs[0], inputs[1], &mut *outputs[0]);
+            out.fill(0.0);
+            for (k, &l) in indices.iter().enumerate() {
+                if l >= 0.0 && (l as usize) < len {
+                    out[((k / inner) * len + l as usize) * inner + k % inner] = values[k];
+                }
+            }
+        }
         Kernel::MatMul { batch, m, k, n, a_batch_stride, b_batch_stride } => {
             for bi in 0..batch {
                 let a = &inputs[0][bi * a_batch_stride..][..m * k];
@@ -201,6 +226,20 @@ fn for_each_tap_row(g: &ConvGeometry, mut body: impl FnMut(TapRow)) {
             }
         }
     }
+}
+
+/// The largest value and its index: the first one on ties, a NaN counting as largest (torch.max).
+fn largest(values: impl Iterator<Item = f32>) -> (f32, usize) {
+    let mut best = (f32::NEG_INFINITY, 0);
+    for (l, v) in values.enumerate() {
+        if best.0.is_nan() {
+            break;
+        }
+        if v > best.0 || v.is_nan() || l == 0 {
+            best = (v, l);
+        }
+    }
+    best
 }
 
 /// c[m, n] = a[m, k] @ b[k, n].

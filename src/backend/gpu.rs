@@ -343,6 +343,7 @@ fn shader_source(file: &str) -> &'static str {
         "layout" => include_str!("../../shaders/layout.wgsl"),
         "optim" => include_str!("../../shaders/optim.wgsl"),
         "conv" => include_str!("../../shaders/conv.wgsl"),
+        "gather" => include_str!("../../shaders/gather.wgsl"),
         _ => unreachable!("unknown shader file {file}"),
     }
 }
@@ -375,9 +376,13 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
             }
             ("elementwise", params, linear_groups(n))
         }
-        Kernel::SumAxis { outer, len, inner } => {
+        Kernel::Reduce { outer, len, inner, .. } => {
             let groups = linear_groups(outer * inner * WORKGROUP_SIZE); // one workgroup per output
             ("reduce", vec![outer as u32, len as u32, inner as u32, 0], groups)
+        }
+        Kernel::Gather { outer, len, inner } => ("gather", vec![outer as u32, len as u32, inner as u32, 0], linear_groups(outer * inner)),
+        Kernel::Scatter { outer, len, inner } => {
+            ("gather", vec![outer as u32, len as u32, inner as u32, 0], linear_groups(outer * len * inner))
         }
         Kernel::MatMul { batch, m, k, n, a_batch_stride, b_batch_stride } => {
             let params = [m, k, n, a_batch_stride, b_batch_stride].map(|v| v as u32).to_vec();

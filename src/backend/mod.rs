@@ -30,6 +30,16 @@ pub enum UnaryOp {
 }
 
 /// Elementwise functions of two tensors, with broadcasting.
+/// Reductions along one axis.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ReduceOp {
+    Sum,
+    /// The largest value (NaN if any is NaN).
+    Max,
+    /// The index of the largest value, as an f32 (the first one on ties; a NaN counts as largest).
+    Argmax,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum BinaryOp {
     Add,
@@ -71,8 +81,14 @@ pub enum Kernel {
     /// out = the input read through the plan's a-strides: broadcasting made explicit
     /// (torch's `expand`, and how a reduced gradient is spread back over its input).
     Expand { plan: BroadcastPlan },
-    /// Input viewed as [outer, len, inner]; out[o, i] = sum over l of x[o, l, i].
-    SumAxis { outer: usize, len: usize, inner: usize },
+    /// Input viewed as [outer, len, inner]; out[o, i] = op over l of x[o, l, i].
+    Reduce { op: ReduceOp, outer: usize, len: usize, inner: usize },
+    /// Inputs [x viewed as [outer, len, inner], indices [outer, inner]]:
+    /// out[o, i] = x[o, indices[o, i], i] (0 for an index out of range).
+    Gather { outer: usize, len: usize, inner: usize },
+    /// Inputs [values [outer, inner], indices [outer, inner]]: out [outer, len, inner] is zero
+    /// except out[o, indices[o, i], i] = values[o, i]. Gather's gradient, and one-hot encoding.
+    Scatter { outer: usize, len: usize, inner: usize },
     /// out[b] = a[b] @ c[b] with a: [m, k], c: [k, n]; a batch stride of 0 reuses one matrix.
     MatMul { batch: usize, m: usize, k: usize, n: usize, a_batch_stride: usize, b_batch_stride: usize },
     /// Input [batch, rows, cols] -> out [batch, cols, rows].
@@ -110,7 +126,11 @@ impl Kernel {
                 BinaryOp::ClampBackward { .. } => "binary_clamp_backward",
             },
             Kernel::Expand { .. } => "expand",
-            Kernel::SumAxis { .. } => "sum_axis",
+            Kernel::Reduce { op: ReduceOp::Sum, .. } => "sum_axis",
+            Kernel::Reduce { op: ReduceOp::Max, .. } => "max_axis",
+            Kernel::Reduce { op: ReduceOp::Argmax, .. } => "argmax_axis",
+            Kernel::Gather { .. } => "gather_axis",
+            Kernel::Scatter { .. } => "scatter_axis",
             Kernel::MatMul { .. } => "matmul",
             Kernel::Transpose { .. } => "transpose",
             Kernel::Conv2d(_) => "conv2d",

@@ -2,8 +2,10 @@
 //! (mean, sum of all elements, scalar arithmetic) are written in terms of these.
 
 mod conv;
+mod indexing;
+mod softmax;
 
-use crate::backend::{BinaryOp, ConvGeometry, Kernel, UnaryOp};
+use crate::backend::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
 use crate::shape::{self, show, BroadcastPlan};
 use crate::tensor::Tensor;
@@ -22,13 +24,20 @@ pub enum Op {
     SumAxis(Tensor, usize),
     /// 2-D convolution of an input with a weight (bias is added separately).
     Conv2d(Tensor, Tensor, ConvGeometry),
+    /// The largest value along an axis.
+    MaxAxis(Tensor, usize),
+    /// Values picked along an axis by indices (which get no gradient).
+    Gather(Tensor, Tensor, usize),
 }
 
 impl Op {
     pub fn inputs(&self) -> Vec<&Tensor> {
         match self {
             Op::Binary(_, a, b) | Op::MatMul(a, b) | Op::Conv2d(a, b, _) => vec![a, b],
-            Op::Unary(_, x) | Op::Transpose(x) | Op::Reshape(x) | Op::Expand(x) | Op::SumAxis(x, _) => vec![x],
+            Op::Gather(x, _, _) => vec![x],
+            Op::Unary(_, x) | Op::Transpose(x) | Op::Reshape(x) | Op::Expand(x) | Op::SumAxis(x, _) | Op::MaxAxis(x, _) => {
+                vec![x]
+            }
         }
     }
 }
@@ -179,18 +188,33 @@ impl Tensor {
         self.run_kernel(Kernel::Expand { plan }, &[self], shape.to_vec(), Some(Op::Expand(self.clone())))
     }
 
-    /// Sum along `axis` (negative counts from the end), keeping it as size 1 or dropping it.
-    pub fn sum_axis(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+    /// A reduction along `axis` (negative counts from the end), keeping it as size 1 or dropping it.
+    fn reduce(&self, op: ReduceOp, name: &str, axis: isize, keepdim: bool, record: impl FnOnce(usize) -> Option<Op>) -> Result<Tensor> {
         let s = self.shape();
-        let axis = shape::normalize_axis("sum", axis, s)?;
-        let kernel = Kernel::SumAxis { outer: s[..axis].iter().product(), len: s[axis], inner: s[axis + 1..].iter().product() };
+        let axis = shape::normalize_axis(name, axis, s)?;
+        let (outer, len, inner) = shape::split_at_axis(s, axis);
         let mut out_shape = s.to_vec();
         if keepdim {
             out_shape[axis] = 1;
         } else {
             out_shape.remove(axis);
         }
-        self.run_kernel(kernel, &[self], out_shape, Some(Op::SumAxis(self.clone(), axis)))
+        self.run_kernel(Kernel::Reduce { op, outer, len, inner }, &[self], out_shape, record(axis))
+    }
+
+    /// Sum along `axis` (negative counts from the end), keeping it as size 1 or dropping it.
+    pub fn sum_axis(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Sum, "sum", axis, keepdim, |axis| Some(Op::SumAxis(self.clone(), axis)))
+    }
+
+    /// The largest value along `axis` (torch.amax); NaN if the axis holds a NaN.
+    pub fn max_axis(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Max, "max", axis, keepdim, |axis| Some(Op::MaxAxis(self.clone(), axis)))
+    }
+
+    /// The index of the largest value along `axis`, as f32 (the first on ties). No gradient.
+    pub fn argmax_axis(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Argmax, "argmax", axis, keepdim, |_| None)
     }
 
     /// Sum of all elements: a scalar (shape []).
