@@ -128,6 +128,11 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
         }
         // Each picked value came from one element of x: g goes back there.
         Op::Gather(x, indices, axis) => vec![g.scatter_axis(indices, *axis, x.shape()[*axis])?],
+        // Each input's part of the joined tensor is its gradient.
+        Op::Concat(a, b, axis) => {
+            let split = a.shape()[*axis];
+            vec![g.narrow(*axis, 0, split)?, g.narrow(*axis, split, b.shape()[*axis])?]
+        }
         // Every x along the axis contributed once to its sum: spread g back along the axis.
         Op::SumAxis(x, axis) => {
             let mut kept = x.shape().to_vec();

@@ -167,3 +167,28 @@ fn reduce_and_index_kernels_match_cpu() {
         });
     }
 }
+
+#[test]
+fn layers_match_cpu() {
+    use kiln::ops::BatchNormConfig;
+    for &shape in &[&[2, 3, 5, 7][..], &[16, 33, 4, 4], &[9, 17]] {
+        let channels = shape[1];
+        for training in [true, false] {
+            parity("batch_norm", &[shape, &[channels], &[channels]], 1e-4, |t| {
+                let mean = Tensor::rand(&[channels], 1, t[0].device())?;
+                let var = Tensor::rand(&[channels], 2, t[0].device())?.add_scalar(0.5)?;
+                let y = t[0].batch_norm(&t[1], &t[2], &mean, &var, training, BatchNormConfig::default())?;
+                y.concat(&mean.reshape(&[1, channels])?.expand(&[shape[0], channels])?.reshape(&[shape[0], channels, 1, 1])?
+                    .expand(&[shape[0], channels, y.shape().get(2).copied().unwrap_or(1), y.shape().get(3).copied().unwrap_or(1)])?
+                    .reshape(y.shape())?, 1)
+            });
+        }
+    }
+    parity("adaptive_concat_pool", &[&[3, 5, 7, 9]], 1e-5, |t| t[0].adaptive_concat_pool());
+    parity("avg_pool2d", &[&[2, 3, 9, 8]], 1e-5, |t| t[0].avg_pool2d(3, 2, 1));
+    parity("concat gradient", &[&[2, 3, 5], &[2, 4, 5]], 0.0, |t| {
+        let (a, b) = (t[0].with_requires_grad(true), t[1].with_requires_grad(true));
+        a.concat(&b, 1)?.mul(&a.concat(&b, 1)?)?.sum()?.backward()?;
+        a.grad().unwrap().concat(&b.grad().unwrap(), 1)
+    });
+}

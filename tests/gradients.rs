@@ -133,3 +133,29 @@ fn max_gather_softmax_cross_entropy() {
     check("cross_entropy", &[input(&[3, 5], 75)], |t| t[0].cross_entropy(&targets, 0.0));
     check("cross_entropy smoothed", &[input(&[3, 5], 76)], |t| t[0].cross_entropy_per_item(&targets, 0.1));
 }
+
+#[test]
+fn normalisation_pooling_and_layers() {
+    use kiln::ops::BatchNormConfig;
+    let stats = || (Tensor::zeros(&[3], &CPU).unwrap(), Tensor::ones(&[3], &CPU).unwrap());
+    check("batch_norm 2d train", &[input(&[4, 3, 2, 3], 80), input(&[3], 81), input(&[3], 82)], |t| {
+        let (mean, var) = stats();
+        t[0].batch_norm(&t[1], &t[2], &mean, &var, true, BatchNormConfig::default())
+    });
+    check("batch_norm 1d train", &[input(&[5, 3], 83), input(&[3], 84), input(&[3], 85)], |t| {
+        let (mean, var) = stats();
+        t[0].batch_norm(&t[1], &t[2], &mean, &var, true, BatchNormConfig::default())
+    });
+    check("batch_norm eval", &[input(&[2, 3, 2, 2], 86), input(&[3], 87), input(&[3], 88)], |t| {
+        let mean = tensor(&[0.5, -1.0, 2.0], &[3], &CPU);
+        let var = tensor(&[0.25, 4.0, 1.5], &[3], &CPU);
+        t[0].batch_norm(&t[1], &t[2], &mean, &var, false, BatchNormConfig::default())
+    });
+    check("dropout", &[input(&[4, 5], 89)], |t| t[0].dropout(0.3, true, 7));
+    check("avg_pool2d", &[input(&[2, 3, 5, 6], 90)], |t| t[0].avg_pool2d(3, 2, 1));
+    check("global_avg_pool", &[input(&[2, 3, 4, 5], 91)], |t| t[0].global_avg_pool());
+    check("adaptive_concat_pool", &[input(&[2, 3, 4, 5], 92)], |t| t[0].adaptive_concat_pool());
+    check("linear", &[input(&[4, 6], 93), input(&[3, 6], 94), input(&[3], 95)], |t| t[0].linear(&t[1], Some(&t[2])));
+    check("concat axis 1", &[input(&[2, 3, 4], 96), input(&[2, 2, 4], 97)], |t| t[0].concat(&t[1], 1));
+    check("flatten", &[input(&[2, 3, 4], 98)], |t| t[0].flatten());
+}

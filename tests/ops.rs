@@ -147,3 +147,39 @@ fn max_argmax_gather_softmax_cross_entropy() {
     assert!(error_message(Tensor::class_indices(&[3], 3, &CPU)).contains("label 3 is outside the 3 classes"));
     assert!(error_message(logits.cross_entropy(&tensor(&[0.0, 1.0], &[2], &CPU), 0.0)).contains("targets [batch]"));
 }
+
+#[test]
+fn batch_norm_dropout_pooling_by_hand() {
+    use kiln::ops::BatchNormConfig;
+    // One channel, values 1..4: mean 2.5, biased var 1.25, unbiased 5/3.
+    let x = tensor(&[1.0, 2.0, 3.0, 4.0], &[4, 1], &CPU);
+    let (w, b) = (tensor(&[2.0], &[1], &CPU), tensor(&[0.5], &[1], &CPU));
+    let (mean, var) = (Tensor::zeros(&[1], &CPU).unwrap(), Tensor::ones(&[1], &CPU).unwrap());
+    let y = x.batch_norm(&w, &b, &mean, &var, true, BatchNormConfig::default()).unwrap();
+    let inv = 1.0 / (1.25f32 + 1e-5).sqrt();
+    assert_close(&values(&y), &[-1.5, -0.5, 0.5, 1.5].map(|c| 2.0 * c * inv + 0.5), 1e-6, "normalised");
+    assert_close(&values(&mean), &[0.25], 1e-6, "running mean 0.9*0 + 0.1*2.5");
+    assert_close(&values(&var), &[0.9 + 0.1 * 5.0 / 3.0], 1e-6, "running var uses the unbiased variance");
+    let eval = x.batch_norm(&w, &b, &mean, &var, false, BatchNormConfig::default()).unwrap();
+    let expected: Vec<f32> = [1.0f32, 2.0, 3.0, 4.0].iter().map(|v| (v - 0.25) / (var_value(&var) + 1e-5).sqrt() * 2.0 + 0.5).collect();
+    assert_close(&values(&eval), &expected, 1e-6, "eval uses running statistics");
+    assert!(error_message(tensor(&[1.0], &[1, 1], &CPU).batch_norm(&w, &b, &mean, &var, true, BatchNormConfig::default()))
+        .contains("more than one value per channel"));
+
+    let ones = Tensor::ones(&[1000], &CPU).unwrap();
+    let dropped = values(&ones.dropout(0.25, true, 3).unwrap());
+    let zeros = dropped.iter().filter(|&&v| v == 0.0).count();
+    assert!((200..300).contains(&zeros), "about a quarter dropped, got {zeros}");
+    assert!(dropped.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6), "survivors scaled by 1/(1-p)");
+    assert_eq!(values(&ones.dropout(0.25, false, 3).unwrap()), vec![1.0; 1000], "identity in eval");
+
+    let img = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], &[1, 1, 3, 3], &CPU);
+    assert_eq!(values(&img.avg_pool2d(2, 1, 0).unwrap()), vec![3.0, 4.0, 6.0, 7.0]);
+    assert_eq!(values(&img.adaptive_concat_pool().unwrap()), vec![9.0, 5.0]);
+    let joined = tensor(&[1.0, 2.0], &[1, 2], &CPU).concat(&tensor(&[3.0], &[1, 1], &CPU), 1).unwrap();
+    assert_eq!((joined.shape(), values(&joined)), (&[1usize, 3][..], vec![1.0, 2.0, 3.0]));
+}
+
+fn var_value(t: &Tensor) -> f32 {
+    values(t)[0]
+}

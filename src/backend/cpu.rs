@@ -101,6 +101,18 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
                 dw[tap.weight] += (0..tap.columns).map(|j| grad_row[j] * x[tap.input + j * g.stride_w]).sum::<f32>();
             });
         }
+        Kernel::ConcatPair { a_width, b_width, .. } => {
+            let (a, b, out) = (inputs[0], inputs[1], &mut *outputs[0]);
+            for (row, (ra, rb)) in out.chunks_mut(a_width + b_width).zip(a.chunks(a_width).zip(b.chunks(b_width))) {
+                row[..a_width].copy_from_slice(ra);
+                row[a_width..].copy_from_slice(rb);
+            }
+        }
+        Kernel::SliceColumns { width, start, len, .. } => {
+            for (row, source) in outputs[0].chunks_mut(len).zip(inputs[0].chunks(width)) {
+                row.copy_from_slice(&source[start..start + len]);
+            }
+        }
         Kernel::SgdStep { lr, momentum, weight_decay, first_step, .. } => {
             let [param, buffer] = outputs else { unreachable!("sgd_step writes param and momentum buffer") };
             for ((p, m), &g) in param.iter_mut().zip(buffer.iter_mut()).zip(inputs[0]) {

@@ -344,6 +344,7 @@ fn shader_source(file: &str) -> &'static str {
         "optim" => include_str!("../../shaders/optim.wgsl"),
         "conv" => include_str!("../../shaders/conv.wgsl"),
         "gather" => include_str!("../../shaders/gather.wgsl"),
+        "concat" => include_str!("../../shaders/concat.wgsl"),
         _ => unreachable!("unknown shader file {file}"),
     }
 }
@@ -403,6 +404,12 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
                 _ => g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w,
             };
             ("conv", params.map(|v| v as u32).to_vec(), linear_groups(written))
+        }
+        Kernel::ConcatPair { outer, a_width, b_width } => {
+            ("concat", [outer, a_width, b_width, 0].map(|v| v as u32).to_vec(), linear_groups(outer * (a_width + b_width)))
+        }
+        Kernel::SliceColumns { outer, width, start, len } => {
+            ("concat", [outer, width, len, start].map(|v| v as u32).to_vec(), linear_groups(outer * len))
         }
         Kernel::SgdStep { n, lr, momentum, weight_decay, first_step } => {
             ("optim", vec![n as u32, f(lr), f(momentum), f(weight_decay), first_step as u32], linear_groups(n))

@@ -101,6 +101,10 @@ pub enum Kernel {
     Conv2dBackwardInput(ConvGeometry),
     /// d loss / d weight of Conv2d. Inputs: [input, output gradient].
     Conv2dBackwardWeight(ConvGeometry),
+    /// Inputs a [outer, a_width], b [outer, b_width] -> out [outer, a_width + b_width].
+    ConcatPair { outer: usize, a_width: usize, b_width: usize },
+    /// Input [outer, width] -> out [outer, len]: columns start .. start + len.
+    SliceColumns { outer: usize, width: usize, start: usize, len: usize },
     /// PyTorch's SGD, in place. Inputs: [grad]; outputs: [param, momentum buffer].
     SgdStep { n: usize, lr: f32, momentum: f32, weight_decay: f32, first_step: bool },
 }
@@ -136,6 +140,8 @@ impl Kernel {
             Kernel::Conv2d(_) => "conv2d",
             Kernel::Conv2dBackwardInput(_) => "conv2d_backward_input",
             Kernel::Conv2dBackwardWeight(_) => "conv2d_backward_weight",
+            Kernel::ConcatPair { .. } => "concat_pair",
+            Kernel::SliceColumns { .. } => "slice_columns",
             Kernel::SgdStep { .. } => "sgd_step",
         }
     }

@@ -3,7 +3,11 @@
 
 mod conv;
 mod indexing;
+mod norm;
+mod pool;
 mod softmax;
+
+pub use norm::BatchNormConfig;
 
 use crate::backend::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
@@ -28,12 +32,14 @@ pub enum Op {
     MaxAxis(Tensor, usize),
     /// Values picked along an axis by indices (which get no gradient).
     Gather(Tensor, Tensor, usize),
+    /// Two tensors joined along an axis.
+    Concat(Tensor, Tensor, usize),
 }
 
 impl Op {
     pub fn inputs(&self) -> Vec<&Tensor> {
         match self {
-            Op::Binary(_, a, b) | Op::MatMul(a, b) | Op::Conv2d(a, b, _) => vec![a, b],
+            Op::Binary(_, a, b) | Op::MatMul(a, b) | Op::Conv2d(a, b, _) | Op::Concat(a, b, _) => vec![a, b],
             Op::Gather(x, _, _) => vec![x],
             Op::Unary(_, x) | Op::Transpose(x) | Op::Reshape(x) | Op::Expand(x) | Op::SumAxis(x, _) | Op::MaxAxis(x, _) => {
                 vec![x]
