@@ -1,10 +1,13 @@
 //! kiln: tensors, reverse-mode autograd and optimizers on WebGPU (wgpu + WGSL) or the CPU,
 //! compiled natively and to WebAssembly. Layers, bottom to top: `shape`, `backend` (+ `shaders/`),
-//! `ops` + `autograd`, `optim`, and `js` (the wasm-bindgen facade).
+//! `ops` + `autograd`, `nn`, `optim`, and `js` (the wasm-bindgen facade).
 
 pub mod autograd;
 pub mod backend;
+pub mod data;
 pub mod error;
+pub mod inference;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod rng;

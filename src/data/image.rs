@@ -1,0 +1,103 @@
+//! Decoding photos (JPEG, PNG, WebP, GIF, BMP via the `image` crate) and turning them into the
+//! normalised tensors a network expects, as torchvision's Resize / CenterCrop / Normalize do.
+
+use std::io::Cursor;
+
+use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+
+use crate::error::{Error, Result};
+
+/// Images with more pixels than this are refused before any pixel buffer is allocated
+/// (a 30000 x 30000 PNG would need 2.7 GB). 50 megapixels covers any camera photo.
+pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
+
+/// The per-channel mean and standard deviation of ImageNet, which pretrained models expect.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ImageNetNormalization {
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Default for ImageNetNormalization {
+    fn default() -> Self {
+        ImageNetNormalization { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
+    }
+}
+
+/// Decodes an image file's bytes into 8-bit RGB, upright (EXIF orientation applied); greyscale,
+/// alpha (dropped), 16-bit and CMYK images are converted. `name` is used in error messages.
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
+    let fail = |detail: String| Error::new("decode_image", format!("{name}: {detail}"));
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| fail(format!("could not be read ({e})")))?;
+    if reader.format().is_none() {
+        return Err(fail("is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)".into()));
+    }
+    let mut reader = reader;
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_IMAGE_PIXELS * 8); // RGBA at 16 bits per channel
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| fail(format!("is not a valid image ({e})")))?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(fail(format!("has no pixels ({width}x{height})")));
+    }
+    if width as u64 * height as u64 > MAX_IMAGE_PIXELS {
+        return Err(fail(format!(
+            "is {width}x{height} pixels, more than the limit of {} megapixels",
+            MAX_IMAGE_PIXELS / 1_000_000
+        )));
+    }
+    let orientation = decoder.orientation().map_err(|e| fail(format!("has unreadable metadata ({e})")))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| fail(format!("is damaged or truncated ({e})")))?;
+    image.apply_orientation(orientation);
+    Ok(image.to_rgb8())
+}
+
+/// torchvision's eval transform: resize so the shorter side is `resize_to` (bilinear with
+/// antialiasing; the longer side is truncated as `int(size * long / short)`), crop the centre
+/// `crop` x `crop` (offsets rounded half to even, as Python's round), scale to [0, 1] and
+/// normalise. Returns CHW numbers, 3 x crop x crop.
+pub fn prepare_for_model(image: &RgbImage, resize_to: u32, crop: u32, norm: &ImageNetNormalization) -> Result<Vec<f32>> {
+    if crop > resize_to {
+        return Err(Error::new("prepare_for_model", format!("crop {crop} is larger than the resized side {resize_to}")));
+    }
+    let (w, h) = image.dimensions();
+    let (new_w, new_h) = if w <= h {
+        (resize_to, (resize_to as u64 * h as u64 / w as u64) as u32)
+    } else {
+        ((resize_to as u64 * w as u64 / h as u64) as u32, resize_to)
+    };
+    let resized = image::imageops::resize(image, new_w, new_h, FilterType::Triangle);
+    let top = round_half_even((new_h - crop) as f64 / 2.0);
+    let left = round_half_even((new_w - crop) as f64 / 2.0);
+    let plane = (crop * crop) as usize;
+    let mut out = vec![0.0; 3 * plane];
+    for y in 0..crop {
+        for x in 0..crop {
+            let pixel = resized.get_pixel(left + x, top + y);
+            for c in 0..3 {
+                let value = pixel[c] as f32 / 255.0;
+                out[c * plane + (y * crop + x) as usize] = (value - norm.mean[c]) / norm.std[c];
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn round_half_even(v: f64) -> u32 {
+    let rounded = v.round();
+    let result = if (v - v.trunc()).abs() == 0.5 && rounded % 2.0 != 0.0 { rounded - 1.0 } else { rounded };
+    result as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_rounding() {
+        assert_eq!([58.5, 59.5, 16.0, 0.5, 1.5].map(round_half_even), [58, 60, 16, 0, 2]);
+    }
+}

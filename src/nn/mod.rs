@@ -1,0 +1,61 @@
+//! Neural-network building blocks in PyTorch's shape: a `Module` has a forward pass, named
+//! parameters and buffers (with PyTorch's names, so torchvision state dicts load directly) and a
+//! training flag (batch norm statistics, dropout).
+
+mod layers;
+mod mobilenet;
+mod state;
+
+pub use layers::{Activation, BatchNorm, Conv2d, Dropout, Linear, Sequential};
+pub use mobilenet::{mobilenet_v2, MobileNetV2};
+pub use state::{load_safetensors, save_safetensors};
+
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// Whether a named tensor is trained (a parameter) or only tracked (a buffer: running statistics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorKind {
+    Parameter,
+    Buffer,
+}
+
+/// One entry of a module's state: "features.0.1.running_mean" and its tensor.
+#[derive(Clone, Debug)]
+pub struct NamedTensor {
+    pub name: String,
+    pub tensor: Tensor,
+    pub kind: TensorKind,
+}
+
+pub trait Module {
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// Appends every parameter and buffer of this module and its children, named
+    /// `prefix` + PyTorch's path, in definition order.
+    fn collect_tensors(&self, prefix: &str, out: &mut Vec<NamedTensor>);
+
+    /// Training mode (true) or evaluation mode (false), for this module and its children.
+    fn set_training(&self, training: bool);
+
+    /// All parameters and buffers with their full names (PyTorch's `state_dict()` keys).
+    fn state(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        self.collect_tensors("", &mut out);
+        out
+    }
+
+    /// The trainable tensors (PyTorch's `parameters()`).
+    fn parameters(&self) -> Vec<Tensor> {
+        self.state().into_iter().filter(|t| t.kind == TensorKind::Parameter).map(|t| t.tensor).collect()
+    }
+}
+
+/// "prefix.name", or "name" at the top.
+pub(crate) fn child_name(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
