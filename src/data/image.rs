@@ -31,8 +31,12 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| fail(format!("could not be read ({e})")))?;
-    if reader.format().is_none() {
-        return Err(fail("is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)".into()));
+    let format = reader.format().ok_or_else(|| fail("is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)".into()))?;
+    // The JPEG decoder fills a cut-off file with grey instead of failing. Entropy-coded data
+    // never contains the bytes FF D9 (an FF there is always followed by 00 or a restart marker),
+    // so a complete file has its end-of-image marker FF D9 near the end, and a cut one does not.
+    if format == image::ImageFormat::Jpeg && !bytes[bytes.len().saturating_sub(1024)..].windows(2).any(|w| w == [0xFF, 0xD9]) {
+        return Err(fail("is damaged or truncated (the JPEG data stops before its end marker)".into()));
     }
     let mut reader = reader;
     let mut limits = Limits::default();
