@@ -35,8 +35,18 @@ impl ImageClassifier {
         if labels.len() != 1000 {
             return Err(Error::new("mobilenet_v2", format!("expected 1000 ImageNet class names, got {}", labels.len())));
         }
-        let model = mobilenet_v2(labels.len(), device, 0)?;
-        load_safetensors(&model, weights, source)?;
+        let classifier = ImageClassifier::mobilenet_v2(labels, device, 0)?;
+        load_safetensors(&classifier.model, weights, source)?;
+        Ok(classifier)
+    }
+
+    /// An untrained MobileNetV2 (torchvision's seeded initialisation) for these classes, in
+    /// evaluation mode.
+    pub fn mobilenet_v2(labels: Vec<String>, device: &Device, seed: u64) -> Result<Self> {
+        if labels.is_empty() {
+            return Err(Error::new("mobilenet_v2", "needs at least one class"));
+        }
+        let model = mobilenet_v2(labels.len(), device, seed)?;
         model.set_training(false);
         Ok(ImageClassifier { model, labels, normalization: ImageNetNormalization::default(), resize_to: 256, crop: 224, device: device.clone() })
     }

@@ -35,7 +35,7 @@ test('useBackend reports the backend and adapter, and refuses unknown names', as
   const cpu = await inPage('cpu', (k) => k.backendInfo());
   assert.deepEqual(cpu, { backend: 'cpu', adapter: 'CPU (WebAssembly SIMD128)', fallback: false });
   const refused = await inPage('cpu', (k) => k.useBackend('tpu').then(() => 'resolved', (e) => [e instanceof Error, e.message]));
-  assert.deepEqual(refused, [true, "useBackend: unknown backend 'tpu'; use 'webgpu' or 'cpu'"]);
+  assert.deepEqual(refused, [true, "useBackend: unknown backend 'tpu'; use 'auto', 'webgpu' or 'cpu'"]);
 });
 
 for (const backend of ['webgpu', 'cpu']) {

@@ -10,6 +10,8 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::{no_grad, Device, Error, Sgd, SgdConfig, Tensor};
 
+mod model;
+
 thread_local! {
     /// The backend new tensors are created on; chosen with `useBackend`.
     static CURRENT: RefCell<Device> = const { RefCell::new(Device::Cpu) };
@@ -44,33 +46,56 @@ fn info_object(device: &Device) -> JsValue {
     object.into()
 }
 
-/// `await useBackend('webgpu' | 'cpu')`: picks where new tensors live and returns
-/// `{backend, adapter, fallback}`. Rejects with an Error when WebGPU has no adapter here.
-#[wasm_bindgen(js_name = useBackend, unchecked_return_type = "Promise<{backend: string, adapter: string, fallback: boolean}>")]
-pub fn use_backend(#[wasm_bindgen(unchecked_param_type = "'webgpu' | 'cpu'")] name: String) -> Promise {
+/// The WebGPU device, opened on first use and kept.
+async fn open_webgpu() -> Result<Device, JsValue> {
+    if let Some(gpu) = GPU.with(|g| g.borrow().clone()) {
+        return Ok(gpu);
+    }
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
+    let has_webgpu = !navigator.is_undefined() && Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false);
+    if !has_webgpu {
+        return Err(JsError::new("useBackend: WebGPU is not available in this browser (navigator.gpu is missing)").into());
+    }
+    let gpu = Device::gpu().await.map_err(js_error)?;
+    let name = browser_adapter_name(&navigator).await;
+    BROWSER_ADAPTER.with(|a| *a.borrow_mut() = name);
+    GPU.with(|g| *g.borrow_mut() = Some(gpu.clone()));
+    Ok(gpu)
+}
+
+fn error_text(error: &JsValue) -> String {
+    Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| format!("{error:?}"))
+}
+
+/// `await useBackend('auto' | 'webgpu' | 'cpu')`: picks where new tensors live and returns
+/// `{backend, adapter, fallback}`. 'webgpu' rejects with an Error when there is no adapter.
+/// 'auto' takes WebGPU on a real GPU, and the CPU backend when WebGPU is missing or its only
+/// adapter is a software one (slower than kiln's CPU code); then `reason` says why.
+#[wasm_bindgen(
+    js_name = useBackend,
+    unchecked_return_type = "Promise<{backend: string, adapter: string, fallback: boolean, reason?: string}>"
+)]
+pub fn use_backend(#[wasm_bindgen(unchecked_param_type = "'auto' | 'webgpu' | 'cpu'")] name: String) -> Promise {
     future_to_promise(async move {
-        let device = match name.as_str() {
-            "cpu" => Device::Cpu,
-            "webgpu" => match GPU.with(|g| g.borrow().clone()) {
-                Some(gpu) => gpu,
-                None => {
-                    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
-                    let has_webgpu = !navigator.is_undefined()
-                        && Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false);
-                    if !has_webgpu {
-                        return Err(JsError::new("useBackend: WebGPU is not available in this browser (navigator.gpu is missing)").into());
-                    }
-                    let gpu = Device::gpu().await.map_err(js_error)?;
-                    let name = browser_adapter_name(&navigator).await;
-                    BROWSER_ADAPTER.with(|a| *a.borrow_mut() = name);
-                    GPU.with(|g| *g.borrow_mut() = Some(gpu.clone()));
-                    gpu
+        let (device, reason) = match name.as_str() {
+            "cpu" => (Device::Cpu, None),
+            "webgpu" => (open_webgpu().await?, None),
+            "auto" => match open_webgpu().await {
+                Ok(gpu) if !gpu.info().fallback => (gpu, None),
+                Ok(_) => {
+                    let adapter = BROWSER_ADAPTER.with(|a| a.borrow().clone()).unwrap_or_default();
+                    (Device::Cpu, Some(format!("the only WebGPU adapter here is a software one ({adapter}), slower than kiln's CPU backend")))
                 }
+                Err(error) => (Device::Cpu, Some(error_text(&error).replace("useBackend: ", ""))),
             },
-            other => return Err(JsError::new(&format!("useBackend: unknown backend '{other}'; use 'webgpu' or 'cpu'")).into()),
+            other => return Err(JsError::new(&format!("useBackend: unknown backend '{other}'; use 'auto', 'webgpu' or 'cpu'")).into()),
         };
         CURRENT.with(|c| *c.borrow_mut() = device.clone());
-        Ok(info_object(&device))
+        let info = info_object(&device);
+        if let Some(reason) = reason {
+            Reflect::set(&info, &"reason".into(), &reason.into())?;
+        }
+        Ok(info)
     })
 }
 
@@ -97,7 +122,7 @@ pub fn backend_info() -> JsValue {
 
 #[wasm_bindgen(js_name = Tensor)]
 pub struct JsTensor {
-    inner: Tensor,
+    pub(crate) inner: Tensor,
 }
 
 impl From<Tensor> for JsTensor {

@@ -1,0 +1,142 @@
+//! `kiln.Model`: a pretrained (or fresh) MobileNetV2 from JavaScript.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::{current, js_error, JsTensor};
+use crate::inference::ImageClassifier;
+use crate::nn::{load_safetensors, save_safetensors, Module};
+
+const DEFAULT_WEIGHTS_URL: &str = "www/models/mobilenet_v2.safetensors";
+const DEFAULT_CLASSES_URL: &str = "www/models/imagenet_classes.txt";
+
+#[wasm_bindgen(js_name = Model)]
+pub struct JsModel {
+    inner: Rc<ImageClassifier>,
+}
+
+/// GETs `url` (relative to the page or worker) with the global `fetch`.
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, JsValue> {
+    let fetch = Reflect::get(&js_sys::global(), &"fetch".into())?.dyn_into::<js_sys::Function>()?;
+    let failed = |detail: String| JsValue::from(JsError::new(&format!("Model: could not fetch {url}: {detail}")));
+    let response = wasm_bindgen_futures::JsFuture::from(fetch.call1(&JsValue::NULL, &url.into())?.dyn_into::<Promise>()?)
+        .await
+        .map_err(|e| failed(format!("{e:?}")))?;
+    let ok = Reflect::get(&response, &"ok".into())?.as_bool().unwrap_or(false);
+    if !ok {
+        let status = Reflect::get(&response, &"status".into())?.as_f64().unwrap_or(0.0);
+        return Err(failed(format!("HTTP status {status}")));
+    }
+    let read = Reflect::get(&response, &"arrayBuffer".into())?.dyn_into::<js_sys::Function>()?;
+    let buffer = wasm_bindgen_futures::JsFuture::from(read.call0(&response)?.dyn_into::<Promise>()?).await?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+fn string_option(options: &JsValue, key: &str, default: &str) -> String {
+    Reflect::get(options, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_else(|| default.to_string())
+}
+
+#[wasm_bindgen(js_class = Model)]
+impl JsModel {
+    /// `await Model.mobilenetV2({pretrained = true, numClasses = 1000, weightsUrl, classesUrl})`:
+    /// torchvision's ImageNet MobileNetV2 on the current backend, weights fetched from this site
+    /// (never from a hub), in evaluation mode; or a freshly initialised one with `pretrained: false`.
+    #[wasm_bindgen(js_name = mobilenetV2, unchecked_return_type = "Promise<Model>")]
+    pub fn mobilenet_v2(
+        #[wasm_bindgen(unchecked_param_type = "{pretrained?: boolean, numClasses?: number, weightsUrl?: string, classesUrl?: string}")]
+        options: JsValue,
+    ) -> Promise {
+        future_to_promise(async move {
+            let options = if options.is_object() { options } else { Object::new().into() };
+            let pretrained = Reflect::get(&options, &"pretrained".into())?.as_bool().unwrap_or(true);
+            let device = current();
+            let classifier = if pretrained {
+                let weights_url = string_option(&options, "weightsUrl", DEFAULT_WEIGHTS_URL);
+                let weights = fetch_bytes(&weights_url).await?;
+                let classes = String::from_utf8_lossy(&fetch_bytes(&string_option(&options, "classesUrl", DEFAULT_CLASSES_URL)).await?).into_owned();
+                ImageClassifier::mobilenet_v2_imagenet(&weights, &weights_url, &classes, &device).map_err(js_error)?
+            } else {
+                let classes = Reflect::get(&options, &"numClasses".into())?.as_f64().unwrap_or(1000.0);
+                if !(classes >= 1.0 && classes.fract() == 0.0) {
+                    return Err(JsError::new("Model.mobilenetV2: numClasses must be a positive whole number").into());
+                }
+                let labels = (0..classes as usize).map(|i| format!("class {i}")).collect();
+                ImageClassifier::mobilenet_v2(labels, &device, 0).map_err(js_error)?
+            };
+            Ok(JsModel { inner: Rc::new(classifier) }.into())
+        })
+    }
+
+    /// `await model.predict(imageBytes, k = 5)`: the k most probable classes of an image file's
+    /// bytes (JPEG, PNG, WebP, GIF or BMP), as `[{index, label, probability}]`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{index: number, label: string, probability: number}[]>")]
+    pub fn predict(&self, image: Uint8Array, k: Option<u32>, name: Option<String>) -> Promise {
+        let classifier = self.inner.clone();
+        let bytes = image.to_vec();
+        future_to_promise(async move {
+            let name = name.unwrap_or_else(|| "image".into());
+            let top = classifier.predict(&bytes, &name, k.unwrap_or(5) as usize).await.map_err(js_error)?;
+            let list = Array::new();
+            for p in top {
+                let entry = Object::new();
+                Reflect::set(&entry, &"index".into(), &(p.index as u32).into())?;
+                Reflect::set(&entry, &"label".into(), &p.label.into())?;
+                Reflect::set(&entry, &"probability".into(), &p.probability.into())?;
+                list.push(&entry);
+            }
+            Ok(list.into())
+        })
+    }
+
+    /// Runs the network on a batch of normalised images [n, 3, h, w] and returns the logits.
+    pub fn forward(&self, x: &JsTensor) -> Result<JsTensor, JsError> {
+        self.inner.model.forward(&x.inner).map(JsTensor::from).map_err(js_error)
+    }
+
+    /// Training mode: batch statistics and dropout.
+    pub fn train(&self) {
+        self.inner.model.set_training(true);
+    }
+
+    /// Evaluation mode: running statistics, no dropout.
+    pub fn eval(&self) {
+        self.inner.model.set_training(false);
+    }
+
+    /// The trainable tensors, in PyTorch's order (usable with SGD).
+    #[wasm_bindgen(unchecked_return_type = "Tensor[]")]
+    pub fn parameters(&self) -> Array {
+        self.inner.model.parameters().into_iter().map(|t| JsValue::from(JsTensor::from(t))).collect()
+    }
+
+    /// PyTorch's state_dict() keys: every parameter and buffer name, in order.
+    #[wasm_bindgen(js_name = stateNames, unchecked_return_type = "string[]")]
+    pub fn state_names(&self) -> Array {
+        self.inner.model.state().into_iter().map(|t| JsValue::from(t.name)).collect()
+    }
+
+    /// The weights as a safetensors file (PyTorch names).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn save(&self) -> Promise {
+        let classifier = self.inner.clone();
+        future_to_promise(async move {
+            let bytes = save_safetensors(&classifier.model).await.map_err(js_error)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// Loads weights from a safetensors file's bytes; on any error the model is unchanged.
+    pub fn load(&self, bytes: Uint8Array, name: Option<String>) -> Result<(), JsError> {
+        let name = name.unwrap_or_else(|| "model.safetensors".into());
+        load_safetensors(&self.inner.model, &bytes.to_vec(), &name).map_err(js_error)
+    }
+
+    /// The class names, in output order.
+    #[wasm_bindgen(getter, unchecked_return_type = "string[]")]
+    pub fn labels(&self) -> Array {
+        self.inner.labels.iter().map(|l| JsValue::from(l.as_str())).collect()
+    }
+}

@@ -1,0 +1,74 @@
+// MobileNetV2 with its real ImageNet weights in headless Chromium, on both backends, against the
+// independent numpy forward pass (tests/fixtures/mobilenet_reference.json).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { openSite } from './harness.mjs';
+
+const reference = JSON.parse(readFileSync(new URL('../fixtures/mobilenet_reference.json', import.meta.url)));
+let site;
+before(async () => {
+  site = await openSite();
+  await site.page.goto(`${site.origin}/tests/browser/blank.html`);
+  await site.page.evaluate(async () => {
+    window.kiln = await import('/pkg/kiln.js');
+    await window.kiln.default();
+    window.imageBytes = async (path) => new Uint8Array(await (await fetch(path)).arrayBuffer());
+    window.loadModel = () => window.kiln.Model.mobilenetV2({
+      pretrained: true, weightsUrl: '/www/models/mobilenet_v2.safetensors', classesUrl: '/www/models/imagenet_classes.txt',
+    });
+  });
+});
+after(() => site.close());
+
+test("'auto' prefers the CPU backend over a software WebGPU adapter, and says why", async () => {
+  const info = await site.page.evaluate(() => window.kiln.useBackend('auto'));
+  assert.equal(info.backend, 'cpu');
+  assert.match(info.reason, /only WebGPU adapter here is a software one \(google swiftshader/);
+});
+
+for (const backend of ['cpu', 'webgpu']) {
+  test(`${backend}: MobileNetV2 sees a bald eagle and a malamute, as numpy does`, async () => {
+    const results = await site.page.evaluate(async (backend) => {
+      await window.kiln.useBackend(backend);
+      const model = await window.loadModel();
+      const out = {};
+      for (const name of ['eagle', 'dog']) {
+        out[name] = await model.predict(await window.imageBytes(`/tests/fixtures/images/${name}.jpg`), 1000, `${name}.jpg`);
+      }
+      return out;
+    }, backend);
+    for (const [name, label] of [['eagle', 'bald eagle'], ['dog', 'malamute']]) {
+      const predictions = results[name];
+      assert.equal(predictions[0].label, label, `${name} on ${backend}`);
+      const expected = reference.images[name];
+      expected.top5_indices.forEach((index, i) => {
+        const got = predictions.find((p) => p.index === index).probability;
+        assert.ok(Math.abs(got - expected.top5_probabilities[i]) <= 0.01, `${name} class ${index} on ${backend}: ${got} vs ${expected.top5_probabilities[i]}`);
+      });
+    }
+  });
+}
+
+test('bad files give clear errors and leave the model working', async () => {
+  const r = await site.page.evaluate(async () => {
+    await window.kiln.useBackend('cpu');
+    const model = await window.loadModel();
+    const attempt = async (f) => { try { await f(); return 'no error'; } catch (e) { return `${e instanceof Error}: ${e.message}`; } };
+    const eagle = await window.imageBytes('/tests/fixtures/images/eagle.jpg');
+    return {
+      text: await attempt(() => model.predict(new TextEncoder().encode('not a picture'), 5, 'notes.png')),
+      truncated: await attempt(() => model.predict(eagle.slice(0, 20000), 5, 'cut.jpg')),
+      weights: await attempt(() => model.load(new Uint8Array([1, 2, 3]), 'broken.safetensors')),
+      missing: await attempt(() => window.kiln.Model.mobilenetV2({ weightsUrl: '/nowhere.safetensors' })),
+      stillWorks: (await model.predict(eagle, 1))[0].label,
+      names: model.stateNames().length,
+    };
+  });
+  assert.equal(r.text, 'true: decode_image: notes.png: is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)');
+  assert.match(r.truncated, /^true: decode_image: cut\.jpg: is damaged or truncated/);
+  assert.match(r.weights, /^true: load_safetensors: broken\.safetensors: not a readable safetensors file/);
+  assert.match(r.missing, /^true: Model: could not fetch \/nowhere\.safetensors: HTTP status 404/);
+  assert.equal(r.stillWorks, 'bald eagle');
+  assert.equal(r.names, 262);
+});
