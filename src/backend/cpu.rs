@@ -163,6 +163,13 @@ fn binary(plan: &crate::shape::BroadcastPlan, inputs: &[&[f32]], out: &mut [f32]
         if sa == 1 && sb == 1 {
             let (ra, rb) = (&a[base_a..base_a + row.len()], &b[base_b..base_b + row.len()]);
             row.iter_mut().zip(ra.iter().zip(rb)).for_each(|(o, (&x, &y))| *o = f(x, y));
+        } else if sa == 1 && sb == 0 {
+            // A row against one number (a per-channel scale or shift): the common broadcast.
+            let (ra, y) = (&a[base_a..base_a + row.len()], b[base_b]);
+            row.iter_mut().zip(ra).for_each(|(o, &x)| *o = f(x, y));
+        } else if sa == 0 && sb == 1 {
+            let (x, rb) = (a[base_a], &b[base_b..base_b + row.len()]);
+            row.iter_mut().zip(rb).for_each(|(o, &y)| *o = f(x, y));
         } else {
             row.iter_mut().enumerate().for_each(|(j, o)| *o = f(a[base_a + j * sa], b[base_b + j * sb]));
         }

@@ -6,10 +6,12 @@
 //! and a WGSL entry point of the same name in `shaders/`.
 
 pub mod cpu;
+mod cpu_buffer;
 pub mod gpu;
 
-use std::cell::RefCell;
 use std::rc::Rc;
+
+use cpu_buffer::CpuBuffer;
 
 use crate::error::{Error, Result};
 use crate::shape::BroadcastPlan;
@@ -149,7 +151,7 @@ impl Kernel {
 
 /// The numbers of one tensor. Shared (`Rc`) between a tensor and its reshaped views.
 pub enum Storage {
-    Cpu(RefCell<Vec<f32>>),
+    Cpu(CpuBuffer),
     Gpu(gpu::GpuBuffer),
 }
 
@@ -200,7 +202,7 @@ impl Device {
 
     pub fn upload(&self, data: &[f32]) -> Result<Storage> {
         match self {
-            Device::Cpu => Ok(Storage::Cpu(RefCell::new(data.to_vec()))),
+            Device::Cpu => Ok(Storage::Cpu(CpuBuffer::from_slice(data))),
             Device::Gpu(ctx) => Ok(Storage::Gpu(ctx.upload(data)?)),
         }
     }
@@ -208,7 +210,7 @@ impl Device {
     /// Storage for `n` numbers whose contents a kernel will overwrite.
     pub fn alloc(&self, n: usize) -> Result<Storage> {
         match self {
-            Device::Cpu => Ok(Storage::Cpu(RefCell::new(vec![0.0; n]))),
+            Device::Cpu => Ok(Storage::Cpu(CpuBuffer::for_output(n))),
             Device::Gpu(ctx) => Ok(Storage::Gpu(ctx.alloc(n)?)),
         }
     }
@@ -245,7 +247,7 @@ impl Device {
     }
 }
 
-fn cpu_data(storage: &Storage) -> Result<&RefCell<Vec<f32>>> {
+fn cpu_data(storage: &Storage) -> Result<&CpuBuffer> {
     match storage {
         Storage::Cpu(data) => Ok(data),
         Storage::Gpu(_) => Err(Error::new("cpu backend", "got a tensor stored on the GPU")),

@@ -45,6 +45,12 @@ impl Tensor {
             out_w: (padded_w - w[3]) / stride.1 + 1,
         };
         let out_shape = vec![geometry.batch, geometry.out_channels, geometry.out_h, geometry.out_w];
+        if w[2] == 1 && w[3] == 1 && stride == (1, 1) && padding == (0, 0) && groups == 1 {
+            // A pointwise (1x1) convolution is a matrix product per image, [o, c] @ [c, h*w]: most of
+            // MobileNetV2's arithmetic, and the matmul kernels are far faster than the general loops.
+            let images = self.reshape(&[x[0], x[1], x[2] * x[3]])?;
+            return weight.reshape(&[w[0], w[1]])?.matmul(&images)?.reshape(&out_shape);
+        }
         let op = Op::Conv2d(self.clone(), weight.clone(), geometry);
         self.run_kernel(Kernel::Conv2d(geometry), &[self, weight], out_shape, Some(op))
     }
