@@ -75,13 +75,17 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
                 }
             }
         }
+        // The three convolution kernels walk the same (tap, output row) runs; along a run,
+        // output column j pairs with input column j * stride. Slices and iterators (rather than
+        // indexing) let the compiler drop bounds checks and vectorise the stride-1 case.
         Kernel::Conv2d(ref g) => {
             let (x, w, out) = (inputs[0], inputs[1], &mut *outputs[0]);
             out.fill(0.0);
             for_each_tap_row(g, |tap| {
                 let wv = w[tap.weight];
                 let out_row = &mut out[tap.output..][..tap.columns];
-                (0..tap.columns).for_each(|j| out_row[j] += wv * x[tap.input + j * g.stride_w]);
+                let x_row = x[tap.input..].iter().step_by(g.stride_w);
+                out_row.iter_mut().zip(x_row).for_each(|(o, &xv)| *o += wv * xv);
             });
         }
         Kernel::Conv2dBackwardInput(ref g) => {
@@ -90,7 +94,8 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
             for_each_tap_row(g, |tap| {
                 let wv = w[tap.weight];
                 let grad_row = &grad[tap.output..][..tap.columns];
-                (0..tap.columns).for_each(|j| dx[tap.input + j * g.stride_w] += wv * grad_row[j]);
+                let dx_row = dx[tap.input..].iter_mut().step_by(g.stride_w);
+                dx_row.zip(grad_row).for_each(|(d, &gv)| *d += wv * gv);
             });
         }
         Kernel::Conv2dBackwardWeight(ref g) => {
@@ -98,7 +103,8 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
             dw.fill(0.0);
             for_each_tap_row(g, |tap| {
                 let grad_row = &grad[tap.output..][..tap.columns];
-                dw[tap.weight] += (0..tap.columns).map(|j| grad_row[j] * x[tap.input + j * g.stride_w]).sum::<f32>();
+                let x_row = x[tap.input..].iter().step_by(g.stride_w);
+                dw[tap.weight] += grad_row.iter().zip(x_row).map(|(&gv, &xv)| gv * xv).sum::<f32>();
             });
         }
         Kernel::ConcatPair { a_width, b_width, .. } => {
