@@ -135,3 +135,55 @@ fn bad_images_get_clear_errors() {
     assert_eq!(err(&png_header(0, 0), "empty.png"), "decode_image: empty.png: is not a valid image (Format error decoding Png: Invalid image dimensions)");
     assert!(err(&png_header(3, 3), "short.png").starts_with("decode_image: short.png: is damaged or truncated"));
 }
+
+/// A JPEG with an EXIF block added saying "rotate 90° clockwise to display" (orientation 6).
+fn rotated_jpeg(jpeg: &[u8]) -> Vec<u8> {
+    // TIFF header (little endian), one IFD entry: tag 0x0112 Orientation, SHORT, count 1, value 6.
+    let mut tiff = b"II*\0".to_vec();
+    tiff.extend(8u32.to_le_bytes());
+    tiff.extend(1u16.to_le_bytes());
+    tiff.extend([0x12, 0x01, 3, 0]);
+    tiff.extend(1u32.to_le_bytes());
+    tiff.extend([6, 0, 0, 0]);
+    tiff.extend(0u32.to_le_bytes());
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let mut out = jpeg[..2].to_vec(); // SOI
+    out.extend([0xFF, 0xE1]);
+    out.extend(((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn every_supported_format_and_pixel_layout_decodes() {
+    use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+    let rgb = RgbImage::from_fn(5, 3, |x, y| Rgb([x as u8 * 50, y as u8 * 100, 7]));
+    let encode = |image: DynamicImage, format: ImageFormat| {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut bytes, format).unwrap();
+        bytes.into_inner()
+    };
+    let base = DynamicImage::ImageRgb8(rgb.clone());
+    let jpeg = encode(base.clone(), ImageFormat::Jpeg);
+    assert_eq!(decode_image(&jpeg, "plain.jpg").unwrap().dimensions(), (5, 3));
+    assert_eq!(decode_image(&rotated_jpeg(&jpeg), "rotated.jpg").unwrap().dimensions(), (3, 5), "EXIF orientation applied");
+    for (format, image) in [
+        (ImageFormat::Png, base.clone()),
+        (ImageFormat::Png, DynamicImage::ImageRgba8(base.to_rgba8())),
+        (ImageFormat::Png, DynamicImage::ImageRgb16(base.to_rgb16())),
+        (ImageFormat::Bmp, base.clone()),
+        (ImageFormat::WebP, base.clone()),
+        (ImageFormat::Gif, DynamicImage::ImageRgba8(base.to_rgba8())),
+    ] {
+        let decoded = decode_image(&encode(image.clone(), format), "picture").unwrap();
+        assert_eq!(decoded.dimensions(), (5, 3), "{format:?} {:?}", image.color());
+        if format != ImageFormat::Gif {
+            // GIF quantises colours; the lossless formats give back the exact pixels.
+            assert_eq!(decoded, rgb, "{format:?} {:?}", image.color());
+        }
+    }
+    let grey = decode_image(&encode(DynamicImage::ImageLuma8(base.to_luma8()), ImageFormat::Png), "grey.png").unwrap();
+    assert!(grey.pixels().all(|p| p[0] == p[1] && p[1] == p[2]), "greyscale becomes equal RGB");
+}
