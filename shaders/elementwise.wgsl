@@ -56,6 +56,8 @@ fn unary_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 // negative bases are handled here (finite result for integer p, NaN otherwise, as powf does).
 fn ieee_pow(x: f32, e: f32) -> f32 {
     if (e == 0.0) { return 1.0; }
+    if (e == 1.0) { return x; }
+    if (e == 1.0) { return x; }
     if (e == 2.0) { return x * x; } // exact, and the common case (squared errors)
     if (x >= 0.0 || x != x) { return pow(x, e); }
     if (e != floor(e)) {

@@ -128,6 +128,8 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
         }
         // Each picked value came from one element of x: g goes back there.
         Op::Gather(x, indices, axis) => vec![g.scatter_axis(indices, *axis, x.shape()[*axis])?],
+        // Each window's gradient goes to the input element that won it.
+        Op::MaxPool2d(x, geometry) => vec![x.run_kernel(Kernel::MaxPool2dBackward(*geometry), &[x, g], x.shape().to_vec(), None)?],
         // Each input's part of the joined tensor is its gradient.
         Op::Concat(a, b, axis) => {
             let split = a.shape()[*axis];

@@ -192,3 +192,21 @@ fn layers_match_cpu() {
         a.grad().unwrap().concat(&b.grad().unwrap(), 1)
     });
 }
+
+#[test]
+fn max_pool_kernels_match_cpu() {
+    for &(shape, k, s, p) in &[(&[1usize, 1, 1, 1][..], 1, 1, 0), (&[2, 3, 9, 7], 3, 2, 1), (&[3, 5, 8, 8], 2, 2, 0), (&[1, 4, 13, 11], 3, 1, 1)] {
+        parity("max_pool2d", &[shape], 0.0, |t| t[0].max_pool2d(k, s, p));
+        parity("max_pool2d gradient", &[shape], 1e-6, |t| {
+            let x = t[0].with_requires_grad(true);
+            x.max_pool2d(k, s, p)?.pow(2.0)?.sum()?.backward()?;
+            Ok(x.grad().unwrap())
+        });
+    }
+    // Ties (all equal): both backends send each window's gradient to its first element.
+    parity("max_pool2d ties", &[&[1, 1, 4, 4]], 0.0, |t| {
+        let x = t[0].mul_scalar(0.0)?.with_requires_grad(true);
+        x.max_pool2d(3, 1, 1)?.sum()?.backward()?;
+        Ok(x.grad().unwrap())
+    });
+}

@@ -159,3 +159,9 @@ fn normalisation_pooling_and_layers() {
     check("concat axis 1", &[input(&[2, 3, 4], 96), input(&[2, 2, 4], 97)], |t| t[0].concat(&t[1], 1));
     check("flatten", &[input(&[2, 3, 4], 98)], |t| t[0].flatten());
 }
+
+#[test]
+fn max_pool2d() {
+    check("max_pool2d 2x2", &[input(&[2, 3, 6, 5], 100)], |t| t[0].max_pool2d(2, 2, 0));
+    check("max_pool2d 3x3 s2 p1 (overlapping)", &[input(&[1, 2, 7, 7], 101)], |t| t[0].max_pool2d(3, 2, 1));
+}

@@ -183,3 +183,13 @@ fn batch_norm_dropout_pooling_by_hand() {
 fn var_value(t: &Tensor) -> f32 {
     values(t)[0]
 }
+
+#[test]
+fn max_pool2d_by_hand() {
+    let x = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0], &[1, 1, 4, 4], &CPU);
+    assert_eq!(values(&x.max_pool2d(2, 2, 0).unwrap()), vec![6.0, 8.0, 14.0, 16.0]);
+    assert_eq!(values(&x.max_pool2d(3, 2, 1).unwrap()), vec![6.0, 8.0, 14.0, 16.0]);
+    let nan = tensor(&[1.0, f32::NAN, 3.0, 4.0], &[1, 1, 2, 2], &CPU);
+    assert!(values(&nan.max_pool2d(2, 2, 0).unwrap())[0].is_nan(), "NaN propagates");
+    assert!(error_message(x.max_pool2d(2, 2, 2)).contains("padding at most half the kernel"));
+}

@@ -107,6 +107,19 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
                 dw[tap.weight] += grad_row.iter().zip(x_row).map(|(&gv, &xv)| gv * xv).sum::<f32>();
             });
         }
+        Kernel::MaxPool2d(ref g) => {
+            let (x, out) = (inputs[0], &mut *outputs[0]);
+            for (k, o) in out.iter_mut().enumerate() {
+                *o = x[pool_winner(g, x, k)];
+            }
+        }
+        Kernel::MaxPool2dBackward(ref g) => {
+            let (x, grad, dx) = (inputs[0], inputs[1], &mut *outputs[0]);
+            dx.fill(0.0);
+            for (k, &gv) in grad.iter().enumerate() {
+                dx[pool_winner(g, x, k)] += gv;
+            }
+        }
         Kernel::ConcatPair { a_width, b_width, .. } => {
             let (a, b, out) = (inputs[0], inputs[1], &mut *outputs[0]);
             for (row, (ra, rb)) in out.chunks_mut(a_width + b_width).zip(a.chunks(a_width).zip(b.chunks(b_width))) {
@@ -251,6 +264,22 @@ fn for_each_tap_row(g: &ConvGeometry, mut body: impl FnMut(TapRow)) {
             }
         }
     }
+}
+
+/// The flat input index of the winner (largest value, see `largest`) of the pooling window of
+/// output element k; padding never wins.
+fn pool_winner(g: &ConvGeometry, x: &[f32], k: usize) -> usize {
+    let (ox, oy, plane) = (k % g.out_w, (k / g.out_w) % g.out_h, k / (g.out_w * g.out_h));
+    let rows = (0..g.kernel_h).map(|ky| (oy * g.stride_h + ky) as isize - g.pad_h as isize).filter(|&iy| iy >= 0 && iy < g.height as isize);
+    let window: Vec<usize> = rows
+        .flat_map(|iy| {
+            (0..g.kernel_w)
+                .map(move |kx| (ox * g.stride_w + kx) as isize - g.pad_w as isize)
+                .filter(|&ix| ix >= 0 && ix < g.width as isize)
+                .map(move |ix| (plane * g.height + iy as usize) * g.width + ix as usize)
+        })
+        .collect();
+    window[largest(window.iter().map(|&i| x[i])).1]
 }
 
 /// The largest value and its index: the first one on ties, a NaN counting as largest (torch.max).

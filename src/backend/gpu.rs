@@ -345,6 +345,7 @@ fn shader_source(file: &str) -> &'static str {
         "conv" => include_str!("../../shaders/conv.wgsl"),
         "gather" => include_str!("../../shaders/gather.wgsl"),
         "concat" => include_str!("../../shaders/concat.wgsl"),
+        "pool" => include_str!("../../shaders/pool.wgsl"),
         _ => unreachable!("unknown shader file {file}"),
     }
 }
@@ -392,18 +393,24 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
         Kernel::Transpose { batch, rows, cols } => {
             ("layout", vec![batch as u32, rows as u32, cols as u32, 0], linear_groups(batch * rows * cols))
         }
-        Kernel::Conv2d(ref g) | Kernel::Conv2dBackwardInput(ref g) | Kernel::Conv2dBackwardWeight(ref g) => {
+        Kernel::Conv2d(ref g)
+        | Kernel::Conv2dBackwardInput(ref g)
+        | Kernel::Conv2dBackwardWeight(ref g)
+        | Kernel::MaxPool2d(ref g)
+        | Kernel::MaxPool2dBackward(ref g) => {
             let params = [
                 g.batch, g.in_channels, g.height, g.width, g.out_channels, g.kernel_h, g.kernel_w, g.stride_h,
                 g.stride_w, g.pad_h, g.pad_w, g.groups, g.out_h, g.out_w,
             ];
             // One thread per element written: the output, the input gradient or the weight gradient.
-            let written = match kernel {
-                Kernel::Conv2d(_) => g.batch * g.out_channels * g.out_h * g.out_w,
-                Kernel::Conv2dBackwardInput(_) => g.batch * g.in_channels * g.height * g.width,
-                _ => g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w,
+            let (file, written) = match kernel {
+                Kernel::Conv2d(_) => ("conv", g.batch * g.out_channels * g.out_h * g.out_w),
+                Kernel::Conv2dBackwardInput(_) => ("conv", g.batch * g.in_channels * g.height * g.width),
+                Kernel::Conv2dBackwardWeight(_) => ("conv", g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w),
+                Kernel::MaxPool2d(_) => ("pool", g.batch * g.out_channels * g.out_h * g.out_w),
+                _ => ("pool", g.batch * g.in_channels * g.height * g.width),
             };
-            ("conv", params.map(|v| v as u32).to_vec(), linear_groups(written))
+            (file, params.map(|v| v as u32).to_vec(), linear_groups(written))
         }
         Kernel::ConcatPair { outer, a_width, b_width } => {
             ("concat", [outer, a_width, b_width, 0].map(|v| v as u32).to_vec(), linear_groups(outer * (a_width + b_width)))

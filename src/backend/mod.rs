@@ -103,6 +103,11 @@ pub enum Kernel {
     Conv2dBackwardInput(ConvGeometry),
     /// d loss / d weight of Conv2d. Inputs: [input, output gradient].
     Conv2dBackwardWeight(ConvGeometry),
+    /// Max over each window (geometry as a depthwise convolution). Inputs: [input].
+    MaxPool2d(ConvGeometry),
+    /// d loss / d input of MaxPool2d: each window's gradient goes to its winner.
+    /// Inputs: [input, output gradient].
+    MaxPool2dBackward(ConvGeometry),
     /// Inputs a [outer, a_width], b [outer, b_width] -> out [outer, a_width + b_width].
     ConcatPair { outer: usize, a_width: usize, b_width: usize },
     /// Input [outer, width] -> out [outer, len]: columns start .. start + len.
@@ -142,6 +147,8 @@ impl Kernel {
             Kernel::Conv2d(_) => "conv2d",
             Kernel::Conv2dBackwardInput(_) => "conv2d_backward_input",
             Kernel::Conv2dBackwardWeight(_) => "conv2d_backward_weight",
+            Kernel::MaxPool2d(_) => "max_pool2d",
+            Kernel::MaxPool2dBackward(_) => "max_pool2d_backward",
             Kernel::ConcatPair { .. } => "concat_pair",
             Kernel::SliceColumns { .. } => "slice_columns",
             Kernel::SgdStep { .. } => "sgd_step",

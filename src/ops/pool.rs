@@ -1,7 +1,7 @@
 //! Pooling, flattening, joining and the linear layer, in terms of the primitives.
 
 use super::Op;
-use crate::backend::Kernel;
+use crate::backend::{ConvGeometry, Kernel};
 use crate::error::{Error, Result};
 use crate::shape::{self, show};
 use crate::tensor::Tensor;
@@ -13,6 +13,35 @@ impl Tensor {
         let channels = self.spatial_shape("avg_pool2d")?[1];
         let weight = Tensor::full(&[channels, 1, kernel, kernel], 1.0 / (kernel * kernel) as f32, self.device())?;
         self.conv2d(&weight, (stride, stride), (padding, padding), channels)
+    }
+
+    /// Max pooling over k x k windows (PyTorch's max_pool2d; padding never wins).
+    pub fn max_pool2d(&self, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
+        let s = self.spatial_shape("max_pool2d")?;
+        if kernel == 0 || stride == 0 || padding * 2 > kernel || s[2] + 2 * padding < kernel || s[3] + 2 * padding < kernel {
+            return Err(Error::new(
+                "max_pool2d",
+                format!("kernel {kernel}, stride {stride}, padding {padding} do not fit input {} (padding at most half the kernel)", show(s)),
+            ));
+        }
+        let geometry = ConvGeometry {
+            batch: s[0],
+            in_channels: s[1],
+            height: s[2],
+            width: s[3],
+            out_channels: s[1],
+            kernel_h: kernel,
+            kernel_w: kernel,
+            stride_h: stride,
+            stride_w: stride,
+            pad_h: padding,
+            pad_w: padding,
+            groups: s[1],
+            out_h: (s[2] + 2 * padding - kernel) / stride + 1,
+            out_w: (s[3] + 2 * padding - kernel) / stride + 1,
+        };
+        let out_shape = vec![s[0], s[1], geometry.out_h, geometry.out_w];
+        self.run_kernel(Kernel::MaxPool2d(geometry), &[self], out_shape, Some(Op::MaxPool2d(self.clone(), geometry)))
     }
 
     /// Mean over each channel's whole image: [N, C, H, W] -> [N, C, 1, 1] (AdaptiveAvgPool2d(1)).
