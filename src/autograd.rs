@@ -130,6 +130,13 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
         Op::Gather(x, indices, axis) => vec![g.scatter_axis(indices, *axis, x.shape()[*axis])?],
         // Each window's gradient goes to the input element that won it.
         Op::MaxPool2d(x, geometry) => vec![x.run_kernel(Kernel::MaxPool2dBackward(*geometry), &[x, g], x.shape().to_vec(), None)?],
+        // d loss_b / d logits_b = softmax - smoothed one-hot, scaled by each row's incoming g.
+        Op::SoftmaxCrossEntropy(logits, targets, smoothing) => {
+            let (batch, classes) = (logits.shape()[0], logits.shape()[1]);
+            let kernel = Kernel::SoftmaxCrossEntropyBackward { batch, classes, smoothing: *smoothing };
+            let per_row = logits.run_kernel(kernel, &[logits, targets], logits.shape().to_vec(), None)?;
+            vec![per_row.mul(&g.reshape(&[batch, 1])?)?]
+        }
         // Each input's part of the joined tensor is its gradient.
         Op::Concat(a, b, axis) => {
             let split = a.shape()[*axis];

@@ -120,6 +120,24 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
                 dx[pool_winner(g, x, k)] += gv;
             }
         }
+        Kernel::SoftmaxCrossEntropy { classes, smoothing, .. } => {
+            let (logits, targets, out) = (inputs[0], inputs[1], &mut *outputs[0]);
+            for ((row, &target), loss) in logits.chunks(classes).zip(targets).zip(out.iter_mut()) {
+                let lse = log_sum_exp(row);
+                let picked = row.get(target as usize).copied().unwrap_or(0.0);
+                *loss = lse - smoothing / classes as f32 * row.iter().sum::<f32>() - (1.0 - smoothing) * picked;
+            }
+        }
+        Kernel::SoftmaxCrossEntropyBackward { classes, smoothing, .. } => {
+            let (logits, targets, out) = (inputs[0], inputs[1], &mut *outputs[0]);
+            for ((row, &target), grad) in logits.chunks(classes).zip(targets).zip(out.chunks_mut(classes)) {
+                let lse = log_sum_exp(row);
+                for (c, (g, &x)) in grad.iter_mut().zip(row).enumerate() {
+                    let hit = if c == target as usize { 1.0 - smoothing } else { 0.0 };
+                    *g = (x - lse).exp() - smoothing / classes as f32 - hit;
+                }
+            }
+        }
         Kernel::ConcatPair { a_width, b_width, .. } => {
             let (a, b, out) = (inputs[0], inputs[1], &mut *outputs[0]);
             for (row, (ra, rb)) in out.chunks_mut(a_width + b_width).zip(a.chunks(a_width).zip(b.chunks(b_width))) {
@@ -280,6 +298,12 @@ fn pool_winner(g: &ConvGeometry, x: &[f32], k: usize) -> usize {
         })
         .collect();
     window[largest(window.iter().map(|&i| x[i])).1]
+}
+
+/// log sum exp(row), with the row's maximum taken out first so nothing overflows.
+fn log_sum_exp(row: &[f32]) -> f32 {
+    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    m + row.iter().map(|&x| (x - m).exp()).sum::<f32>().ln()
 }
 
 /// The largest value and its index: the first one on ties, a NaN counting as largest (torch.max).

@@ -346,6 +346,7 @@ fn shader_source(file: &str) -> &'static str {
         "gather" => include_str!("../../shaders/gather.wgsl"),
         "concat" => include_str!("../../shaders/concat.wgsl"),
         "pool" => include_str!("../../shaders/pool.wgsl"),
+        "softmax_xent" => include_str!("../../shaders/softmax_xent.wgsl"),
         _ => unreachable!("unknown shader file {file}"),
     }
 }
@@ -411,6 +412,10 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
                 _ => ("pool", g.batch * g.in_channels * g.height * g.width),
             };
             (file, params.map(|v| v as u32).to_vec(), linear_groups(written))
+        }
+        Kernel::SoftmaxCrossEntropy { batch, classes, smoothing } | Kernel::SoftmaxCrossEntropyBackward { batch, classes, smoothing } => {
+            // One workgroup per row; rows stay below the 65535 workgroup limit (batches are small).
+            ("softmax_xent", vec![batch as u32, classes as u32, f(smoothing)], [batch as u32, 1, 1])
         }
         Kernel::ConcatPair { outer, a_width, b_width } => {
             ("concat", [outer, a_width, b_width, 0].map(|v| v as u32).to_vec(), linear_groups(outer * (a_width + b_width)))

@@ -108,6 +108,12 @@ pub enum Kernel {
     /// d loss / d input of MaxPool2d: each window's gradient goes to its winner.
     /// Inputs: [input, output gradient].
     MaxPool2dBackward(ConvGeometry),
+    /// Per-row cross-entropy of softmax(logits) against class indices, with label smoothing.
+    /// Inputs: [logits [batch, classes], targets [batch]] -> out [batch].
+    SoftmaxCrossEntropy { batch: usize, classes: usize, smoothing: f32 },
+    /// d loss_row / d logits of SoftmaxCrossEntropy: softmax - smoothed one-hot.
+    /// Inputs: [logits, targets] -> out [batch, classes].
+    SoftmaxCrossEntropyBackward { batch: usize, classes: usize, smoothing: f32 },
     /// Inputs a [outer, a_width], b [outer, b_width] -> out [outer, a_width + b_width].
     ConcatPair { outer: usize, a_width: usize, b_width: usize },
     /// Input [outer, width] -> out [outer, len]: columns start .. start + len.
@@ -149,6 +155,8 @@ impl Kernel {
             Kernel::Conv2dBackwardWeight(_) => "conv2d_backward_weight",
             Kernel::MaxPool2d(_) => "max_pool2d",
             Kernel::MaxPool2dBackward(_) => "max_pool2d_backward",
+            Kernel::SoftmaxCrossEntropy { .. } => "softmax_xent",
+            Kernel::SoftmaxCrossEntropyBackward { .. } => "softmax_xent_backward",
             Kernel::ConcatPair { .. } => "concat_pair",
             Kernel::SliceColumns { .. } => "slice_columns",
             Kernel::SgdStep { .. } => "sgd_step",

@@ -36,13 +36,15 @@ pub enum Op {
     Concat(Tensor, Tensor, usize),
     /// Max pooling of an input.
     MaxPool2d(Tensor, ConvGeometry),
+    /// Fused softmax + per-row cross-entropy: logits, targets (no gradient), label smoothing.
+    SoftmaxCrossEntropy(Tensor, Tensor, f32),
 }
 
 impl Op {
     pub fn inputs(&self) -> Vec<&Tensor> {
         match self {
             Op::Binary(_, a, b) | Op::MatMul(a, b) | Op::Conv2d(a, b, _) | Op::Concat(a, b, _) => vec![a, b],
-            Op::Gather(x, _, _) | Op::MaxPool2d(x, _) => vec![x],
+            Op::Gather(x, _, _) | Op::MaxPool2d(x, _) | Op::SoftmaxCrossEntropy(x, _, _) => vec![x],
             Op::Unary(_, x) | Op::Transpose(x) | Op::Reshape(x) | Op::Expand(x) | Op::SumAxis(x, _) | Op::MaxAxis(x, _) => {
                 vec![x]
             }

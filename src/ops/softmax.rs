@@ -1,5 +1,7 @@
 //! Softmax, log-softmax and cross-entropy, composed from primitives.
 
+use super::Op;
+use crate::backend::Kernel;
 use crate::error::{Error, Result};
 use crate::shape::show;
 use crate::tensor::{no_grad, Tensor};
@@ -34,13 +36,14 @@ impl Tensor {
         if !(0.0..1.0).contains(&label_smoothing) {
             return Err(Error::new("cross_entropy", format!("label smoothing must be in [0, 1), got {label_smoothing}")));
         }
-        let log_p = self.log_softmax(1)?;
-        let nll = log_p.gather_axis(1, &targets.reshape(&[s[0], 1])?)?.reshape(&[s[0]])?.neg()?;
-        if label_smoothing == 0.0 {
-            return Ok(nll);
+        self.check_same("cross_entropy", targets)?;
+        if s[0] > 65535 {
+            return Err(Error::new("cross_entropy", format!("batches of more than 65535 rows are not supported, got {}", s[0])));
         }
-        let smooth = log_p.sum_axis(1, false)?.mul_scalar(-label_smoothing / s[1] as f32)?;
-        smooth.add(&nll.mul_scalar(1.0 - label_smoothing)?)
+        // One fused kernel each way (shaders/softmax_xent.wgsl) instead of a dozen passes.
+        let kernel = Kernel::SoftmaxCrossEntropy { batch: s[0], classes: s[1], smoothing: label_smoothing };
+        let op = Op::SoftmaxCrossEntropy(self.clone(), targets.clone(), label_smoothing);
+        self.run_kernel(kernel, &[self, targets], vec![s[0]], Some(op))
     }
 
     /// Mean cross-entropy over the batch (PyTorch's default reduction).
