@@ -53,6 +53,11 @@ fn mobilenet_v2_has_torchvisions_names() {
     }
     let parameters: usize = model.parameters().iter().map(|p| p.numel()).sum();
     assert_eq!(parameters, 3_504_872, "torchvision's parameter count");
+    let groups = model.layer_groups();
+    let grouped: usize = groups.iter().flatten().map(|p| p.numel()).sum();
+    assert_eq!(grouped, parameters, "every parameter is in exactly one layer group");
+    assert_eq!(groups[2].len(), 2, "the head group is the classifier's weight and bias");
+    assert!(groups.iter().all(|g| !g.is_empty()));
 }
 
 /// A safetensors file with one tensor, written by hand: 8-byte header length, JSON header, data.

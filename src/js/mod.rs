@@ -11,6 +11,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::{no_grad, Device, Error, Sgd, SgdConfig, Tensor};
 
 mod model;
+mod nn;
 
 thread_local! {
     /// The backend new tensors are created on; chosen with `useBackend`.

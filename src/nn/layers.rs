@@ -1,6 +1,7 @@
 //! The layers MobileNetV2 and fastai's head are built from.
 
 use std::cell::Cell;
+use std::rc::Rc;
 
 use super::{child_name, Module, NamedTensor, TensorKind};
 use crate::backend::Device;
@@ -200,11 +201,11 @@ impl Module for Dropout {
 /// Children run in order, named "0", "1", ... as in PyTorch's nn.Sequential.
 #[derive(Default)]
 pub struct Sequential {
-    pub layers: Vec<Box<dyn Module>>,
+    pub layers: Vec<Rc<dyn Module>>,
 }
 
 impl Sequential {
-    pub fn new(layers: Vec<Box<dyn Module>>) -> Self {
+    pub fn new(layers: Vec<Rc<dyn Module>>) -> Self {
         Sequential { layers }
     }
 }

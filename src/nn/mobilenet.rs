@@ -1,6 +1,8 @@
 //! torchvision's MobileNetV2 (width 1.0), with exactly torchvision's module structure and
 //! parameter names, so its ImageNet state dict loads by name.
 
+use std::rc::Rc;
+
 use super::layers::{kaiming_normal, Activation, BatchNorm, Conv2d, Dropout, Linear, Sequential};
 use super::{child_name, Module, NamedTensor};
 use crate::backend::Device;
@@ -17,7 +19,7 @@ const LAST_CHANNELS: usize = 1280;
 /// torchvision's ConvBNActivation: Sequential(conv "0", batch norm "1", ReLU6 "2").
 /// Convolutions get torchvision's initialisation, kaiming-normal over fan-out.
 fn conv_bn_relu6(inp: usize, out: usize, kernel: usize, stride: usize, groups: usize, device: &Device, rng: &mut Pcg32) -> Result<Sequential> {
-    Ok(Sequential::new(vec![Box::new(conv(inp, out, kernel, stride, groups, device, rng)?), Box::new(BatchNorm::new(out, device)?), Box::new(Activation::Relu6)]))
+    Ok(Sequential::new(vec![Rc::new(conv(inp, out, kernel, stride, groups, device, rng)?), Rc::new(BatchNorm::new(out, device)?), Rc::new(Activation::Relu6)]))
 }
 
 fn conv(inp: usize, out: usize, kernel: usize, stride: usize, groups: usize, device: &Device, rng: &mut Pcg32) -> Result<Conv2d> {
@@ -35,13 +37,13 @@ pub struct InvertedResidual {
 impl InvertedResidual {
     fn new(inp: usize, out: usize, stride: usize, expansion: usize, device: &Device, rng: &mut Pcg32) -> Result<Self> {
         let hidden = inp * expansion;
-        let mut layers: Vec<Box<dyn Module>> = Vec::new();
+        let mut layers: Vec<Rc<dyn Module>> = Vec::new();
         if expansion != 1 {
-            layers.push(Box::new(conv_bn_relu6(inp, hidden, 1, 1, 1, device, rng)?));
+            layers.push(Rc::new(conv_bn_relu6(inp, hidden, 1, 1, 1, device, rng)?));
         }
-        layers.push(Box::new(conv_bn_relu6(hidden, hidden, 3, stride, hidden, device, rng)?));
-        layers.push(Box::new(conv(hidden, out, 1, 1, 1, device, rng)?));
-        layers.push(Box::new(BatchNorm::new(out, device)?));
+        layers.push(Rc::new(conv_bn_relu6(hidden, hidden, 3, stride, hidden, device, rng)?));
+        layers.push(Rc::new(conv(hidden, out, 1, 1, 1, device, rng)?));
+        layers.push(Rc::new(BatchNorm::new(out, device)?));
         Ok(InvertedResidual { conv: Sequential::new(layers), residual: stride == 1 && inp == out })
     }
 }
@@ -75,16 +77,16 @@ pub struct MobileNetV2 {
 /// torchvision's `mobilenet_v2(num_classes=...)` with its random initialisation (seeded).
 pub fn mobilenet_v2(num_classes: usize, device: &Device, seed: u64) -> Result<MobileNetV2> {
     let mut rng = Pcg32::new(seed);
-    let mut features: Vec<Box<dyn Module>> = vec![Box::new(conv_bn_relu6(3, STEM_CHANNELS, 3, 2, 1, device, &mut rng)?)];
+    let mut features: Vec<Rc<dyn Module>> = vec![Rc::new(conv_bn_relu6(3, STEM_CHANNELS, 3, 2, 1, device, &mut rng)?)];
     let mut channels = STEM_CHANNELS;
     for (expansion, out, repeats, first_stride) in STAGES {
         for i in 0..repeats {
             let stride = if i == 0 { first_stride } else { 1 };
-            features.push(Box::new(InvertedResidual::new(channels, out, stride, expansion, device, &mut rng)?));
+            features.push(Rc::new(InvertedResidual::new(channels, out, stride, expansion, device, &mut rng)?));
             channels = out;
         }
     }
-    features.push(Box::new(conv_bn_relu6(channels, LAST_CHANNELS, 1, 1, 1, device, &mut rng)?));
+    features.push(Rc::new(conv_bn_relu6(channels, LAST_CHANNELS, 1, 1, 1, device, &mut rng)?));
     // torchvision: Linear weights N(0, 0.01), bias 0.
     let mut head = Linear::new(LAST_CHANNELS, num_classes, true, device, &mut rng)?;
     let std = 0.01;
@@ -93,8 +95,21 @@ pub fn mobilenet_v2(num_classes: usize, device: &Device, seed: u64) -> Result<Mo
     head.bias = Some(Tensor::zeros(&[num_classes], device)?.with_requires_grad(true));
     Ok(MobileNetV2 {
         features: Sequential::new(features),
-        classifier: Sequential::new(vec![Box::new(Dropout::new(0.2, seed ^ 0x5eed)), Box::new(head)]),
+        classifier: Sequential::new(vec![Rc::new(Dropout::new(0.2, seed ^ 0x5eed)), Rc::new(head)]),
     })
+}
+
+/// The body is split before features.7 (the start of the 64-channel stage, about halfway down).
+const LATE_BODY_START: usize = 7;
+
+impl MobileNetV2 {
+    /// Parameters in three groups for discriminative learning rates, fastai style: early body
+    /// (features.0-6), late body (features.7-18) and head (classifier).
+    pub fn layer_groups(&self) -> [Vec<Tensor>; 3] {
+        let group = |layers: &[Rc<dyn Module>]| layers.iter().flat_map(|l| l.parameters()).collect::<Vec<_>>();
+        let body = &self.features.layers;
+        [group(&body[..LATE_BODY_START]), group(&body[LATE_BODY_START..]), self.classifier.parameters()]
+    }
 }
 
 impl Module for MobileNetV2 {

@@ -173,3 +173,44 @@ test('GPU kernels agree with the CPU backend in the browser on odd shapes', asyn
   });
   assert.ok(worst < 1e-4, `largest relative difference ${worst}`);
 });
+
+for (const backend of ['webgpu', 'cpu']) {
+  test(`${backend}: nn layers with PyTorch names train with SGD`, async () => {
+    const r = await inPage(backend, async (k) => {
+      const net = new k.Sequential([
+        new k.Conv2d(3, 4, 3, { padding: 1 }), new k.BatchNorm(4), new k.ReLU6(),
+        new k.Conv2d(4, 4, 3, { stride: 2, groups: 4, bias: false }), new k.ReLU(),
+      ]);
+      const head = new k.Linear(4 * 2 * 2, 2);
+      const x = k.Tensor.randn([8, 3, 6, 6], 3);
+      const labels = k.Tensor.fromArray([0, 1, 0, 1, 0, 1, 0, 1], [8]);
+      const onehot = k.Tensor.fromArray([1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1], [8, 2]);
+      const sgd = new k.SGD([...net.parameters(), ...head.parameters()], { lr: 0.1, momentum: 0.9 });
+      const losses = [];
+      for (let step = 0; step < 15; step++) {
+        const logits = head.forward(net.forward(x).reshape([8, 16]));
+        const loss = logits.sub(onehot).pow(2).mean();
+        losses.push(await loss.item());
+        sgd.zeroGrad();
+        loss.backward();
+        sgd.step();
+      }
+      net.eval();
+      const evalShape = net.forward(x).shape;
+      const attempt = (f) => { try { f(); return 'no error'; } catch (e) { return e.message; } };
+      return {
+        names: net.namedTensors().map((t) => `${t.name}${t.trainable ? '' : ' (buffer)'}`),
+        losses, evalShape, labels: labels.shape,
+        badGroups: attempt(() => new k.Conv2d(3, 4, 3, { groups: 2 })),
+        badLayer: attempt(() => new k.Sequential([net, 'relu'])),
+        badInput: attempt(() => net.forward(k.Tensor.zeros([2, 5, 6, 6]))),
+      };
+    });
+    assert.deepEqual(r.names, ['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean (buffer)', '1.running_var (buffer)', '3.weight']);
+    assert.ok(r.losses.at(-1) < r.losses[0] / 2, `training lowers the loss: ${r.losses[0]} -> ${r.losses.at(-1)}`);
+    assert.deepEqual(r.evalShape, [8, 4, 2, 2]);
+    assert.equal(r.badGroups, 'Conv2d: groups = 2 must divide inChannels = 3 and outChannels = 4');
+    assert.equal(r.badLayer, 'Sequential: item 1 is not a kiln layer');
+    assert.match(r.badInput, /^conv2d: input \[2, 5, 6, 6\] and weight \[4, 3, 3, 3\]/);
+  });
+}
