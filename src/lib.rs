@@ -11,6 +11,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod rng;
+pub mod schedule;
 pub mod shape;
 pub mod tensor;
 
