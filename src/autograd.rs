@@ -15,10 +15,7 @@ impl Tensor {
     /// `.grad` (gradients accumulate across calls until `zero_grad`). `self` must hold one number.
     pub fn backward(&self) -> Result<()> {
         if self.numel() != 1 {
-            return Err(Error::new(
-                "backward",
-                format!("needs a single number (a scalar loss), got shape {}", show(self.shape())),
-            ));
+            return Err(Error::new("backward", format!("needs a single number (a scalar loss), got shape {}", show(self.shape()))));
         }
         if !self.requires_grad() {
             return Err(Error::new("backward", "the tensor does not depend on anything that requires grad"));
@@ -27,7 +24,9 @@ impl Tensor {
             let mut grads: HashMap<u64, Tensor> = HashMap::new();
             grads.insert(self.id(), Tensor::ones(self.shape(), self.device())?);
             for node in self.topological_order() {
-                let Some(g) = grads.remove(&node.id()) else { continue };
+                let Some(g) = grads.remove(&node.id()) else {
+                    continue;
+                };
                 let Some(op) = node.op() else {
                     // A leaf: accumulate into .grad.
                     let total = match node.grad() {
@@ -85,31 +84,30 @@ impl Tensor {
 fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
     Ok(match op {
         Op::Unary(unary, x) => vec![match *unary {
-            UnaryOp::Neg => g.neg()?,                           // d(-x) = -1
-            UnaryOp::Exp => g.mul(y)?,                          // d(e^x) = e^x = y
-            UnaryOp::Log => g.div(x)?,                          // d(ln x) = 1/x
-            UnaryOp::Relu => x.clamp_backward(0.0, f32::INFINITY, g)?, // d relu = 1 where x > 0
-            UnaryOp::Pow(p) => g.mul(&x.pow(p - 1.0)?.mul_scalar(p)?)?, // d(x^p) = p x^(p-1)
-            UnaryOp::Affine { scale, .. } => g.mul_scalar(scale)?, // d(sx + t) = s
+            UnaryOp::Neg => g.neg()?,                                      // d(-x) = -1
+            UnaryOp::Exp => g.mul(y)?,                                     // d(e^x) = e^x = y
+            UnaryOp::Log => g.div(x)?,                                     // d(ln x) = 1/x
+            UnaryOp::Relu => x.clamp_backward(0.0, f32::INFINITY, g)?,     // d relu = 1 where x > 0
+            UnaryOp::Pow(p) => g.mul(&x.pow(p - 1.0)?.mul_scalar(p)?)?,    // d(x^p) = p x^(p-1)
+            UnaryOp::Affine { scale, .. } => g.mul_scalar(scale)?,         // d(sx + t) = s
             UnaryOp::Clamp { min, max } => x.clamp_backward(min, max, g)?, // 1 inside (min, max)
         }],
         // Broadcasting in the forward pass means summing the gradient back to each input's shape.
         Op::Binary(binary, a, b) => {
             let (ga, gb) = match binary {
-                BinaryOp::Add => (g.clone(), g.clone()),     // d(a+b) = (1, 1)
-                BinaryOp::Sub => (g.clone(), g.neg()?),      // d(a-b) = (1, -1)
-                BinaryOp::Mul => (g.mul(b)?, g.mul(a)?),     // d(ab) = (b, a)
+                BinaryOp::Add => (g.clone(), g.clone()),                // d(a+b) = (1, 1)
+                BinaryOp::Sub => (g.clone(), g.neg()?),                 // d(a-b) = (1, -1)
+                BinaryOp::Mul => (g.mul(b)?, g.mul(a)?),                // d(ab) = (b, a)
                 BinaryOp::Div => (g.div(b)?, g.mul(y)?.div(b)?.neg()?), // d(a/b) = (1/b, -a/b^2 = -y/b)
-                BinaryOp::ClampBackward { .. } => unreachable!("clamp_backward is never recorded in a graph"),
+                BinaryOp::ClampBackward { .. } => {
+                    unreachable!("clamp_backward is never recorded in a graph")
+                }
             };
             vec![ga.sum_to_shape(a.shape())?, gb.sum_to_shape(b.shape())?]
         }
         // y = a @ b: dL/da = g @ b^T, dL/db = a^T @ g; a 2-D operand of a batched product was used
         // by every batch entry, so its gradient sums over the batch.
-        Op::MatMul(a, b) => vec![
-            g.matmul(&b.transpose()?)?.sum_to_shape(a.shape())?,
-            a.transpose()?.matmul(g)?.sum_to_shape(b.shape())?,
-        ],
+        Op::MatMul(a, b) => vec![g.matmul(&b.transpose()?)?.sum_to_shape(a.shape())?, a.transpose()?.matmul(g)?.sum_to_shape(b.shape())?],
         Op::Transpose(_) => vec![g.transpose()?],
         Op::Reshape(x) => vec![g.reshape(x.shape())?],
         Op::Expand(x) => vec![g.sum_to_shape(x.shape())?],

@@ -48,7 +48,14 @@ impl ImageClassifier {
         }
         let model = mobilenet_v2(labels.len(), device, seed)?;
         model.set_training(false);
-        Ok(ImageClassifier { model, labels, normalization: ImageNetNormalization::default(), resize_to: 256, crop: 224, device: device.clone() })
+        Ok(ImageClassifier {
+            model,
+            labels,
+            normalization: ImageNetNormalization::default(),
+            resize_to: 256,
+            crop: 224,
+            device: device.clone(),
+        })
     }
 
     /// Class probabilities of one image file's bytes (`name` is used in error messages).
@@ -64,7 +71,10 @@ impl ImageClassifier {
     /// The k most probable classes, most probable first.
     pub async fn predict(&self, image_bytes: &[u8], name: &str, k: usize) -> Result<Vec<Prediction>> {
         let probabilities = self.probabilities(image_bytes, name).await?;
-        Ok(top_k(&probabilities, k).into_iter().map(|(index, probability)| Prediction { index, label: self.labels[index].clone(), probability }).collect())
+        Ok(top_k(&probabilities, k)
+            .into_iter()
+            .map(|(index, probability)| Prediction { index, label: self.labels[index].clone(), probability })
+            .collect())
     }
 }
 

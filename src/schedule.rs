@@ -173,7 +173,9 @@ mod tests {
         let cycle = OneCycle::new(1e-3);
         let (lr, mom) = (cycle.lr(), cycle.momentum());
         let n = 100.0;
-        for (k, want_lr, want_mom) in [(0, 4e-5, 0.95), (10, 3.7167e-4, 0.91545), (25, 1e-3, 0.85), (50, 7.500025e-4, 0.875), (99, 4.4858e-7, 0.949956)] {
+        for (k, want_lr, want_mom) in
+            [(0, 4e-5, 0.95), (10, 3.7167e-4, 0.91545), (25, 1e-3, 0.85), (50, 7.500025e-4, 0.875), (99, 4.4858e-7, 0.949956)]
+        {
             let pos = k as f64 / n;
             // The spec's vectors are printed to 5 significant digits.
             assert!((lr.at(pos) - want_lr).abs() <= 5e-5 * want_lr, "lr at {k}: {} vs {want_lr}", lr.at(pos));
@@ -186,7 +188,13 @@ mod tests {
 
     #[test]
     fn one_cycle_v1_test_vectors() {
-        for (k, want_lr, want_mom) in [(0, 1.2e-4, Some(0.95)), (15, 1.56e-3, Some(0.90)), (30, 3e-3, Some(0.85)), (65, 1.500006e-3, Some(0.90)), (99, 1.5224e-6, None)] {
+        for (k, want_lr, want_mom) in [
+            (0, 1.2e-4, Some(0.95)),
+            (15, 1.56e-3, Some(0.90)),
+            (30, 3e-3, Some(0.85)),
+            (65, 1.500006e-3, Some(0.90)),
+            (99, 1.5224e-6, None),
+        ] {
             let (lr, mom) = one_cycle_v1(3e-3, k, 100);
             assert!((lr - want_lr).abs() <= 5e-5 * want_lr, "lr at {k}: {lr} vs {want_lr}");
             if let Some(want) = want_mom {

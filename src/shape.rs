@@ -31,7 +31,13 @@ pub fn show(shape: &[usize]) -> String {
 /// NumPy broadcasting: align shapes at the right; each pair of sizes must be equal or one of them 1.
 pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let rank = a.len().max(b.len());
-    let size_at = |s: &[usize], i: usize| if i + s.len() >= rank { s[i + s.len() - rank] } else { 1 };
+    let size_at = |s: &[usize], i: usize| {
+        if i + s.len() >= rank {
+            s[i + s.len() - rank]
+        } else {
+            1
+        }
+    };
     (0..rank)
         .map(|i| match (size_at(a, i), size_at(b, i)) {
             (x, y) if x == y || y == 1 => Ok(x),
@@ -46,9 +52,7 @@ pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>
 pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let own = contiguous_strides(shape);
     let offset = out.len() - shape.len();
-    (0..out.len())
-        .map(|i| if i < offset || shape[i - offset] == 1 { 0 } else { own[i - offset] })
-        .collect()
+    (0..out.len()).map(|i| if i < offset || shape[i - offset] == 1 { 0 } else { own[i - offset] }).collect()
 }
 
 /// A broadcast binary operation reduced to its simplest equivalent form: adjacent axes along which
@@ -71,9 +75,7 @@ impl BroadcastPlan {
             if out[i] == 1 {
                 continue; // size-1 axes never move the index
             }
-            if let (Some(&n), Some(&pa), Some(&pb)) =
-                (plan.out_shape.last(), plan.a_strides.last(), plan.b_strides.last())
-            {
+            if let (Some(&n), Some(&pa), Some(&pb)) = (plan.out_shape.last(), plan.a_strides.last(), plan.b_strides.last()) {
                 if pa == sa[i] * out[i] && pb == sb[i] * out[i] {
                     *plan.out_shape.last_mut().unwrap() = n * out[i];
                     *plan.a_strides.last_mut().unwrap() = sa[i];

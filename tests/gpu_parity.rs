@@ -178,9 +178,15 @@ fn layers_match_cpu() {
                 let mean = Tensor::rand(&[channels], 1, t[0].device())?;
                 let var = Tensor::rand(&[channels], 2, t[0].device())?.add_scalar(0.5)?;
                 let y = t[0].batch_norm(&t[1], &t[2], &mean, &var, training, BatchNormConfig::default())?;
-                y.concat(&mean.reshape(&[1, channels])?.expand(&[shape[0], channels])?.reshape(&[shape[0], channels, 1, 1])?
-                    .expand(&[shape[0], channels, y.shape().get(2).copied().unwrap_or(1), y.shape().get(3).copied().unwrap_or(1)])?
-                    .reshape(y.shape())?, 1)
+                y.concat(
+                    &mean
+                        .reshape(&[1, channels])?
+                        .expand(&[shape[0], channels])?
+                        .reshape(&[shape[0], channels, 1, 1])?
+                        .expand(&[shape[0], channels, y.shape().get(2).copied().unwrap_or(1), y.shape().get(3).copied().unwrap_or(1)])?
+                        .reshape(y.shape())?,
+                    1,
+                )
             });
         }
     }
@@ -195,7 +201,9 @@ fn layers_match_cpu() {
 
 #[test]
 fn max_pool_kernels_match_cpu() {
-    for &(shape, k, s, p) in &[(&[1usize, 1, 1, 1][..], 1, 1, 0), (&[2, 3, 9, 7], 3, 2, 1), (&[3, 5, 8, 8], 2, 2, 0), (&[1, 4, 13, 11], 3, 1, 1)] {
+    for &(shape, k, s, p) in
+        &[(&[1usize, 1, 1, 1][..], 1, 1, 0), (&[2, 3, 9, 7], 3, 2, 1), (&[3, 5, 8, 8], 2, 2, 0), (&[1, 4, 13, 11], 3, 1, 1)]
+    {
         parity("max_pool2d", &[shape], 0.0, |t| t[0].max_pool2d(k, s, p));
         parity("max_pool2d gradient", &[shape], 1e-6, |t| {
             let x = t[0].with_requires_grad(true);

@@ -17,7 +17,8 @@ fn read(path: &str) -> Vec<u8> {
 
 fn classifier(device: &Device) -> ImageClassifier {
     let classes = String::from_utf8(read("www/models/imagenet_classes.txt")).unwrap();
-    ImageClassifier::mobilenet_v2_imagenet(&read("www/models/mobilenet_v2.safetensors"), "mobilenet_v2.safetensors", &classes, device).unwrap()
+    ImageClassifier::mobilenet_v2_imagenet(&read("www/models/mobilenet_v2.safetensors"), "mobilenet_v2.safetensors", &classes, device)
+        .unwrap()
 }
 
 #[test]
@@ -47,8 +48,16 @@ fn mobilenet_v2_has_torchvisions_names() {
     let state = model.state();
     assert_eq!(state.len(), 262);
     let names: Vec<&str> = state.iter().map(|t| t.name.as_str()).collect();
-    for name in ["features.0.0.weight", "features.0.1.running_var", "features.1.conv.0.0.weight", "features.1.conv.2.bias",
-        "features.2.conv.3.running_mean", "features.18.1.weight", "classifier.1.weight", "classifier.1.bias"] {
+    for name in [
+        "features.0.0.weight",
+        "features.0.1.running_var",
+        "features.1.conv.0.0.weight",
+        "features.1.conv.2.bias",
+        "features.2.conv.3.running_mean",
+        "features.18.1.weight",
+        "classifier.1.weight",
+        "classifier.1.bias",
+    ] {
         assert!(names.contains(&name), "{name}");
     }
     let parameters: usize = model.parameters().iter().map(|p| p.numel()).sum();
@@ -78,7 +87,11 @@ fn safetensors_round_trip_and_bad_files() {
 
     let good = read("www/models/mobilenet_v2.safetensors");
     let err = |bytes: &[u8]| error_message(load_safetensors(&model, bytes, "weights.safetensors"));
-    assert!(err(&good).contains("weights.safetensors: tensor 'classifier.1.weight' has shape [1000, 1280], the model expects [10, 1280]"), "{}", err(&good));
+    assert!(
+        err(&good).contains("weights.safetensors: tensor 'classifier.1.weight' has shape [1000, 1280], the model expects [10, 1280]"),
+        "{}",
+        err(&good)
+    );
     assert!(err(&good[..good.len() / 2]).contains("weights.safetensors: not a readable safetensors file"), "truncated file");
     assert!(err(b"not a safetensors file at all").contains("not a readable safetensors file"));
     let lying = safetensors_file(r#"{"a":{"dtype":"F32","shape":[1000],"data_offsets":[0,4000]}}"#, &[0; 8]);
@@ -134,10 +147,17 @@ fn bad_images_get_clear_errors() {
     let rgb = decode_image(&eagle, "eagle.jpg").unwrap();
     assert_eq!(rgb.dimensions(), (773, 512));
     let err = |bytes: &[u8], name: &str| error_message(decode_image(bytes, name));
-    assert!(err(&eagle[..eagle.len() / 3], "cut.jpg").starts_with("decode_image: cut.jpg: is damaged or truncated"), "{}", err(&eagle[..eagle.len() / 3], "cut.jpg"));
+    assert!(
+        err(&eagle[..eagle.len() / 3], "cut.jpg").starts_with("decode_image: cut.jpg: is damaged or truncated"),
+        "{}",
+        err(&eagle[..eagle.len() / 3], "cut.jpg")
+    );
     assert_eq!(err(b"just some text", "notes.png"), "decode_image: notes.png: is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)");
     assert!(err(&png_header(30000, 30000), "huge.png").contains("huge.png: is 30000x30000 pixels, more than the limit of 50 megapixels"));
-    assert_eq!(err(&png_header(0, 0), "empty.png"), "decode_image: empty.png: is not a valid image (Format error decoding Png: Invalid image dimensions)");
+    assert_eq!(
+        err(&png_header(0, 0), "empty.png"),
+        "decode_image: empty.png: is not a valid image (Format error decoding Png: Invalid image dimensions)"
+    );
     assert!(err(&png_header(3, 3), "short.png").starts_with("decode_image: short.png: is damaged or truncated"));
 }
 

@@ -91,20 +91,14 @@ fn bad_input_gets_clear_errors() {
     assert!(error_message(tensor(&[1.0; 3], &[3], &CPU).matmul(&a)).contains("2-D or 3-D"));
     assert_eq!(error_message(a.reshape(&[4])), "reshape: cannot reshape [2, 3] into [4]");
     assert!(error_message(Tensor::from_slice(&[], &[0, 3], &CPU)).contains("empty tensors are not supported"));
-    assert_eq!(
-        error_message(Tensor::from_slice(&[1.0; 5], &[2, 3], &CPU)),
-        "from_array: 5 numbers cannot fill shape [2, 3] (6 elements)"
-    );
+    assert_eq!(error_message(Tensor::from_slice(&[1.0; 5], &[2, 3], &CPU)), "from_array: 5 numbers cannot fill shape [2, 3] (6 elements)");
     assert!(error_message(a.sum_axis(2, false)).contains("axis 2 is out of range for shape [2, 3]"));
     assert!(error_message(tensor(&[1.0], &[1], &CPU).transpose()).contains("at least 2 dimensions"));
     let leaf = a.with_requires_grad(true);
     assert!(error_message(leaf.mul(&leaf).unwrap().backward()).contains("needs a single number (a scalar loss), got shape [2, 3]"));
     assert!(error_message(a.sum().unwrap().backward()).contains("does not depend on anything that requires grad"));
     let on_gpu = tensor(&[1.0; 6], &[2, 3], &gpu());
-    assert_eq!(
-        error_message(a.add(&on_gpu)),
-        "add: tensors are on different backends (cpu with shape [2, 3], webgpu with shape [2, 3])"
-    );
+    assert_eq!(error_message(a.add(&on_gpu)), "add: tensors are on different backends (cpu with shape [2, 3], webgpu with shape [2, 3])");
 }
 
 #[test]

@@ -2,12 +2,13 @@
 //! only WebGPU adapter is a software one. Loops are written so the compiler vectorises them
 //! (AVX2 natively when the processor has it, SIMD128 in wasm).
 
+use super::cpu_matmul::matmul;
 use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
 pub fn describe() -> String {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        return "CPU (AVX2)".into();
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        return "CPU (AVX2 + FMA)".into();
     }
     #[cfg(target_family = "wasm")]
     return "CPU (WebAssembly SIMD128)".into();
@@ -25,9 +26,7 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
             BinaryOp::Sub => binary(plan, inputs, outputs[0], |a, b| a - b),
             BinaryOp::Mul => binary(plan, inputs, outputs[0], |a, b| a * b),
             BinaryOp::Div => binary(plan, inputs, outputs[0], |a, b| a / b),
-            BinaryOp::ClampBackward { min, max } => {
-                binary(plan, inputs, outputs[0], |x, g| if x > min && x < max { g } else { 0.0 })
-            }
+            BinaryOp::ClampBackward { min, max } => binary(plan, inputs, outputs[0], |x, g| if x > min && x < max { g } else { 0.0 }),
         },
         // The plan's b-strides are all 0, so reading the input as `b` too stays in bounds.
         Kernel::Expand { ref plan } => binary(plan, &[inputs[0], inputs[0]], outputs[0], |x, _| x),
@@ -183,7 +182,15 @@ fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
         UnaryOp::Pow(p) if p == 2.0 => map(x, out, |v| v * v),
         UnaryOp::Pow(p) => map(x, out, |v| v.powf(p)),
         UnaryOp::Affine { scale, shift } => map(x, out, |v| v * scale + shift),
-        UnaryOp::Clamp { min, max } => map(x, out, |v| if v < min { min } else if v > max { max } else { v }),
+        UnaryOp::Clamp { min, max } => map(x, out, |v| {
+            if v < min {
+                min
+            } else if v > max {
+                max
+            } else {
+                v
+            }
+        }),
     }
 }
 
@@ -318,94 +325,4 @@ fn largest(values: impl Iterator<Item = f32>) -> (f32, usize) {
         }
     }
     best
-}
-
-/// c[m, n] = a[m, k] @ b[k, n].
-pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor supports AVX2, checked just above.
-        return unsafe { matmul_avx2(a, b, c, m, k, n) };
-    }
-    matmul_blocked(a, b, c, m, k, n)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn matmul_avx2(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
-    matmul_blocked(a, b, c, m, k, n)
-}
-
-/// Columns of c handled per pass: 4 rows of this many floats stay in L1 while b streams by.
-const COLUMN_BLOCK: usize = 256;
-/// Rows of b per pass, so the b panel (K_BLOCK x COLUMN_BLOCK floats, 128 KiB) stays in L2.
-const K_BLOCK: usize = 128;
-
-/// The i-k-j loop, blocked: for each panel of columns and of k, four rows of c are updated
-/// together, so each b row loaded from cache feeds four rows' worth of multiply-adds.
-#[inline(always)]
-fn matmul_blocked(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
-    c.fill(0.0);
-    for j0 in (0..n).step_by(COLUMN_BLOCK) {
-        let width = COLUMN_BLOCK.min(n - j0);
-        for k0 in (0..k).step_by(K_BLOCK) {
-            let depth = K_BLOCK.min(k - k0);
-            let mut i = 0;
-            while i + 4 <= m {
-                let (c0, rest) = c[i * n..(i + 4) * n].split_at_mut(n);
-                let (c1, rest) = rest.split_at_mut(n);
-                let (c2, c3) = rest.split_at_mut(n);
-                let (c0, c1, c2, c3) =
-                    (&mut c0[j0..j0 + width], &mut c1[j0..j0 + width], &mut c2[j0..j0 + width], &mut c3[j0..j0 + width]);
-                for kk in k0..k0 + depth {
-                    let (a0, a1, a2, a3) = (a[i * k + kk], a[(i + 1) * k + kk], a[(i + 2) * k + kk], a[(i + 3) * k + kk]);
-                    let b_row = &b[kk * n + j0..][..width];
-                    for j in 0..width {
-                        let bv = b_row[j];
-                        c0[j] += a0 * bv;
-                        c1[j] += a1 * bv;
-                        c2[j] += a2 * bv;
-                        c3[j] += a3 * bv;
-                    }
-                }
-                i += 4;
-            }
-            for i in i..m {
-                let c_row = &mut c[i * n + j0..][..width];
-                for kk in k0..k0 + depth {
-                    let av = a[i * k + kk];
-                    c_row.iter_mut().zip(&b[kk * n + j0..][..width]).for_each(|(cv, &bv)| *cv += av * bv);
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-        let mut c = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
-            }
-        }
-        c
-    }
-
-    #[test]
-    fn blocked_matmul_matches_triple_loop_on_odd_sizes() {
-        let mut rng = crate::rng::Pcg32::new(3);
-        for &(m, k, n) in &[(1, 1, 1), (5, 3, 7), (7, 300, 259), (130, 129, 65)] {
-            let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
-            let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
-            let mut c = vec![f32::NAN; m * n];
-            matmul(&a, &b, &mut c, m, k, n);
-            for (x, y) in c.iter().zip(naive(&a, &b, m, k, n)) {
-                assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
-            }
-        }
-    }
 }

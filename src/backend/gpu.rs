@@ -202,9 +202,7 @@ impl GpuContext {
 
         let mut batch = self.batch.borrow_mut();
         if batch.encoder.is_none() {
-            batch.encoder = Some(self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("kiln batch"),
-            }));
+            batch.encoder = Some(self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln batch") }));
             let reused = self.pool.borrow_mut().free.get_mut(&PARAMS_CLASS).and_then(Vec::pop);
             batch.params_buffer = Some(reused.unwrap_or_else(|| {
                 self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -232,11 +230,8 @@ impl GpuContext {
         for (buffer, binding) in numbered {
             entries.push(wgpu::BindGroupEntry { binding, resource: buffer.raw().as_entire_binding() });
         }
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(name),
-            layout: &pipeline.layout,
-            entries: &entries,
-        });
+        let bind_group =
+            self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(name), layout: &pipeline.layout, entries: &entries });
         {
             let encoder = batch.encoder.as_mut().unwrap();
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(name), timestamp_writes: None });
@@ -257,9 +252,10 @@ impl GpuContext {
     /// were retired before it: from now on the queue orders any reuse after this batch.
     fn submit(&self, copy: Option<(&wgpu::Buffer, &wgpu::Buffer, u64)>) {
         let mut batch = self.batch.borrow_mut();
-        let mut encoder = batch.encoder.take().unwrap_or_else(|| {
-            self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln readback") })
-        });
+        let mut encoder = batch
+            .encoder
+            .take()
+            .unwrap_or_else(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln readback") }));
         if let Some((source, destination, bytes)) = copy {
             encoder.copy_buffer_to_buffer(source, 0, destination, 0, bytes);
         }
@@ -300,10 +296,8 @@ impl GpuContext {
         self.check_healthy()?;
         mapped?.map_err(|e| Error::new("webgpu", format!("reading results back failed: {e}")))?;
         let data = {
-            let view = staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| Error::new("webgpu", format!("reading results back failed: {e}")))?;
+            let view =
+                staging.slice(..).get_mapped_range().map_err(|e| Error::new("webgpu", format!("reading results back failed: {e}")))?;
             view.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
         };
         staging.unmap();
@@ -400,8 +394,20 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
         | Kernel::MaxPool2d(ref g)
         | Kernel::MaxPool2dBackward(ref g) => {
             let params = [
-                g.batch, g.in_channels, g.height, g.width, g.out_channels, g.kernel_h, g.kernel_w, g.stride_h,
-                g.stride_w, g.pad_h, g.pad_w, g.groups, g.out_h, g.out_w,
+                g.batch,
+                g.in_channels,
+                g.height,
+                g.width,
+                g.out_channels,
+                g.kernel_h,
+                g.kernel_w,
+                g.stride_h,
+                g.stride_w,
+                g.pad_h,
+                g.pad_w,
+                g.groups,
+                g.out_h,
+                g.out_w,
             ];
             // One thread per element written: the output, the input gradient or the weight gradient.
             let (file, written) = match kernel {

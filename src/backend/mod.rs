@@ -7,6 +7,7 @@
 
 pub mod cpu;
 mod cpu_buffer;
+mod cpu_matmul;
 pub mod gpu;
 
 use std::rc::Rc;
@@ -26,9 +27,15 @@ pub enum UnaryOp {
     /// x^p for a number p.
     Pow(f32),
     /// x * scale + shift: scalar arithmetic, means, and gradient scaling.
-    Affine { scale: f32, shift: f32 },
+    Affine {
+        scale: f32,
+        shift: f32,
+    },
     /// min(max(x, min), max); relu6 is Clamp { min: 0, max: 6 }. NaN stays NaN.
-    Clamp { min: f32, max: f32 },
+    Clamp {
+        min: f32,
+        max: f32,
+    },
 }
 
 /// Elementwise functions of two tensors, with broadcasting.
@@ -50,7 +57,10 @@ pub enum BinaryOp {
     Div,
     /// The derivative of relu and clamp applied to a gradient: a = the op's input x, b = the
     /// incoming gradient g; g where min < x < max, else 0.
-    ClampBackward { min: f32, max: f32 },
+    ClampBackward {
+        min: f32,
+        max: f32,
+    },
 }
 
 /// The shapes of a 2-D convolution (cross-correlation, as in PyTorch):

@@ -28,9 +28,7 @@ impl Default for ImageNetNormalization {
 /// alpha (dropped), 16-bit and CMYK images are converted. `name` is used in error messages.
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
     let fail = |detail: String| Error::new("decode_image", format!("{name}: {detail}"));
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| fail(format!("could not be read ({e})")))?;
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| fail(format!("could not be read ({e})")))?;
     let format = reader.format().ok_or_else(|| fail("is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)".into()))?;
     // The JPEG decoder fills a cut-off file with grey instead of failing. Entropy-coded data
     // never contains the bytes FF D9 (an FF there is always followed by 00 or a restart marker),
@@ -48,10 +46,7 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
         return Err(fail(format!("has no pixels ({width}x{height})")));
     }
     if width as u64 * height as u64 > MAX_IMAGE_PIXELS {
-        return Err(fail(format!(
-            "is {width}x{height} pixels, more than the limit of {} megapixels",
-            MAX_IMAGE_PIXELS / 1_000_000
-        )));
+        return Err(fail(format!("is {width}x{height} pixels, more than the limit of {} megapixels", MAX_IMAGE_PIXELS / 1_000_000)));
     }
     let orientation = decoder.orientation().map_err(|e| fail(format!("has unreadable metadata ({e})")))?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| fail(format!("is damaged or truncated ({e})")))?;

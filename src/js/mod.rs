@@ -85,7 +85,10 @@ pub fn use_backend(#[wasm_bindgen(unchecked_param_type = "'auto' | 'webgpu' | 'c
                 Ok(gpu) if !gpu.info().fallback => (gpu, None),
                 Ok(_) => {
                     let adapter = BROWSER_ADAPTER.with(|a| a.borrow().clone()).unwrap_or_default();
-                    (Device::Cpu, Some(format!("the only WebGPU adapter here is a software one ({adapter}), slower than kiln's CPU backend")))
+                    (
+                        Device::Cpu,
+                        Some(format!("the only WebGPU adapter here is a software one ({adapter}), slower than kiln's CPU backend")),
+                    )
                 }
                 Err(error) => (Device::Cpu, Some(error_text(&error).replace("useBackend: ", ""))),
             },
@@ -108,10 +111,7 @@ async fn browser_adapter_name(navigator: &JsValue) -> Option<String> {
     let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
     let info = Reflect::get(&adapter, &"info".into()).ok()?;
     let field = |key: &str| Reflect::get(&info, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-    let words: Vec<String> = [field("vendor"), field("architecture"), field("description")]
-        .into_iter()
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<String> = [field("vendor"), field("architecture"), field("description")].into_iter().filter(|w| !w.is_empty()).collect();
     (!words.is_empty()).then(|| words.join(" "))
 }
 
@@ -137,7 +137,8 @@ fn numbers(value: &JsValue, op: &str) -> Result<Vec<f32>, JsError> {
     if let Some(typed) = value.dyn_ref::<Float32Array>() {
         return Ok(typed.to_vec());
     }
-    let array = value.dyn_ref::<Array>().ok_or_else(|| JsError::new(&format!("{op}: data must be a Float32Array or an array of numbers")))?;
+    let array =
+        value.dyn_ref::<Array>().ok_or_else(|| JsError::new(&format!("{op}: data must be a Float32Array or an array of numbers")))?;
     array
         .iter()
         .enumerate()

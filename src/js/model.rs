@@ -56,7 +56,8 @@ impl JsModel {
             let classifier = if pretrained {
                 let weights_url = string_option(&options, "weightsUrl", DEFAULT_WEIGHTS_URL);
                 let weights = fetch_bytes(&weights_url).await?;
-                let classes = String::from_utf8_lossy(&fetch_bytes(&string_option(&options, "classesUrl", DEFAULT_CLASSES_URL)).await?).into_owned();
+                let classes =
+                    String::from_utf8_lossy(&fetch_bytes(&string_option(&options, "classesUrl", DEFAULT_CLASSES_URL)).await?).into_owned();
                 ImageClassifier::mobilenet_v2_imagenet(&weights, &weights_url, &classes, &device).map_err(js_error)?
             } else {
                 let classes = Reflect::get(&options, &"numClasses".into())?.as_f64().unwrap_or(1000.0);

@@ -118,7 +118,9 @@ js_layer!(JsDropout, "Dropout");
 impl JsSequential {
     /// `new Sequential([layer, ...])`: children named "0", "1", ... The layers stay usable.
     #[wasm_bindgen(constructor)]
-    pub fn new(#[wasm_bindgen(unchecked_param_type = "Array<Sequential | Conv2d | BatchNorm | Linear | ReLU | ReLU6 | Dropout>")] layers: JsValue) -> Result<JsSequential, JsError> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Array<Sequential | Conv2d | BatchNorm | Linear | ReLU | ReLU6 | Dropout>")] layers: JsValue,
+    ) -> Result<JsSequential, JsError> {
         let list = layers.dyn_ref::<Array>().ok_or_else(|| JsError::new("Sequential: expects an array of layers"))?;
         let children = list
             .iter()
@@ -139,7 +141,11 @@ impl JsConv2d {
         kernel_size: f64,
         #[wasm_bindgen(unchecked_param_type = "{stride?: number, padding?: number, groups?: number, bias?: boolean}")] options: JsValue,
     ) -> Result<JsConv2d, JsError> {
-        let (inp, out, k) = (count("Conv2d", "inChannels", in_channels)?, count("Conv2d", "outChannels", out_channels)?, count("Conv2d", "kernelSize", kernel_size)?);
+        let (inp, out, k) = (
+            count("Conv2d", "inChannels", in_channels)?,
+            count("Conv2d", "outChannels", out_channels)?,
+            count("Conv2d", "kernelSize", kernel_size)?,
+        );
         let stride = count("Conv2d", "stride", option_number(&options, "stride", 1.0))?;
         let padding = option_number(&options, "padding", 0.0);
         let padding = if padding == 0.0 { 0 } else { count("Conv2d", "padding", padding)? };
@@ -168,7 +174,11 @@ impl JsBatchNorm {
 impl JsLinear {
     /// `new Linear(inFeatures, outFeatures, {bias = true})`.
     #[wasm_bindgen(constructor)]
-    pub fn new(in_features: f64, out_features: f64, #[wasm_bindgen(unchecked_param_type = "{bias?: boolean}")] options: JsValue) -> Result<JsLinear, JsError> {
+    pub fn new(
+        in_features: f64,
+        out_features: f64,
+        #[wasm_bindgen(unchecked_param_type = "{bias?: boolean}")] options: JsValue,
+    ) -> Result<JsLinear, JsError> {
         let (inp, out) = (count("Linear", "inFeatures", in_features)?, count("Linear", "outFeatures", out_features)?);
         let linear = Linear::new(inp, out, option_bool(&options, "bias", true), &current(), &mut next_rng()).map_err(js_error)?;
         Ok(JsLinear { module: Rc::new(linear) })

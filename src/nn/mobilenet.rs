@@ -18,8 +18,20 @@ const LAST_CHANNELS: usize = 1280;
 
 /// torchvision's ConvBNActivation: Sequential(conv "0", batch norm "1", ReLU6 "2").
 /// Convolutions get torchvision's initialisation, kaiming-normal over fan-out.
-fn conv_bn_relu6(inp: usize, out: usize, kernel: usize, stride: usize, groups: usize, device: &Device, rng: &mut Pcg32) -> Result<Sequential> {
-    Ok(Sequential::new(vec![Rc::new(conv(inp, out, kernel, stride, groups, device, rng)?), Rc::new(BatchNorm::new(out, device)?), Rc::new(Activation::Relu6)]))
+fn conv_bn_relu6(
+    inp: usize,
+    out: usize,
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+    device: &Device,
+    rng: &mut Pcg32,
+) -> Result<Sequential> {
+    Ok(Sequential::new(vec![
+        Rc::new(conv(inp, out, kernel, stride, groups, device, rng)?),
+        Rc::new(BatchNorm::new(out, device)?),
+        Rc::new(Activation::Relu6),
+    ]))
 }
 
 fn conv(inp: usize, out: usize, kernel: usize, stride: usize, groups: usize, device: &Device, rng: &mut Pcg32) -> Result<Conv2d> {

@@ -19,7 +19,9 @@ impl Tensor {
             return Err(fail("both must be 4-D ([n, c, h, w] and [o, c / groups, kh, kw])"));
         }
         if groups == 0 || x[1] % groups != 0 || w[0] % groups != 0 || w[1] * groups != x[1] {
-            return Err(fail(&format!("with groups = {groups}, weight dim 1 must be channels / groups and both channel counts divisible by groups")));
+            return Err(fail(&format!(
+                "with groups = {groups}, weight dim 1 must be channels / groups and both channel counts divisible by groups"
+            )));
         }
         if stride.0 == 0 || stride.1 == 0 {
             return Err(fail("stride must be at least 1"));

@@ -18,7 +18,12 @@ impl Tensor {
         if indices.shape() != expected {
             return Err(Error::new(
                 "gather",
-                format!("indices of shape {} do not fit input {} along axis {axis} (expected {})", show(indices.shape()), show(self.shape()), show(&expected)),
+                format!(
+                    "indices of shape {} do not fit input {} along axis {axis} (expected {})",
+                    show(indices.shape()),
+                    show(self.shape()),
+                    show(&expected)
+                ),
             ));
         }
         let (outer, len, inner) = shape::split_at_axis(self.shape(), axis);

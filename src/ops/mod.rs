@@ -43,7 +43,9 @@ pub enum Op {
 impl Op {
     pub fn inputs(&self) -> Vec<&Tensor> {
         match self {
-            Op::Binary(_, a, b) | Op::MatMul(a, b) | Op::Conv2d(a, b, _) | Op::Concat(a, b, _) => vec![a, b],
+            Op::Binary(_, a, b) | Op::MatMul(a, b) | Op::Conv2d(a, b, _) | Op::Concat(a, b, _) => {
+                vec![a, b]
+            }
             Op::Gather(x, _, _) | Op::MaxPool2d(x, _) | Op::SoftmaxCrossEntropy(x, _, _) => vec![x],
             Op::Unary(_, x) | Op::Transpose(x) | Op::Reshape(x) | Op::Expand(x) | Op::SumAxis(x, _) | Op::MaxAxis(x, _) => {
                 vec![x]

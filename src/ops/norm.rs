@@ -41,7 +41,10 @@ impl Tensor {
         let channels = s[1];
         for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)] {
             if t.shape() != [channels] {
-                return Err(Error::new("batch_norm", format!("{name} has shape {}, expected [{channels}] for input {}", show(t.shape()), show(s))));
+                return Err(Error::new(
+                    "batch_norm",
+                    format!("{name} has shape {}, expected [{channels}] for input {}", show(t.shape()), show(s)),
+                ));
             }
         }
         // View as [N, C, L] so one broadcast shape [1, C, 1] serves both layouts.

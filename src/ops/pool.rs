@@ -21,7 +21,10 @@ impl Tensor {
         if kernel == 0 || stride == 0 || padding * 2 > kernel || s[2] + 2 * padding < kernel || s[3] + 2 * padding < kernel {
             return Err(Error::new(
                 "max_pool2d",
-                format!("kernel {kernel}, stride {stride}, padding {padding} do not fit input {} (padding at most half the kernel)", show(s)),
+                format!(
+                    "kernel {kernel}, stride {stride}, padding {padding} do not fit input {} (padding at most half the kernel)",
+                    show(s)
+                ),
             ));
         }
         let geometry = ConvGeometry {
