@@ -2,7 +2,7 @@
 //! only WebGPU adapter is a software one. Loops are written so the compiler vectorises them
 //! (AVX2 natively when the processor has it, SIMD128 in wasm).
 
-use super::cpu_matmul::matmul;
+use super::cpu_matmul::batched_matmul;
 use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
 pub fn describe() -> String {
@@ -57,11 +57,7 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
             }
         }
         Kernel::MatMul { batch, m, k, n, a_batch_stride, b_batch_stride } => {
-            for bi in 0..batch {
-                let a = &inputs[0][bi * a_batch_stride..][..m * k];
-                let b = &inputs[1][bi * b_batch_stride..][..k * n];
-                matmul(a, b, &mut outputs[0][bi * m * n..][..m * n], m, k, n);
-            }
+            batched_matmul(inputs[0], inputs[1], outputs[0], batch, m, k, n, a_batch_stride, b_batch_stride)
         }
         Kernel::Transpose { batch, rows, cols } => {
             let (x, out) = (inputs[0], &mut *outputs[0]);

@@ -1,4 +1,4 @@
-//! Single-threaded f32 matrix product, c[m, n] = a[m, k] @ b[k, n], row-major.
+//! f32 matrix product, c[m, n] = a[m, k] @ b[k, n], row-major.
 //!
 //! A register-tiled micro-kernel: each step computes a 4 x 16 tile of c, keeping its 64 sums in
 //! registers while walking a block of k; per k it loads 16 numbers of a b row (one cache line)
@@ -15,7 +15,42 @@ const K_BLOCK: usize = 256;
 /// Rows of a per pass, so the a block (64 KiB) stays in L2 while the b strips go by.
 const M_BLOCK: usize = 64;
 
-pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+/// c[i] = a[i] @ b[i] for each of `batch` products; a batch stride of 0 reuses one matrix.
+/// Natively, rayon's threads share the work: whole products when there are several (the largest
+/// tasks, so waking a thread pays off), else rows of one big product. Each task owns its part of
+/// c, so no synchronisation is needed. Products too small to be worth a hand-off stay on the
+/// calling thread.
+#[allow(clippy::too_many_arguments)]
+pub fn batched_matmul(a: &[f32], b: &[f32], c: &mut [f32], batch: usize, m: usize, k: usize, n: usize, a_stride: usize, b_stride: usize) {
+    let product = |i: usize, c_item: &mut [f32]| {
+        matmul_one_thread(&a[i * a_stride..][..m * k], &b[i * b_stride..][..k * n], c_item, m, k, n)
+    };
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        let work = batch * m * n * k;
+        if rayon::current_num_threads() > 1 && work >= PARALLEL_MIN_WORK {
+            if batch > 1 {
+                c.par_chunks_mut(m * n).enumerate().for_each(|(i, c_item)| product(i, c_item));
+            } else {
+                let rows_per_task = m.div_ceil(rayon::current_num_threads()).next_multiple_of(TILE_ROWS);
+                c.par_chunks_mut(rows_per_task * n).enumerate().for_each(|(task, c_rows)| {
+                    let rows = c_rows.len() / n;
+                    matmul_one_thread(&a[task * rows_per_task * k..][..rows * k], b, c_rows, rows, k, n);
+                });
+            }
+            return;
+        }
+    }
+    c.chunks_mut(m * n).enumerate().for_each(|(i, c_item)| product(i, c_item));
+}
+
+/// Multiply-adds below which a product runs on the calling thread alone (measured: splitting
+/// one 512^3 product over two threads is barely faster than one thread on this machine).
+#[cfg(not(target_family = "wasm"))]
+const PARALLEL_MIN_WORK: usize = 1 << 24;
+
+fn matmul_one_thread(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the processor supports AVX2 and FMA, checked just above.
@@ -115,13 +150,30 @@ mod tests {
     #[test]
     fn tiled_matmul_matches_triple_loop_on_odd_sizes() {
         let mut rng = crate::rng::Pcg32::new(3);
-        for &(m, k, n) in &[(1, 1, 1), (5, 3, 7), (4, 16, 16), (7, 300, 259), (130, 129, 65), (9, 600, 33)] {
+        for &(m, k, n) in &[(1, 1, 1), (5, 3, 7), (4, 16, 16), (7, 300, 259), (130, 129, 65), (9, 600, 33), (300, 300, 259)] {
             let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
             let mut c = vec![f32::NAN; m * n];
-            matmul(&a, &b, &mut c, m, k, n);
+            batched_matmul(&a, &b, &mut c, 1, m, k, n, 0, 0);
             for (x, y) in c.iter().zip(naive(&a, &b, m, k, n)) {
                 assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn batched_products_with_shared_and_own_matrices() {
+        // Large enough to be split over threads natively: 4 x 64 x 256 x 256 multiply-adds.
+        let (batch, m, k, n) = (4, 64, 256, 256);
+        let mut rng = crate::rng::Pcg32::new(5);
+        let a: Vec<f32> = (0..batch * m * k).map(|_| rng.normal()).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
+        let mut c = vec![f32::NAN; batch * m * n];
+        batched_matmul(&a, &b, &mut c, batch, m, k, n, m * k, 0);
+        for i in 0..batch {
+            let expected = naive(&a[i * m * k..][..m * k], &b, m, k, n);
+            for (x, y) in c[i * m * n..][..m * n].iter().zip(expected) {
+                assert!((x - y).abs() <= 1e-3 * (1.0 + y.abs()), "item {i}: {x} vs {y}");
             }
         }
     }
