@@ -2,6 +2,7 @@
 //! only WebGPU adapter is a software one. Loops are written so the compiler vectorises them
 //! (AVX2 natively when the processor has it, SIMD128 in wasm).
 
+use super::cpu_conv;
 use super::cpu_matmul::batched_matmul;
 use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
@@ -70,38 +71,9 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
                 }
             }
         }
-        // The three convolution kernels walk the same (tap, output row) runs; along a run,
-        // output column j pairs with input column j * stride. Slices and iterators (rather than
-        // indexing) let the compiler drop bounds checks and vectorise the stride-1 case.
-        Kernel::Conv2d(ref g) => {
-            let (x, w, out) = (inputs[0], inputs[1], &mut *outputs[0]);
-            out.fill(0.0);
-            for_each_tap_row(g, |tap| {
-                let wv = w[tap.weight];
-                let out_row = &mut out[tap.output..][..tap.columns];
-                let x_row = x[tap.input..].iter().step_by(g.stride_w);
-                out_row.iter_mut().zip(x_row).for_each(|(o, &xv)| *o += wv * xv);
-            });
-        }
-        Kernel::Conv2dBackwardInput(ref g) => {
-            let (grad, w, dx) = (inputs[0], inputs[1], &mut *outputs[0]);
-            dx.fill(0.0);
-            for_each_tap_row(g, |tap| {
-                let wv = w[tap.weight];
-                let grad_row = &grad[tap.output..][..tap.columns];
-                let dx_row = dx[tap.input..].iter_mut().step_by(g.stride_w);
-                dx_row.zip(grad_row).for_each(|(d, &gv)| *d += wv * gv);
-            });
-        }
-        Kernel::Conv2dBackwardWeight(ref g) => {
-            let (x, grad, dw) = (inputs[0], inputs[1], &mut *outputs[0]);
-            dw.fill(0.0);
-            for_each_tap_row(g, |tap| {
-                let grad_row = &grad[tap.output..][..tap.columns];
-                let x_row = x[tap.input..].iter().step_by(g.stride_w);
-                dw[tap.weight] += grad_row.iter().zip(x_row).map(|(&gv, &xv)| gv * xv).sum::<f32>();
-            });
-        }
+        Kernel::Conv2d(ref g) => cpu_conv::conv2d(g, inputs[0], inputs[1], outputs[0]),
+        Kernel::Conv2dBackwardInput(ref g) => cpu_conv::conv2d_backward_input(g, inputs[0], inputs[1], outputs[0]),
+        Kernel::Conv2dBackwardWeight(ref g) => cpu_conv::conv2d_backward_weight(g, inputs[0], inputs[1], outputs[0]),
         Kernel::MaxPool2d(ref g) => {
             let (x, out) = (inputs[0], &mut *outputs[0]);
             for (k, o) in out.iter_mut().enumerate() {
@@ -234,55 +206,6 @@ fn sum_axis(x: &[f32], out: &mut [f32], outer: usize, len: usize, inner: usize) 
         for l in 0..len {
             let row = &x[(o * len + l) * inner..][..inner];
             acc.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
-        }
-    }
-}
-
-/// One weight tap applied along one output row: output[output + j] pairs with input[input +
-/// j * stride_w] for j in 0..columns (only the columns whose input lies inside the image).
-struct TapRow {
-    weight: usize,
-    input: usize,
-    output: usize,
-    columns: usize,
-}
-
-/// The loop skeleton the three convolution kernels share: every (image, output channel, input
-/// channel of its group, kernel tap, output row) with the run of output columns whose input
-/// pixel is not padding. Each kernel supplies what to do along such a run.
-fn for_each_tap_row(g: &ConvGeometry, mut body: impl FnMut(TapRow)) {
-    let in_per_group = g.in_channels / g.groups;
-    let out_per_group = g.out_channels / g.groups;
-    for n in 0..g.batch {
-        for o in 0..g.out_channels {
-            let group = o / out_per_group;
-            for ci in 0..in_per_group {
-                let c = group * in_per_group + ci;
-                for ky in 0..g.kernel_h {
-                    for kx in 0..g.kernel_w {
-                        // Output column x reads input column x*stride + kx - pad: keep 0 <= that < width.
-                        let first = (g.pad_w.saturating_sub(kx)).div_ceil(g.stride_w);
-                        let end = ((g.width + g.pad_w).saturating_sub(kx)).div_ceil(g.stride_w).min(g.out_w);
-                        if first >= end {
-                            continue;
-                        }
-                        let weight = ((o * in_per_group + ci) * g.kernel_h + ky) * g.kernel_w + kx;
-                        for y in 0..g.out_h {
-                            let iy = (y * g.stride_h + ky) as isize - g.pad_h as isize;
-                            if iy < 0 || iy >= g.height as isize {
-                                continue;
-                            }
-                            let ix = first * g.stride_w + kx - g.pad_w;
-                            body(TapRow {
-                                weight,
-                                input: ((n * g.in_channels + c) * g.height + iy as usize) * g.width + ix,
-                                output: ((n * g.out_channels + o) * g.out_h + y) * g.out_w + first,
-                                columns: end - first,
-                            });
-                        }
-                    }
-                }
-            }
         }
     }
 }

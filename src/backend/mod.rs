@@ -7,6 +7,7 @@
 
 pub mod cpu;
 mod cpu_buffer;
+mod cpu_conv;
 mod cpu_matmul;
 pub mod gpu;
 

@@ -1,0 +1,194 @@
+//! Convolution on the CPU. Ungrouped convolutions (such as a network's first layer) become
+//! matrix products through im2col: the k x k windows of each image are laid out as the columns
+//! of a matrix, so out = weight [o, c k k] @ columns [c k k, h' w'], and both gradients are
+//! products too (with col2im to fold the column gradient back into the image). Grouped and
+//! depthwise convolutions, whose products would be tiny, run as direct loops.
+
+use super::cpu_matmul::batched_matmul;
+use super::ConvGeometry;
+
+pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
+    if g.groups == 1 {
+        let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
+        let mut columns = vec![0.0; taps * pixels];
+        for (n, out_image) in out.chunks_mut(g.out_channels * pixels).enumerate() {
+            im2col(g, image(g, x, n), &mut columns);
+            batched_matmul(w, &columns, out_image, 1, g.out_channels, taps, pixels, 0, 0);
+        }
+        return;
+    }
+    out.fill(0.0);
+    for_each_tap_row(g, |tap| {
+        let wv = w[tap.weight];
+        let out_row = &mut out[tap.output..][..tap.columns];
+        if g.stride_w == 1 {
+            out_row.iter_mut().zip(&x[tap.input..][..tap.columns]).for_each(|(o, &xv)| *o += wv * xv);
+        } else {
+            out_row.iter_mut().enumerate().for_each(|(j, o)| *o += wv * x[tap.input + j * g.stride_w]);
+        }
+    });
+}
+
+/// d loss / d input: columns' gradient = weight^T @ grad, folded back by col2im.
+pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut [f32]) {
+    dx.fill(0.0);
+    if g.groups == 1 {
+        let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
+        let w_t = transpose(w, g.out_channels, taps);
+        let mut columns = vec![0.0; taps * pixels];
+        for (n, dx_image) in dx.chunks_mut(g.in_channels * g.height * g.width).enumerate() {
+            let grad_image = &grad[n * g.out_channels * pixels..][..g.out_channels * pixels];
+            batched_matmul(&w_t, grad_image, &mut columns, 1, taps, g.out_channels, pixels, 0, 0);
+            col2im(g, &columns, dx_image);
+        }
+        return;
+    }
+    for_each_tap_row(g, |tap| {
+        let wv = w[tap.weight];
+        let grad_row = &grad[tap.output..][..tap.columns];
+        if g.stride_w == 1 {
+            dx[tap.input..][..tap.columns].iter_mut().zip(grad_row).for_each(|(d, &gv)| *d += wv * gv);
+        } else {
+            grad_row.iter().enumerate().for_each(|(j, &gv)| dx[tap.input + j * g.stride_w] += wv * gv);
+        }
+    });
+}
+
+/// d loss / d weight: the sum over images of grad [o, h' w'] @ columns^T [h' w', c k k].
+pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mut [f32]) {
+    dw.fill(0.0);
+    if g.groups == 1 {
+        let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
+        let mut columns = vec![0.0; taps * pixels];
+        let mut per_image = vec![0.0; g.out_channels * taps];
+        for n in 0..g.batch {
+            im2col(g, image(g, x, n), &mut columns);
+            let columns_t = transpose(&columns, taps, pixels);
+            let grad_image = &grad[n * g.out_channels * pixels..][..g.out_channels * pixels];
+            batched_matmul(grad_image, &columns_t, &mut per_image, 1, g.out_channels, pixels, taps, 0, 0);
+            dw.iter_mut().zip(&per_image).for_each(|(d, &v)| *d += v);
+        }
+        return;
+    }
+    for_each_tap_row(g, |tap| {
+        let grad_row = &grad[tap.output..][..tap.columns];
+        dw[tap.weight] += if g.stride_w == 1 {
+            grad_row.iter().zip(&x[tap.input..][..tap.columns]).map(|(&gv, &xv)| gv * xv).sum::<f32>()
+        } else {
+            grad_row.iter().enumerate().map(|(j, &gv)| gv * x[tap.input + j * g.stride_w]).sum::<f32>()
+        };
+    });
+}
+
+fn image<'a>(g: &ConvGeometry, x: &'a [f32], n: usize) -> &'a [f32] {
+    let size = g.in_channels * g.height * g.width;
+    &x[n * size..][..size]
+}
+
+/// columns[(c k_h + ky) k_w + kx][y w' + x] = image[c, y s - p + ky, x s - p + kx], 0 in the padding.
+fn im2col(g: &ConvGeometry, image: &[f32], columns: &mut [f32]) {
+    let pixels = g.out_h * g.out_w;
+    for_each_tap(g, |row, c, iy, ix_of| {
+        let out_row = &mut columns[row * pixels..][..pixels];
+        for (y, out_line) in out_row.chunks_mut(g.out_w).enumerate() {
+            match iy(y) {
+                Some(iy) => {
+                    let line = &image[(c * g.height + iy) * g.width..][..g.width];
+                    out_line.iter_mut().enumerate().for_each(|(x, v)| *v = ix_of(x).map_or(0.0, |ix| line[ix]));
+                }
+                None => out_line.fill(0.0),
+            }
+        }
+    });
+}
+
+/// The transpose of im2col: every column entry is added back to the pixel it was copied from.
+fn col2im(g: &ConvGeometry, columns: &[f32], image: &mut [f32]) {
+    let pixels = g.out_h * g.out_w;
+    for_each_tap(g, |row, c, iy, ix_of| {
+        let in_row = &columns[row * pixels..][..pixels];
+        for (y, in_line) in in_row.chunks(g.out_w).enumerate() {
+            if let Some(iy) = iy(y) {
+                let line = &mut image[(c * g.height + iy) * g.width..][..g.width];
+                in_line.iter().enumerate().for_each(|(x, &v)| {
+                    if let Some(ix) = ix_of(x) {
+                        line[ix] += v;
+                    }
+                });
+            }
+        }
+    });
+}
+
+/// For each (channel, ky, kx) row of the columns matrix: its index, the channel, and the maps
+/// from output row y / column x to the input row / column they read (None in the padding).
+#[allow(clippy::type_complexity)]
+fn for_each_tap(g: &ConvGeometry, mut body: impl FnMut(usize, usize, &dyn Fn(usize) -> Option<usize>, &dyn Fn(usize) -> Option<usize>)) {
+    for c in 0..g.in_channels {
+        for ky in 0..g.kernel_h {
+            for kx in 0..g.kernel_w {
+                let iy = |y: usize| (y * g.stride_h + ky).checked_sub(g.pad_h).filter(|&i| i < g.height);
+                let ix = |x: usize| (x * g.stride_w + kx).checked_sub(g.pad_w).filter(|&i| i < g.width);
+                body((c * g.kernel_h + ky) * g.kernel_w + kx, c, &iy, &ix);
+            }
+        }
+    }
+}
+
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; rows * cols];
+    for (r, row) in m.chunks(cols).enumerate() {
+        row.iter().enumerate().for_each(|(c, &v)| t[c * rows + r] = v);
+    }
+    t
+}
+
+/// One weight tap applied along one output row: output[output + j] pairs with input[input +
+/// j * stride_w] for j in 0..columns (only the columns whose input lies inside the image).
+struct TapRow {
+    weight: usize,
+    input: usize,
+    output: usize,
+    columns: usize,
+}
+
+/// The loop skeleton the three convolution kernels share: every (image, output channel, input
+/// channel of its group, kernel tap, output row) with the run of output columns whose input
+/// pixel is not padding. Each kernel supplies what to do along such a run.
+fn for_each_tap_row(g: &ConvGeometry, mut body: impl FnMut(TapRow)) {
+    let in_per_group = g.in_channels / g.groups;
+    let out_per_group = g.out_channels / g.groups;
+    for n in 0..g.batch {
+        for o in 0..g.out_channels {
+            let group = o / out_per_group;
+            for ci in 0..in_per_group {
+                let c = group * in_per_group + ci;
+                for ky in 0..g.kernel_h {
+                    for kx in 0..g.kernel_w {
+                        // Output column x reads input column x*stride + kx - pad: keep 0 <= that < width.
+                        let first = (g.pad_w.saturating_sub(kx)).div_ceil(g.stride_w);
+                        let end = ((g.width + g.pad_w).saturating_sub(kx)).div_ceil(g.stride_w).min(g.out_w);
+                        if first >= end {
+                            continue;
+                        }
+                        let weight = ((o * in_per_group + ci) * g.kernel_h + ky) * g.kernel_w + kx;
+                        for y in 0..g.out_h {
+                            let iy = (y * g.stride_h + ky) as isize - g.pad_h as isize;
+                            if iy < 0 || iy >= g.height as isize {
+                                continue;
+                            }
+                            let ix = first * g.stride_w + kx - g.pad_w;
+                            body(TapRow {
+                                weight,
+                                input: ((n * g.in_channels + c) * g.height + iy as usize) * g.width + ix,
+                                output: ((n * g.out_channels + o) * g.out_h + y) * g.out_w + first,
+                                columns: end - first,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
