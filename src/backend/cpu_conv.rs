@@ -17,6 +17,9 @@ pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
         }
         return;
     }
+    if g.groups == g.in_channels && g.groups == g.out_channels {
+        return depthwise(g, x, w, out);
+    }
     out.fill(0.0);
     for_each_tap_row(g, |tap| {
         let wv = w[tap.weight];
@@ -78,6 +81,53 @@ pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mu
             grad_row.iter().enumerate().map(|(j, &gv)| gv * x[tap.input + j * g.stride_w]).sum::<f32>()
         };
     });
+}
+
+/// Depthwise convolution (one filter per channel), plane by plane (over threads natively).
+/// Each input plane is copied once into a zero-padded buffer whose rows are split into `stride`
+/// phases (phase q holds padded columns q, q + s, q + 2s, ...), so output column x at kernel
+/// column kx reads phase kx mod s at position x + kx / s: contiguous for every stride, which lets
+/// the compiler vectorise the inner loop.
+fn depthwise(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
+    let (s, taps) = (g.stride_w, g.kernel_h * g.kernel_w);
+    let padded_h = g.height + 2 * g.pad_h;
+    let phase_len = (g.width + 2 * g.pad_w).div_ceil(s);
+    for_each_plane(out, g.out_h * g.out_w, |plane, out_plane| {
+        let c = plane % g.in_channels;
+        let input = &x[plane * g.height * g.width..][..g.height * g.width];
+        // phases[(row * s + q) * phase_len + i] = padded[row][i * s + q]
+        let mut phases = vec![0.0f32; padded_h * s * phase_len];
+        for (iy, line) in input.chunks(g.width).enumerate() {
+            for (ix, &v) in line.iter().enumerate() {
+                let (row, col) = (iy + g.pad_h, ix + g.pad_w);
+                phases[(row * s + col % s) * phase_len + col / s] = v;
+            }
+        }
+        let weights = &w[c * taps..][..taps];
+        out_plane.fill(0.0);
+        for (y, out_row) in out_plane.chunks_mut(g.out_w).enumerate() {
+            for ky in 0..g.kernel_h {
+                let row = y * g.stride_h + ky;
+                for kx in 0..g.kernel_w {
+                    let wv = weights[ky * g.kernel_w + kx];
+                    let source = &phases[(row * s + kx % s) * phase_len + kx / s..][..g.out_w];
+                    out_row.iter_mut().zip(source).for_each(|(o, &v)| *o += wv * v);
+                }
+            }
+        }
+    });
+}
+
+/// Calls `f(plane index, plane)` for each `plane_len`-sized chunk of `out`; natively the planes
+/// are shared among rayon's threads.
+fn for_each_plane(out: &mut [f32], plane_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(plane_len).enumerate().for_each(|(i, plane)| f(i, plane));
+    }
+    #[cfg(target_family = "wasm")]
+    out.chunks_mut(plane_len).enumerate().for_each(|(i, plane)| f(i, plane));
 }
 
 fn image<'a>(g: &ConvGeometry, x: &'a [f32], n: usize) -> &'a [f32] {
