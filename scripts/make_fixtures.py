@@ -227,8 +227,19 @@ def self_test_conv():
     assert abs(y[0, 1, 0, 0] - want) < 1e-12
 
 
+def cmyk_jpeg(path):
+    """A 4x2 CMYK JPEG (Pillow writes Adobe CMYK): left half pure red (C=0, M=Y=255, K=0),
+    right half pure blue (C=M=255, Y=0, K=0). Decoders must turn it into RGB."""
+    from PIL import Image
+
+    image = Image.new("CMYK", (4, 2), (0, 255, 255, 0))
+    image.paste((255, 255, 0, 0), (2, 0, 4, 2))
+    image.save(path, quality=100)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT_DIR, exist_ok=True)
+    cmyk_jpeg(os.path.join(OUT_DIR, "images", "cmyk.jpg"))
     self_test_conv()
     cases = [
         conv_case("plain_3x3", (2, 3, 6, 5), (4, 3, 3, 3), (1, 1), (1, 1), 1),

@@ -191,6 +191,7 @@ fn layers_match_cpu() {
         }
     }
     parity("adaptive_concat_pool", &[&[3, 5, 7, 9]], 1e-5, |t| t[0].adaptive_concat_pool());
+    parity("dropout (same seeded mask on both)", &[&[4, 33]], 1e-6, |t| t[0].dropout(0.3, true, 11));
     parity("avg_pool2d", &[&[2, 3, 9, 8]], 1e-5, |t| t[0].avg_pool2d(3, 2, 1));
     parity("concat gradient", &[&[2, 3, 5], &[2, 4, 5]], 0.0, |t| {
         let (a, b) = (t[0].with_requires_grad(true), t[1].with_requires_grad(true));

@@ -212,3 +212,13 @@ fn every_supported_format_and_pixel_layout_decodes() {
     let grey = decode_image(&encode(DynamicImage::ImageLuma8(base.to_luma8()), ImageFormat::Png), "grey.png").unwrap();
     assert!(grey.pixels().all(|p| p[0] == p[1] && p[1] == p[2]), "greyscale becomes equal RGB");
 }
+
+#[test]
+fn cmyk_jpegs_become_rgb() {
+    // Written by scripts/make_fixtures.py: left half pure red, right half pure blue, in CMYK.
+    let rgb = decode_image(&read("tests/fixtures/images/cmyk.jpg"), "cmyk.jpg").unwrap();
+    assert_eq!(rgb.dimensions(), (4, 2));
+    let close = |p: &image::Rgb<u8>, want: [u8; 3]| p.0.iter().zip(want).all(|(&a, b)| a.abs_diff(b) <= 8);
+    assert!(close(rgb.get_pixel(0, 0), [255, 0, 0]), "left {:?}", rgb.get_pixel(0, 0));
+    assert!(close(rgb.get_pixel(3, 1), [0, 0, 255]), "right {:?}", rgb.get_pixel(3, 1));
+}
