@@ -42,7 +42,7 @@ pub fn batched_matmul(a: &[f32], b: &[f32], c: &mut [f32], batch: usize, m: usiz
             return;
         }
     }
-    c.chunks_mut(m * n).enumerate().for_each(|(i, c_item)| product(i, c_item));
+    c[..batch * m * n].chunks_mut(m * n).enumerate().for_each(|(i, c_item)| product(i, c_item));
 }
 
 /// Multiply-adds below which a product runs on the calling thread alone (measured: splitting

@@ -108,7 +108,8 @@ macro_rules! js_layer {
 
 js_layer!(JsSequential, "Sequential");
 js_layer!(JsConv2d, "Conv2d");
-js_layer!(JsBatchNorm, "BatchNorm");
+js_layer!(JsBatchNorm1d, "BatchNorm1d");
+js_layer!(JsBatchNorm2d, "BatchNorm2d");
 js_layer!(JsLinear, "Linear");
 js_layer!(JsReLU, "ReLU");
 js_layer!(JsReLU6, "ReLU6");
@@ -119,7 +120,7 @@ impl JsSequential {
     /// `new Sequential([layer, ...])`: children named "0", "1", ... The layers stay usable.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "Array<Sequential | Conv2d | BatchNorm | Linear | ReLU | ReLU6 | Dropout>")] layers: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Array<Sequential | Conv2d | BatchNorm1d | BatchNorm2d | Linear | ReLU | ReLU6 | Dropout>")] layers: JsValue,
     ) -> Result<JsSequential, JsError> {
         let list = layers.dyn_ref::<Array>().ok_or_else(|| JsError::new("Sequential: expects an array of layers"))?;
         let children = list
@@ -159,14 +160,27 @@ impl JsConv2d {
     }
 }
 
-#[wasm_bindgen(js_class = "BatchNorm")]
-impl JsBatchNorm {
-    /// `new BatchNorm(channels)`: PyTorch's BatchNorm1d for [N, C] inputs and BatchNorm2d for
-    /// [N, C, H, W] (momentum 0.1, eps 1e-5).
+/// Batch norm over `channels` (momentum 0.1, eps 1e-5); the same module serves [N, C] inputs
+/// (BatchNorm1d) and [N, C, H, W] ones (BatchNorm2d).
+fn batch_norm(layer: &str, channels: f64) -> Result<Rc<dyn Module>, JsError> {
+    Ok(Rc::new(BatchNorm::new(count(layer, "channels", channels)?, &current()).map_err(js_error)?))
+}
+
+#[wasm_bindgen(js_class = "BatchNorm1d")]
+impl JsBatchNorm1d {
+    /// `new BatchNorm1d(channels)`, for [N, C] inputs.
     #[wasm_bindgen(constructor)]
-    pub fn new(channels: f64) -> Result<JsBatchNorm, JsError> {
-        let norm = BatchNorm::new(count("BatchNorm", "channels", channels)?, &current()).map_err(js_error)?;
-        Ok(JsBatchNorm { module: Rc::new(norm) })
+    pub fn new(channels: f64) -> Result<JsBatchNorm1d, JsError> {
+        Ok(JsBatchNorm1d { module: batch_norm("BatchNorm1d", channels)? })
+    }
+}
+
+#[wasm_bindgen(js_class = "BatchNorm2d")]
+impl JsBatchNorm2d {
+    /// `new BatchNorm2d(channels)`, for [N, C, H, W] inputs.
+    #[wasm_bindgen(constructor)]
+    pub fn new(channels: f64) -> Result<JsBatchNorm2d, JsError> {
+        Ok(JsBatchNorm2d { module: batch_norm("BatchNorm2d", channels)? })
     }
 }
 

@@ -178,10 +178,10 @@ for (const backend of ['webgpu', 'cpu']) {
   test(`${backend}: nn layers with PyTorch names train with SGD`, async () => {
     const r = await inPage(backend, async (k) => {
       const net = new k.Sequential([
-        new k.Conv2d(3, 4, 3, { padding: 1 }), new k.BatchNorm(4), new k.ReLU6(),
+        new k.Conv2d(3, 4, 3, { padding: 1 }), new k.BatchNorm2d(4), new k.ReLU6(),
         new k.Conv2d(4, 4, 3, { stride: 2, groups: 4, bias: false }), new k.ReLU(),
       ]);
-      const head = new k.Linear(4 * 2 * 2, 2);
+      const head = new k.Sequential([new k.Linear(4 * 2 * 2, 8), new k.BatchNorm1d(8), new k.Dropout(0.1), new k.Linear(8, 2)]);
       const x = k.Tensor.randn([8, 3, 6, 6], 3);
       const labels = k.Tensor.fromArray([0, 1, 0, 1, 0, 1, 0, 1], [8]);
       const onehot = k.Tensor.fromArray([1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1], [8, 2]);
