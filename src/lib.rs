@@ -20,5 +20,5 @@ pub mod js;
 
 pub use backend::{BackendInfo, Device};
 pub use error::{Error, Result};
-pub use optim::{Sgd, SgdConfig};
+pub use optim::{Adam, ParamGroup, Sgd, SgdConfig};
 pub use tensor::{no_grad, Tensor};

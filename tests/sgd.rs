@@ -92,3 +92,28 @@ fn lesson2_sgd_from_scratch_converges() {
         }
     }
 }
+
+#[test]
+fn adam_follows_fastai() {
+    // One weight p0 = 1, constant gradient g = 2 (loss 2p), lr 0.1, wd 0.01, mom 0.9, sqr_mom 0.99:
+    // step 1: p = 1 * (1 - 0.001) = 0.999; m = 0.2; v = 0.04; m^ = 0.2/0.1 = 2; v^ = 0.04/0.01 = 4
+    //         p = 0.999 - 0.1 * 2 / (2 + 1e-5) = 0.899000499...
+    // step 2: p = 0.899000499 * 0.999; m = 0.38, v = 0.0796; m^ = 0.38/0.19 = 2; v^ = 0.0796/0.0199 = 4
+    //         p -= 0.1 * 2 / (2 + 1e-5)
+    let step = |p: f64| p * 0.999 - 0.1 * 2.0 / (2.0 + 1e-5);
+    let expected = [step(1.0), step(step(1.0))];
+    for device in both_devices() {
+        let p = tensor(&[1.0], &[1], &device).with_requires_grad(true);
+        let mut adam = kiln::Adam::new(vec![kiln::ParamGroup { params: vec![p.clone()], lr: 0.1, weight_decay: 0.01 }]).unwrap();
+        let mut seen = vec![];
+        for _ in 0..2 {
+            adam.zero_grad();
+            p.mul_scalar(2.0).unwrap().sum().unwrap().backward().unwrap();
+            adam.step().unwrap();
+            seen.push(values(&p)[0]);
+        }
+        assert_close(&seen, &expected.map(|v| v as f32), 1e-6, &format!("{:?}", device.info().backend));
+    }
+    let p = Tensor::ones(&[1], &kiln::Device::Cpu).unwrap().with_requires_grad(true);
+    assert!(error_message(kiln::Adam::new(vec![kiln::ParamGroup { params: vec![p], lr: 0.0, weight_decay: 0.0 }])).contains("positive"));
+}

@@ -117,6 +117,16 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
                 row.copy_from_slice(&source[start..start + len]);
             }
         }
+        Kernel::AdamStep { lr, momentum, sqr_momentum, eps, weight_decay, step, .. } => {
+            let [param, avg, sqr_avg] = outputs else { unreachable!("adam_step writes param and two averages") };
+            let (debias1, debias2) = (1.0 - momentum.powi(step as i32), 1.0 - sqr_momentum.powi(step as i32));
+            for (((p, m), v), &g) in param.iter_mut().zip(avg.iter_mut()).zip(sqr_avg.iter_mut()).zip(inputs[0]) {
+                *p *= 1.0 - lr * weight_decay;
+                *m = momentum * *m + (1.0 - momentum) * g;
+                *v = sqr_momentum * *v + (1.0 - sqr_momentum) * g * g;
+                *p -= lr / debias1 * *m / ((*v / debias2).sqrt() + eps);
+            }
+        }
         Kernel::SgdStep { lr, momentum, weight_decay, first_step, .. } => {
             let [param, buffer] = outputs else { unreachable!("sgd_step writes param and momentum buffer") };
             for ((p, m), &g) in param.iter_mut().zip(buffer.iter_mut()).zip(inputs[0]) {

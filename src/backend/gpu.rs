@@ -336,6 +336,7 @@ fn shader_source(file: &str) -> &'static str {
         "matmul" => include_str!("../../shaders/matmul.wgsl"),
         "layout" => include_str!("../../shaders/layout.wgsl"),
         "optim" => include_str!("../../shaders/optim.wgsl"),
+        "adam" => include_str!("../../shaders/adam.wgsl"),
         "conv" => include_str!("../../shaders/conv.wgsl"),
         "gather" => include_str!("../../shaders/gather.wgsl"),
         "concat" => include_str!("../../shaders/concat.wgsl"),
@@ -428,6 +429,9 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
         }
         Kernel::SliceColumns { outer, width, start, len } => {
             ("concat", [outer, width, len, start].map(|v| v as u32).to_vec(), linear_groups(outer * len))
+        }
+        Kernel::AdamStep { n, lr, momentum, sqr_momentum, eps, weight_decay, step } => {
+            ("adam", vec![n as u32, f(lr), f(momentum), f(sqr_momentum), f(eps), f(weight_decay), step], linear_groups(n))
         }
         Kernel::SgdStep { n, lr, momentum, weight_decay, first_step } => {
             ("optim", vec![n as u32, f(lr), f(momentum), f(weight_decay), first_step as u32], linear_groups(n))

@@ -131,6 +131,9 @@ pub enum Kernel {
     SliceColumns { outer: usize, width: usize, start: usize, len: usize },
     /// PyTorch's SGD, in place. Inputs: [grad]; outputs: [param, momentum buffer].
     SgdStep { n: usize, lr: f32, momentum: f32, weight_decay: f32, first_step: bool },
+    /// fastai's Adam, in place, step `step` (from 1). Inputs: [grad]; outputs: [param, average
+    /// gradient, average squared gradient].
+    AdamStep { n: usize, lr: f32, momentum: f32, sqr_momentum: f32, eps: f32, weight_decay: f32, step: u32 },
 }
 
 impl Kernel {
@@ -171,6 +174,7 @@ impl Kernel {
             Kernel::ConcatPair { .. } => "concat_pair",
             Kernel::SliceColumns { .. } => "slice_columns",
             Kernel::SgdStep { .. } => "sgd_step",
+            Kernel::AdamStep { .. } => "adam_step",
         }
     }
 }
