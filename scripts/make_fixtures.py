@@ -227,6 +227,42 @@ def self_test_conv():
     assert abs(y[0, 1, 0, 0] - want) < 1e-12
 
 
+def lr_find_case():
+    """A synthetic lr_find record and fastai's four suggestions for it, computed here with
+    fastai 2.x's formulas (callback/schedule.py): the curve is cut to rec[num_it // 10 : -5]
+    first (num_it = 100), as fastai's LRFinder.plot and suggest functions do."""
+    num_it = 100
+    lrs = 1e-7 * (10 / 1e-7) ** (np.arange(num_it) / num_it)
+    x = np.log10(lrs)
+    # A loss that is flat, falls steeply around lr 1e-3, bottoms out near 1e-1, then explodes,
+    # with a deterministic wiggle so the decreasing runs are not trivial.
+    losses = 2.5 - 1.2 / (1 + np.exp(-(x + 3.0) * 2.2)) + 0.08 * np.exp(2.0 * (x + 1.0)) + 0.01 * np.sin(7 * x)
+    lrs, losses = f32(lrs), f32(losses)  # the exact numbers the Rust test reads
+    lrs_cut, losses_cut = lrs[num_it // 10 : -5], losses[num_it // 10 : -5]
+    minimum = lrs_cut[np.argmin(losses_cut)] / 10
+    grads = (losses_cut[1:] - losses_cut[:-1]) / (np.log(lrs_cut[1:]) - np.log(lrs_cut[:-1]))
+    steep = lrs_cut[np.argmin(grads)]
+    n = len(losses_cut)
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if losses_cut[i] < losses_cut[j] and lds[i] < lds[j] + 1:
+                lds[i] = lds[j] + 1
+    max_end = int(np.argmax(lds))
+    max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    valley = lrs_cut[max_start + int(sections) + int(sections / 2)]
+    gradient = np.gradient(losses_cut)
+    r, l = -1, -16
+    slide = lrs_cut[l]
+    while l >= -n and abs(gradient[r] - gradient[l]) > 0.005:
+        slide = lrs_cut[l]
+        r -= 1
+        l -= 1
+    return {"lrs": flat(lrs), "losses": flat(losses), "minimum": float(minimum), "steep": float(steep),
+            "valley": float(valley), "slide": float(slide)}
+
+
 def cmyk_jpeg(path):
     """A 4x2 CMYK JPEG (Pillow writes Adobe CMYK): left half pure red (C=0, M=Y=255, K=0),
     right half pure blue (C=M=255, Y=0, K=0). Decoders must turn it into RGB."""
@@ -254,3 +290,4 @@ if __name__ == "__main__":
         "bn2d_eval": bn_eval_case((2, 3, 4, 4)),
     }
     dump(os.path.join(OUT_DIR, "batch_norm.json"), bn)
+    dump(os.path.join(OUT_DIR, "lr_find.json"), lr_find_case())

@@ -83,3 +83,15 @@ fn batch_norm_matches_numpy() {
         }
     }
 }
+
+#[test]
+fn lr_find_suggestions_match_fastais_formulas() {
+    let case = fixture("lr_find.json");
+    let as_f64 = |v: &Value| floats(v).into_iter().map(f64::from).collect::<Vec<_>>();
+    let got = kiln::lr_find::suggest(&as_f64(&case["lrs"]), &as_f64(&case["losses"]), 100).unwrap();
+    for (name, value) in [("minimum", got.minimum), ("steep", got.steep), ("valley", got.valley), ("slide", got.slide)] {
+        let want = case[name].as_f64().unwrap();
+        assert!((value - want).abs() <= 1e-6 * want, "{name}: {value} vs numpy {want}");
+    }
+    assert!(kiln::lr_find::suggest(&[1e-3; 8], &[f64::NAN; 8], 100).is_err(), "nothing to suggest from");
+}

@@ -1,0 +1,68 @@
+//! fastai's learning-rate suggestions from an lr_find record (fastai 2.x, callback/schedule.py).
+//! The record is first cut to [num_it / 10 .. len - 5] (the noisy start and the explosion at the
+//! end), and at its first NaN.
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Suggestions {
+    /// The rate at the lowest loss, divided by 10.
+    pub minimum: f64,
+    /// Where the loss falls fastest (steepest negative slope against log lr).
+    pub steep: f64,
+    /// fastai's default: part way along the longest run of decreasing loss.
+    pub valley: f64,
+    /// Where the slope stops changing much, sliding left from the end.
+    pub slide: f64,
+}
+
+pub fn suggest(lrs: &[f64], losses: &[f64], num_it: usize) -> Result<Suggestions> {
+    if lrs.len() != losses.len() {
+        return Err(Error::new("lr_find", format!("{} rates but {} losses", lrs.len(), losses.len())));
+    }
+    let end = losses.iter().position(|l| l.is_nan()).unwrap_or(losses.len()).min(losses.len().saturating_sub(5));
+    let start = num_it / 10;
+    if end < start + 2 {
+        return Err(Error::new("lr_find", "too few recorded batches to suggest a learning rate (the loss diverged at once?)"));
+    }
+    let (lrs, losses) = (&lrs[start..end], &losses[start..end]);
+    let argmin = |values: &[f64]| values.iter().enumerate().fold(0, |best, (i, &v)| if v < values[best] { i } else { best });
+
+    let minimum = lrs[argmin(losses)] / 10.0;
+    // Slope of the loss against ln(lr) between neighbouring records.
+    let slopes: Vec<f64> = (0..losses.len() - 1).map(|i| (losses[i + 1] - losses[i]) / (lrs[i + 1].ln() - lrs[i].ln())).collect();
+    let steep = lrs[argmin(&slopes)];
+
+    // lds[i]: the length of the longest strictly decreasing run of losses ending at i (O(n^2)).
+    let n = losses.len();
+    let mut lds = vec![1usize; n];
+    for i in 1..n {
+        for j in 0..i {
+            if losses[i] < losses[j] && lds[i] < lds[j] + 1 {
+                lds[i] = lds[j] + 1;
+            }
+        }
+    }
+    let max_end = lds.iter().enumerate().fold(0, |best, (i, &v)| if v > lds[best] { i } else { best });
+    let max_start = max_end - lds[max_end];
+    let sections = (max_end - max_start) as f64 / 3.0;
+    let valley = lrs[max_start + sections as usize + (sections / 2.0) as usize];
+
+    // numpy.gradient: central differences inside, one-sided at the ends.
+    let gradient: Vec<f64> = (0..n)
+        .map(|i| match i {
+            0 => losses[1] - losses[0],
+            i if i == n - 1 => losses[n - 1] - losses[n - 2],
+            i => (losses[i + 1] - losses[i - 1]) / 2.0,
+        })
+        .collect();
+    let at = |offset: isize| (n as isize + offset) as usize; // Python's negative indices
+    let (mut right, mut left) = (-1isize, -16isize);
+    let mut slide = lrs[at(left.max(-(n as isize)))];
+    while left >= -(n as isize) && (gradient[at(right)] - gradient[at(left)]).abs() > 0.005 {
+        slide = lrs[at(left)];
+        right -= 1;
+        left -= 1;
+    }
+    Ok(Suggestions { minimum, steep, valley, slide })
+}
