@@ -86,3 +86,25 @@ async fn js_facade_on_both_backends() {
         assert_eq!(message, "matmul: needs 2-D or 3-D operands, got shapes [3] and [3]");
     }
 }
+
+/// The seeded validation split is the same in wasm as natively (tests/dataset.rs checks the
+/// same names on the same 20 files).
+#[wasm_bindgen_test]
+fn dataset_split_matches_native() {
+    use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
+    let png = |colour: [u8; 3], w: u32| {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, 30, image::Rgb(colour)));
+        image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        bytes.into_inner()
+    };
+    let files = (0..20u32)
+        .map(|i| {
+            let (label, colour) = if i % 2 == 0 { ("dog", [0, 0, 255]) } else { ("cat", [255, 0, 0]) };
+            (LabelledFile { name: format!("{label}_{i:02}.png"), bytes: png(colour, 40 + i), label: label.into() }, false)
+        })
+        .collect();
+    let dataset = ImageDataset::from_files(files, 24, Split::default()).unwrap();
+    let valid: Vec<&str> = dataset.valid.iter().map(|&i| dataset.items[i].name.as_str()).collect();
+    assert_eq!(valid, ["cat_03.png", "dog_08.png", "dog_04.png", "dog_00.png"]);
+}

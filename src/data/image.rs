@@ -54,35 +54,45 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
     Ok(image.to_rgb8())
 }
 
-/// torchvision's eval transform: resize so the shorter side is `resize_to` (bilinear with
-/// antialiasing; the longer side is truncated as `int(size * long / short)`), crop the centre
+/// torchvision's eval transform: resize so the shorter side is `resize_to`, crop the centre
 /// `crop` x `crop` (offsets rounded half to even, as Python's round), scale to [0, 1] and
 /// normalise. Returns CHW numbers, 3 x crop x crop.
 pub fn prepare_for_model(image: &RgbImage, resize_to: u32, crop: u32, norm: &ImageNetNormalization) -> Result<Vec<f32>> {
     if crop > resize_to {
         return Err(Error::new("prepare_for_model", format!("crop {crop} is larger than the resized side {resize_to}")));
     }
+    let resized = resize_shorter_side(image, resize_to);
+    let (w, h) = resized.dimensions();
+    let (left, top) = (round_half_even((w - crop) as f64 / 2.0), round_half_even((h - crop) as f64 / 2.0));
+    Ok(crop_normalized(&resized, left, top, crop, norm))
+}
+
+/// Resizes so the shorter side is `size` (bilinear with antialiasing, as Pillow's BILINEAR),
+/// the longer side truncated as torchvision does: int(size * long / short).
+pub fn resize_shorter_side(image: &RgbImage, size: u32) -> RgbImage {
     let (w, h) = image.dimensions();
     let (new_w, new_h) = if w <= h {
-        (resize_to, (resize_to as u64 * h as u64 / w as u64) as u32)
+        (size, (size as u64 * h as u64 / w as u64) as u32)
     } else {
-        ((resize_to as u64 * w as u64 / h as u64) as u32, resize_to)
+        ((size as u64 * w as u64 / h as u64) as u32, size)
     };
-    let resized = image::imageops::resize(image, new_w, new_h, FilterType::Triangle);
-    let top = round_half_even((new_h - crop) as f64 / 2.0);
-    let left = round_half_even((new_w - crop) as f64 / 2.0);
+    image::imageops::resize(image, new_w, new_h, FilterType::Triangle)
+}
+
+/// The `crop` x `crop` square at (left, top), scaled to [0, 1] and normalised, as CHW numbers.
+pub fn crop_normalized(image: &RgbImage, left: u32, top: u32, crop: u32, norm: &ImageNetNormalization) -> Vec<f32> {
     let plane = (crop * crop) as usize;
     let mut out = vec![0.0; 3 * plane];
     for y in 0..crop {
         for x in 0..crop {
-            let pixel = resized.get_pixel(left + x, top + y);
+            let pixel = image.get_pixel(left + x, top + y);
             for c in 0..3 {
                 let value = pixel[c] as f32 / 255.0;
                 out[c * plane + (y * crop + x) as usize] = (value - norm.mean[c]) / norm.std[c];
             }
         }
     }
-    Ok(out)
+    out
 }
 
 fn round_half_even(v: f64) -> u32 {

@@ -1,0 +1,222 @@
+//! An image-classification dataset as fastai builds one for Lesson 2: labelled files (from
+//! folders, from a list a web page collected, or with labels parsed from file names), a sorted
+//! class vocabulary, a seeded random validation split that is the same on every platform, each
+//! image decoded and resized once, and shuffled mini-batches cropped from them.
+
+use image::RgbImage;
+use regex::Regex;
+
+use super::image::{crop_normalized, decode_image, resize_shorter_side, ImageNetNormalization};
+use crate::backend::Device;
+use crate::error::{Error, Result};
+use crate::rng::Pcg32;
+use crate::tensor::Tensor;
+
+/// One file as a page or a folder gives it: its name, its bytes and (if known) its label.
+pub struct LabelledFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub label: String,
+}
+
+/// Which files validate: a random fraction (fastai's RandomSplitter) or given by the caller
+/// (train/ and valid/ folders).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Split {
+    Random { valid_pct: f64, seed: u64 },
+    /// Files whose flag is true validate.
+    Given,
+}
+
+impl Default for Split {
+    fn default() -> Self {
+        Split::Random { valid_pct: 0.2, seed: 42 }
+    }
+}
+
+/// A decoded image, resized so its shorter side is the dataset's size.
+pub struct Item {
+    pub name: String,
+    pub label: usize,
+    pub image: RgbImage,
+}
+
+pub struct ImageDataset {
+    /// Class names, sorted; a label is an index into it.
+    pub vocab: Vec<String>,
+    pub items: Vec<Item>,
+    pub train: Vec<usize>,
+    pub valid: Vec<usize>,
+    /// Side of the square crops fed to the network.
+    pub size: u32,
+    /// Files that could not be used, with the reason: reported, not fatal.
+    pub skipped: Vec<(String, String)>,
+    /// Problems worth telling the user about (tiny classes, ...).
+    pub warnings: Vec<String>,
+    pub normalization: ImageNetNormalization,
+}
+
+impl ImageDataset {
+    /// Builds the dataset from labelled files; `in_valid[i]` says where file i goes when the
+    /// split is `Split::Given` (ignored otherwise). Files are ordered by name first, so the split
+    /// does not depend on the order they arrived in.
+    pub fn from_files(mut files: Vec<(LabelledFile, bool)>, size: u32, split: Split) -> Result<Self> {
+        if size == 0 {
+            return Err(Error::new("dataset", "the image size must be at least 1 pixel"));
+        }
+        files.sort_by(|a, b| (&a.0.label, &a.0.name).cmp(&(&b.0.label, &b.0.name)));
+        let mut items = Vec::new();
+        let mut in_valid = Vec::new();
+        let mut skipped = Vec::new();
+        let mut vocab: Vec<String> = files.iter().map(|(f, _)| f.label.clone()).collect();
+        vocab.dedup();
+        for (file, valid) in files {
+            match decode_image(&file.bytes, &file.name) {
+                Ok(image) => {
+                    let label = vocab.binary_search(&file.label).expect("every label is in the vocabulary");
+                    items.push(Item { name: file.name, label, image: resize_shorter_side(&image, size) });
+                    in_valid.push(valid);
+                }
+                Err(e) => skipped.push((file.name, e.message().to_string())),
+            }
+        }
+        // Classes all of whose files were unreadable drop out of the vocabulary.
+        let used: Vec<bool> = (0..vocab.len()).map(|c| items.iter().any(|i| i.label == c)).collect();
+        let remap: Vec<usize> = used.iter().scan(0, |next, &u| { let r = *next; if u { *next += 1; } Some(r) }).collect();
+        vocab = vocab.into_iter().zip(&used).filter(|(_, &u)| u).map(|(v, _)| v).collect();
+        items.iter_mut().for_each(|i| i.label = remap[i.label]);
+
+        if items.is_empty() {
+            return Err(Error::new("dataset", format!("no readable images ({} file(s) skipped)", skipped.len())));
+        }
+        if vocab.len() < 2 {
+            return Err(Error::new("dataset", format!("a classifier needs at least two classes; found only '{}'", vocab[0])));
+        }
+        let (train, valid) = match split {
+            Split::Given => (0..items.len()).partition(|&i| !in_valid[i]),
+            Split::Random { valid_pct, seed } => random_split(items.len(), valid_pct, seed)?,
+        };
+        if train.is_empty() || valid.is_empty() {
+            return Err(Error::new("dataset", format!("{} training and {} validation images: both must be non-empty", train.len(), valid.len())));
+        }
+        let mut warnings = Vec::new();
+        for (c, name) in vocab.iter().enumerate() {
+            let count = items.iter().filter(|i| i.label == c).count();
+            if count < 2 {
+                warnings.push(format!("class '{name}' has only {count} image: it cannot be learned reliably"));
+            }
+        }
+        Ok(ImageDataset { vocab, items, train, valid, size, skipped, warnings, normalization: ImageNetNormalization::default() })
+    }
+
+    /// Files labelled by the first capture group of `pattern` on their names (fastai's
+    /// from_name_re), e.g. `^([a-z_]+)_\d+\.jpe?g$` for "great_pyrenees_12.jpg". Files whose names
+    /// do not match are skipped and reported.
+    pub fn from_name_regex(files: Vec<(String, Vec<u8>)>, pattern: &str, size: u32, split: Split) -> Result<Self> {
+        let regex = Regex::new(pattern).map_err(|e| Error::new("dataset", format!("bad label pattern '{pattern}': {e}")))?;
+        let mut labelled = Vec::new();
+        let mut unmatched = Vec::new();
+        for (name, bytes) in files {
+            match regex.captures(&name).and_then(|c| c.get(1)).map(|m| m.as_str().to_string()) {
+                Some(label) => labelled.push((LabelledFile { name, bytes, label }, false)),
+                None => unmatched.push((name, format!("does not match the label pattern '{pattern}'"))),
+            }
+        }
+        let mut dataset = ImageDataset::from_files(labelled, size, split)?;
+        dataset.skipped.extend(unmatched);
+        Ok(dataset)
+    }
+
+    /// A folder with one subfolder per class, or with `train/` and `valid/` folders that each
+    /// hold one subfolder per class (then the split is theirs).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn from_folder(root: &std::path::Path, size: u32, split: Split) -> Result<Self> {
+        let read_classes = |dir: &std::path::Path, valid: bool, out: &mut Vec<(LabelledFile, bool)>| -> Result<()> {
+            let fail = |e: std::io::Error| Error::new("dataset", format!("{}: {e}", dir.display()));
+            for class in std::fs::read_dir(dir).map_err(fail)? {
+                let class = class.map_err(fail)?.path();
+                if !class.is_dir() {
+                    continue;
+                }
+                let label = class.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                for file in std::fs::read_dir(&class).map_err(fail)? {
+                    let path = file.map_err(fail)?.path();
+                    if path.is_file() && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                        let bytes = std::fs::read(&path).map_err(fail)?;
+                        let name = format!("{label}/{}", path.file_name().unwrap_or_default().to_string_lossy());
+                        out.push((LabelledFile { name, bytes, label: label.clone() }, valid));
+                    }
+                }
+            }
+            Ok(())
+        };
+        let mut files = Vec::new();
+        let (train_dir, valid_dir) = (root.join("train"), root.join("valid"));
+        let split = if train_dir.is_dir() && valid_dir.is_dir() {
+            read_classes(&train_dir, false, &mut files)?;
+            read_classes(&valid_dir, true, &mut files)?;
+            Split::Given
+        } else {
+            read_classes(root, false, &mut files)?;
+            split
+        };
+        ImageDataset::from_files(files, size, split)
+    }
+
+    /// Training batches for one epoch: the training items shuffled with `seed`, cut into batches
+    /// of `batch_size`, the last incomplete one dropped (fastai's drop_last for training).
+    pub fn train_batches(&self, batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
+        let mut order = self.train.clone();
+        shuffle(&mut order, &mut Pcg32::new(seed));
+        order.chunks_exact(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+    }
+
+    /// Validation batches, in order, the last one possibly smaller.
+    pub fn valid_batches(&self, batch_size: usize) -> Vec<Vec<usize>> {
+        self.valid.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+    }
+
+    /// The images and labels of `indices` as tensors [n, 3, size, size] and [n] (labels as f32
+    /// indices). Training crops each image at a random position (from `rng`), validation at the
+    /// centre (fastai's Resize, crop method).
+    pub fn batch(&self, indices: &[usize], random_crop: Option<&mut Pcg32>, device: &Device) -> Result<(Tensor, Tensor)> {
+        let size = self.size;
+        let mut pixels = Vec::with_capacity(indices.len() * 3 * (size * size) as usize);
+        let mut labels = Vec::with_capacity(indices.len());
+        let mut rng = random_crop;
+        for &i in indices {
+            let item = &self.items[i];
+            let (w, h) = item.image.dimensions();
+            let (left, top) = match rng.as_deref_mut() {
+                Some(rng) => ((rng.uniform() * (w - size + 1) as f32) as u32, (rng.uniform() * (h - size + 1) as f32) as u32),
+                None => ((w - size) / 2, (h - size) / 2),
+            };
+            pixels.extend(crop_normalized(&item.image, left.min(w - size), top.min(h - size), size, &self.normalization));
+            labels.push(item.label as f32);
+        }
+        let n = indices.len();
+        let s = size as usize;
+        Ok((Tensor::from_slice(&pixels, &[n, 3, s, s], device)?, Tensor::from_slice(&labels, &[n], device)?))
+    }
+}
+
+/// fastai's RandomSplitter: shuffle the indices with the seed; the first int(valid_pct * n)
+/// validate. (The shuffle is kiln's PCG, so the split is identical natively and in wasm.)
+fn random_split(n: usize, valid_pct: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(valid_pct > 0.0 && valid_pct < 1.0) {
+        return Err(Error::new("dataset", format!("valid_pct must be between 0 and 1, got {valid_pct}")));
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    shuffle(&mut order, &mut Pcg32::new(seed));
+    let cut = (valid_pct * n as f64) as usize;
+    let (valid, train) = order.split_at(cut);
+    Ok((train.to_vec(), valid.to_vec()))
+}
+
+/// Fisher-Yates.
+fn shuffle(items: &mut [usize], rng: &mut Pcg32) {
+    for i in (1..items.len()).rev() {
+        let j = (rng.next_u32() as u64 * (i as u64 + 1) >> 32) as usize;
+        items.swap(i, j);
+    }
+}

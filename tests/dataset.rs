@@ -1,0 +1,99 @@
+//! Image datasets: vocabulary, seeded split, labels from names, bad files, batches.
+
+mod common;
+use common::*;
+use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
+use kiln::rng::Pcg32;
+use kiln::Device;
+
+/// A small PNG of one colour, `w` x `h`.
+fn png(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb(colour))).write_to(&mut bytes, ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
+
+/// 10 "cat" and 10 "dog" images (red and blue), plus `extra`.
+fn files(extra: Vec<LabelledFile>) -> Vec<(LabelledFile, bool)> {
+    let mut out: Vec<(LabelledFile, bool)> = (0..20)
+        .map(|i| {
+            let (label, colour) = if i % 2 == 0 { ("dog", [0, 0, 255]) } else { ("cat", [255, 0, 0]) };
+            (LabelledFile { name: format!("{label}_{i:02}.png"), bytes: png(40 + i, 30, colour), label: label.into() }, false)
+        })
+        .collect();
+    out.extend(extra.into_iter().map(|f| (f, false)));
+    out
+}
+
+/// The validation files of the 20-file set with the default split (seed 42). tests/web.rs checks
+/// the same list in the browser, so a split is the same natively and in wasm.
+pub const EXPECTED_VALID: [&str; 4] = ["cat_03.png", "dog_08.png", "dog_04.png", "dog_00.png"];
+
+fn names(dataset: &ImageDataset, indices: &[usize]) -> Vec<String> {
+    indices.iter().map(|&i| dataset.items[i].name.clone()).collect()
+}
+
+#[test]
+fn vocabulary_and_split_are_deterministic() {
+    let dataset = ImageDataset::from_files(files(vec![]), 24, Split::default()).unwrap();
+    assert_eq!(dataset.vocab, vec!["cat", "dog"]);
+    assert_eq!((dataset.train.len(), dataset.valid.len()), (16, 4), "valid_pct 0.2");
+    assert_eq!(names(&dataset, &dataset.valid), EXPECTED_VALID);
+    // The same files given in another order validate the same way.
+    let mut reversed = files(vec![]);
+    reversed.reverse();
+    let again = ImageDataset::from_files(reversed, 24, Split::default()).unwrap();
+    assert_eq!(names(&again, &again.valid), EXPECTED_VALID);
+    let other_seed = ImageDataset::from_files(files(vec![]), 24, Split::Random { valid_pct: 0.2, seed: 7 }).unwrap();
+    assert_ne!(names(&other_seed, &other_seed.valid), EXPECTED_VALID);
+}
+
+#[test]
+fn labels_from_file_names() {
+    let raw: Vec<(String, Vec<u8>)> = files(vec![]).into_iter().map(|(f, _)| (f.name, f.bytes)).collect();
+    let mut with_stranger = raw.clone();
+    with_stranger.push(("README.txt".into(), b"notes".to_vec()));
+    let dataset = ImageDataset::from_name_regex(with_stranger, r"^([a-z]+)_\d+\.png$", 24, Split::default()).unwrap();
+    assert_eq!(dataset.vocab, vec!["cat", "dog"]);
+    assert_eq!(dataset.items.len(), 20);
+    assert_eq!(dataset.skipped, vec![("README.txt".to_string(), r"does not match the label pattern '^([a-z]+)_\d+\.png$'".to_string())]);
+    assert!(error_message(ImageDataset::from_name_regex(raw, "([a-z", 24, Split::default())).contains("bad label pattern"));
+}
+
+#[test]
+fn bad_files_and_bad_datasets() {
+    let broken = LabelledFile { name: "dog_99.png".into(), bytes: b"not a png".to_vec(), label: "dog".into() };
+    let lonely = LabelledFile { name: "fox_1.png".into(), bytes: png(30, 30, [9, 9, 9]), label: "fox".into() };
+    let dataset = ImageDataset::from_files(files(vec![broken, lonely]), 24, Split::default()).unwrap();
+    assert_eq!(dataset.skipped.len(), 1, "unreadable files are skipped and listed");
+    assert!(dataset.skipped[0].1.contains("dog_99.png: is not an image"));
+    assert_eq!(dataset.vocab, vec!["cat", "dog", "fox"]);
+    assert_eq!(dataset.warnings, vec!["class 'fox' has only 1 image: it cannot be learned reliably"]);
+
+    let one_class: Vec<_> = files(vec![]).into_iter().filter(|(f, _)| f.label == "cat").collect();
+    assert_eq!(error_message(ImageDataset::from_files(one_class, 24, Split::default())), "dataset: a classifier needs at least two classes; found only 'cat'");
+    assert_eq!(error_message(ImageDataset::from_files(vec![], 24, Split::default())), "dataset: no readable images (0 file(s) skipped)");
+    let two = files(vec![]).into_iter().take(2).collect();
+    assert!(error_message(ImageDataset::from_files(two, 24, Split::default())).contains("0 validation images"), "too few to split");
+}
+
+#[test]
+fn batches_are_cropped_shuffled_and_labelled() {
+    let dataset = ImageDataset::from_files(files(vec![]), 24, Split::default()).unwrap();
+    let epoch = dataset.train_batches(5, 1);
+    assert_eq!(epoch.len(), 3, "16 training images in batches of 5, the last partial one dropped");
+    assert_eq!(epoch, dataset.train_batches(5, 1), "same seed, same order");
+    assert_ne!(epoch, dataset.train_batches(5, 2));
+    assert_eq!(dataset.valid_batches(3).iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 1]);
+    let (x, y) = dataset.batch(&epoch[0], Some(&mut Pcg32::new(3)), &Device::Cpu).unwrap();
+    assert_eq!(x.shape(), &[5, 3, 24, 24]);
+    let labels = values(&y);
+    for (k, &i) in epoch[0].iter().enumerate() {
+        assert_eq!(labels[k] as usize, dataset.items[i].label);
+        // A red (cat) image normalises to (1 - 0.485) / 0.229 in the red channel, blue to (0 - 0.485) / 0.229.
+        let red = values(&x)[k * 3 * 576];
+        let expected = if dataset.vocab[dataset.items[i].label] == "cat" { (1.0 - 0.485) / 0.229 } else { -0.485 / 0.229 };
+        assert!((red - expected).abs() < 1e-5);
+    }
+}
