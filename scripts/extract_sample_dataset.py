@@ -32,6 +32,7 @@ Usage: python3 scripts/extract_sample_dataset.py [--deb PATH] [--out DIR]
 """
 
 import argparse
+import collections
 import hashlib
 import json
 import re
@@ -116,7 +117,10 @@ def read_rcc(buf):
         if len(blob) != size:
             raise LayoutError("%s: data runs past end of file" % path)
         if flags & 1:
+            expected = struct.unpack_from(">I", blob)[0]
             blob = zlib.decompress(blob[4:])
+            if len(blob) != expected:
+                raise LayoutError("%s: inflates to %d bytes, not %d" % (path, len(blob), expected))
         files[path.lstrip("/")] = blob
 
     try:
@@ -143,7 +147,7 @@ def parse_readme(text, cls):
             else:
                 raise LayoutError("%s/README: unexpected line %r" % (cls, line))
         for name in files:
-            entries[README_TYPOS.get((cls, name), name)] = dict(fields, listed_as=name)
+            entries[README_TYPOS.get((cls, name), name)] = fields
     return entries
 
 
@@ -174,21 +178,25 @@ def fetch_deb(workdir):
     return next(Path(workdir).glob("%s_*.deb" % PACKAGE))
 
 
-def main():
-    root = Path(__file__).resolve().parent.parent
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--deb", type=Path, help="use this .deb instead of downloading it")
-    ap.add_argument("--out", type=Path, default=root / "www" / "sample")
-    args = ap.parse_args()
+README_TEMPLATE = """# Sample photo dataset
 
-    with tempfile.TemporaryDirectory() as tmp:
-        deb = args.deb or fetch_deb(tmp)
-        digest = hashlib.sha256(deb.read_bytes()).hexdigest()
-        if digest != DEB_SHA256:
-            sys.exit("%s: sha256 %s, expected %s" % (deb, digest, DEB_SHA256))
-        subprocess.run(["dpkg-deb", "-x", str(deb), tmp + "/x"], check=True)
-        bundle = read_rcc((Path(tmp) / "x" / RCC_PATH).read_bytes())
+{total} real colour photos (WebP, longest side 320 px) in {nclasses} classes; the folder is the label. `index.json` lists every file with its label, so a page needs no directory listing.
 
+**Source.** The photos of the *categorization* activity of [GCompris](https://gcompris.net/), as shipped in the Debian package `{package}` {version}, inside the Qt resource bundle `{rcc}` under `{images}/<class>/`. sha256 of the `.deb` used (`{package}_{version}_all.deb`): `{sha}`.
+
+**Regenerate.** `python3 scripts/extract_sample_dataset.py` (downloads the `.deb` with `apt-get download`, checks its sha256, reads the bundle with a stdlib-only unpacker and rewrites this folder; reruns give identical files).
+
+**Licences.** The photos come from {sites}; each is in the public domain or under CC0-1.0 (per file: {licences}). Author, licence and source of every file are in `<class>/ATTRIBUTION.md`, taken from the README beside the photos in GCompris. Left out: {excluded}. Also skipped: the `alphabets` and `numbers` folders (drawn glyphs, CC-BY-SA 4.0).
+
+| class | photos |
+|---|---|
+{rows}
+| total | {total} |
+"""
+
+
+def select(bundle):
+    """Pick the kept photos and their README entries; check licences, sizes, counts."""
     photos, credits = {}, {}
     for cls in CLASSES:
         readme = bundle.get("%s/%s/README" % (IMAGES, cls))
@@ -196,12 +204,11 @@ def main():
             raise LayoutError("no README for class %s" % cls)
         credits[cls] = parse_readme(readme.decode("utf-8"), cls)
         for path, blob in bundle.items():
-            rel = path[len(IMAGES) + 1:]
-            if path.startswith(IMAGES + "/" + cls + "/") and rel.endswith(".webp"):
-                photos[rel] = blob
+            if path.startswith("%s/%s/" % (IMAGES, cls)) and path.endswith(".webp"):
+                photos[path[len(IMAGES) + 1:]] = blob
     for rel, (licence, _) in EXCLUDED.items():
         cls, name = rel.split("/")
-        if credits[cls].get(name, {}).get("License") != licence or rel not in photos:
+        if rel not in photos or credits[cls].get(name, {}).get("License") != licence:
             raise LayoutError("%s: expected it present with licence %s" % (rel, licence))
         del photos[rel]
     for rel, blob in photos.items():
@@ -210,62 +217,68 @@ def main():
         if not entry or entry.get("License") not in FREE_LICENCES:
             raise LayoutError("%s: no README entry with a free licence: %r" % (rel, entry))
         if max(webp_size(blob)) != 320:
-            raise LayoutError("%s: longest side %d, expected 320" % (rel, max(webp_size(blob))))
+            raise LayoutError("%s: size %s, expected longest side 320" % (rel, webp_size(blob)))
     counts = {c: sum(r.startswith(c + "/") for r in photos) for c in CLASSES}
     if counts != CLASSES:
         raise LayoutError("class counts %s, expected %s" % (counts, CLASSES))
+    return photos, credits
 
+
+def attribution(cls, credits, photos):
+    """Markdown for <class>/ATTRIBUTION.md: one table row per kept file, then notes."""
+    lines = ["# `%s`: attribution\n" % cls,
+             "From `%s/%s/README` in GCompris' categorization activity (Debian `%s` %s)."
+             % (IMAGES, cls, PACKAGE, VERSION), "One entry per file kept here.\n",
+             "| file | author (Copyright) | licence | source |", "|---|---|---|---|"]
+    for name in sorted(n for n in credits if "%s/%s" % (cls, n) in photos):
+        e = credits[name]
+        lines.append("| `%s` | %s | %s | <%s> |"
+                     % (name, e["Copyright"], e["License"], e["Source"]))
+    notes = ["- `%s` is not included: %s." % (r.split("/")[1], why)
+             for r, (_, why) in EXCLUDED.items() if r.startswith(cls + "/")]
+    notes += ["- The upstream README lists `%s` as `%s` (a typo)." % (real, typo)
+              for (c, typo), real in README_TYPOS.items() if c == cls]
+    return "\n".join(lines + (["", "Notes:", ""] + notes if notes else [])) + "\n"
+
+
+def main():
+    root = Path(__file__).resolve().parent.parent
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--deb", type=Path, help="use this .deb instead of downloading it")
+    ap.add_argument("--out", type=Path, default=root / "www" / "sample")
+    args = ap.parse_args()
     out = args.out
+    if out.exists() and any(out.iterdir()) and not (out / "index.json").exists():
+        sys.exit("%s exists and was not written by this script; not replacing it" % out)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        deb = args.deb or fetch_deb(tmp)
+        digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+        if digest != DEB_SHA256:
+            sys.exit("%s: sha256 %s, expected %s" % (deb, digest, DEB_SHA256))
+        subprocess.run(["dpkg-deb", "-x", str(deb), tmp + "/x"], check=True)
+        photos, credits = select(read_rcc((Path(tmp) / "x" / RCC_PATH).read_bytes()))
+
     if out.exists():
         shutil.rmtree(out)
     for rel in sorted(photos):
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(photos[rel])
-    licences, sites = {}, set()
     for cls in CLASSES:
-        lines = ["# `%s`: attribution\n" % cls,
-                 "From the `%s/%s/README` of GCompris' categorization activity "
-                 "(Debian `%s` %s). One entry per file kept here.\n" % (IMAGES, cls, PACKAGE, VERSION),
-                 "| file | author (Copyright) | licence | source |", "|---|---|---|---|"]
-        for name in sorted(n for n in credits[cls] if "%s/%s" % (cls, n) in photos):
-            e = credits[cls][name]
-            licences[e["License"]] = licences.get(e["License"], 0) + 1
-            sites.add(urlsplit(e["Source"]).hostname)
-            lines.append("| `%s` | %s | %s | <%s> |" % (name, e["Copyright"], e["License"], e["Source"]))
-        notes = ["- `%s` is not included: %s." % (r.split("/")[1], why)
-                 for r, (_, why) in EXCLUDED.items() if r.startswith(cls + "/")]
-        notes += ["- The upstream README lists `%s` as `%s` (a typo); the entry is for `%s`."
-                  % (real, typo, real) for (c, typo), real in README_TYPOS.items() if c == cls]
-        if notes:
-            lines += ["", "Notes:", ""] + notes
-        (out / cls / "ATTRIBUTION.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
+        (out / cls / "ATTRIBUTION.md").write_text(attribution(cls, credits[cls], photos), "utf-8")
     index = {"classes": sorted(CLASSES),
              "files": [{"path": r, "label": r.split("/")[0]} for r in sorted(photos)]}
-    (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
-    (out / "README.md").write_text("\n".join([
-        "# Sample photo dataset\n",
-        "%d real colour photos (WebP, longest side 320 px) in %d classes; the folder is the label."
-        % (len(photos), len(CLASSES)),
-        "`index.json` lists every file with its label, so a page needs no directory listing.\n",
-        "**Source.** The photos of the *categorization* activity of [GCompris](https://gcompris.net/), "
-        "as shipped in the Debian package `%s` %s, inside the Qt resource bundle `%s` "
-        "under `%s/<class>/`." % (PACKAGE, VERSION, RCC_PATH, IMAGES),
-        "sha256 of the `.deb` used (`%s_%s_all.deb`): `%s`.\n" % (PACKAGE, VERSION, DEB_SHA256),
-        "**Regenerate.** `python3 scripts/extract_sample_dataset.py` (downloads the `.deb` with "
-        "`apt-get download`, checks its sha256, unpacks the bundle with a stdlib-only reader and "
-        "rewrites this folder; reruns give identical files).\n",
-        "**Licences.** The photos come from %s; each is in the public domain or under CC0-1.0, "
-        "per file: " % ", ".join(sorted(sites))
-        + ", ".join("%s %d" % kv for kv in sorted(licences.items()))
-        + ". Author, licence and source of each file are in `<class>/ATTRIBUTION.md`, "
-        "taken from the README beside the photos in GCompris. "
-        "Left out: " + "; ".join("`%s` (%s)" % (r, lic) for r, (lic, _) in EXCLUDED.items())
-        + ". Also skipped: the `alphabets` and `numbers` folders (drawn glyphs, CC-BY-SA 4.0).\n",
-        "| class | photos |", "|---|---|"]
-        + ["| `%s` | %d |" % (c, counts[c]) for c in sorted(CLASSES)]
-        + ["| total | %d |" % len(photos)]) + "\n", encoding="utf-8")
-    print("wrote %d photos to %s: %s" % (len(photos), out, counts))
+    (out / "index.json").write_text(json.dumps(index, indent=1) + "\n", "utf-8")
+    kept = [credits[r.split("/")[0]][r.split("/")[1]] for r in photos]
+    licences = collections.Counter(e["License"] for e in kept)
+    (out / "README.md").write_text(README_TEMPLATE.format(
+        total=len(photos), nclasses=len(CLASSES), package=PACKAGE, version=VERSION,
+        rcc=RCC_PATH, images=IMAGES, sha=DEB_SHA256,
+        sites=", ".join(sorted({urlsplit(e["Source"]).hostname for e in kept})),
+        licences=", ".join("%s %d" % kv for kv in sorted(licences.items())),
+        excluded="; ".join("`%s` (%s)" % (r, lic) for r, (lic, _) in EXCLUDED.items()),
+        rows="\n".join("| `%s` | %d |" % (c, CLASSES[c]) for c in sorted(CLASSES))), "utf-8")
+    print("wrote %d photos to %s: %s" % (len(photos), out, CLASSES))
 
 
 if __name__ == "__main__":

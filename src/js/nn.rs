@@ -8,7 +8,7 @@ use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{current, js_error, JsTensor};
-use crate::nn::{Activation, BatchNorm, Conv2d, Dropout, Linear, Module, Sequential};
+use crate::nn::{BatchNorm, Conv2d, Dropout, Linear, Module, Sequential, Stateless};
 use crate::rng::Pcg32;
 
 thread_local! {
@@ -203,7 +203,7 @@ impl JsLinear {
 impl JsReLU {
     #[wasm_bindgen(constructor)]
     pub fn new() -> JsReLU {
-        JsReLU { module: Rc::new(Activation::Relu) }
+        JsReLU { module: Rc::new(Stateless::Relu) }
     }
 }
 
@@ -211,7 +211,7 @@ impl JsReLU {
 impl JsReLU6 {
     #[wasm_bindgen(constructor)]
     pub fn new() -> JsReLU6 {
-        JsReLU6 { module: Rc::new(Activation::Relu6) }
+        JsReLU6 { module: Rc::new(Stateless::Relu6) }
     }
 }
 

@@ -151,17 +151,23 @@ impl Module for Linear {
     fn set_training(&self, _training: bool) {}
 }
 
-/// Parameter-free elementwise layers.
-pub enum Activation {
+/// Parameter-free layers.
+pub enum Stateless {
     Relu,
     Relu6,
+    /// fastai's AdaptiveConcatPool2d: [max, avg] over each channel's image -> [N, 2C, 1, 1].
+    AdaptiveConcatPool,
+    /// [N, ...] -> [N, product of the rest].
+    Flatten,
 }
 
-impl Module for Activation {
+impl Module for Stateless {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Activation::Relu => x.relu(),
-            Activation::Relu6 => x.relu6(),
+            Stateless::Relu => x.relu(),
+            Stateless::Relu6 => x.relu6(),
+            Stateless::AdaptiveConcatPool => x.adaptive_concat_pool(),
+            Stateless::Flatten => x.flatten(),
         }
     }
 

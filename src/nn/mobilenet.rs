@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::layers::{kaiming_normal, Activation, BatchNorm, Conv2d, Dropout, Linear, Sequential};
+use super::layers::{kaiming_normal, BatchNorm, Conv2d, Dropout, Linear, Sequential, Stateless};
 use super::{child_name, Module, NamedTensor};
 use crate::backend::Device;
 use crate::error::Result;
@@ -30,7 +30,7 @@ fn conv_bn_relu6(
     Ok(Sequential::new(vec![
         Rc::new(conv(inp, out, kernel, stride, groups, device, rng)?),
         Rc::new(BatchNorm::new(out, device)?),
-        Rc::new(Activation::Relu6),
+        Rc::new(Stateless::Relu6),
     ]))
 }
 

@@ -2,11 +2,11 @@
 //! parameters and buffers (with PyTorch's names, so torchvision state dicts load directly) and a
 //! training flag (batch norm statistics, dropout).
 
-mod layers;
+pub mod layers;
 mod mobilenet;
 mod state;
 
-pub use layers::{Activation, BatchNorm, Conv2d, Dropout, Linear, Sequential};
+pub use layers::{BatchNorm, Conv2d, Dropout, Linear, Sequential, Stateless};
 pub use mobilenet::{mobilenet_v2, MobileNetV2};
 pub use state::{load_safetensors, save_safetensors};
 
