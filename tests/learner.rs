@@ -1,0 +1,100 @@
+//! The Learner on a small synthetic dataset with the real pretrained body: freeze semantics,
+//! lr_find restoring every weight, training lowering the loss, and bad settings.
+
+mod common;
+use common::*;
+use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
+use kiln::learner::{FitOutcome, Learner};
+use kiln::nn::Module;
+use kiln::schedule::LearningRate;
+use kiln::Device;
+
+/// 24 images in two classes that differ in colour, with a little per-image noise.
+fn dataset() -> ImageDataset {
+    let mut rng = kiln::rng::Pcg32::new(9);
+    let files = (0..24)
+        .map(|i| {
+            let (label, base) = if i % 2 == 0 { ("red", [200.0, 40.0, 40.0]) } else { ("blue", [40.0, 40.0, 200.0]) };
+            let image = RgbImage::from_fn(40, 40, |_, _| Rgb(base.map(|b: f32| (b + rng.uniform() * 50.0) as u8)));
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            DynamicImage::ImageRgb8(image).write_to(&mut bytes, ImageFormat::Png).unwrap();
+            (LabelledFile { name: format!("{label}_{i}.png"), bytes: bytes.into_inner(), label: label.into() }, false)
+        })
+        .collect();
+    ImageDataset::from_files(files, 32, Split::default()).unwrap()
+}
+
+fn learner() -> Learner {
+    let weights = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/mobilenet_v2.safetensors")).unwrap();
+    let mut learner = Learner::vision(dataset(), &weights, "mobilenet_v2.safetensors", &Device::Cpu).unwrap();
+    learner.batch_size = 4;
+    learner
+}
+
+fn snapshot(module: &dyn Module) -> Vec<(String, Vec<f32>)> {
+    module.state().into_iter().map(|t| (t.name, values(&t.tensor))).collect()
+}
+
+#[test]
+fn frozen_body_keeps_its_weights_but_trains_batch_norm() {
+    let mut learner = learner();
+    let before = snapshot(&learner.body);
+    let outcome = block_on(learner.fit_one_cycle(1, LearningRate::Single(1e-3), 0.25, 25.0)).unwrap();
+    assert_eq!(outcome, FitOutcome::Finished);
+    let after = snapshot(&learner.body);
+    for ((name, old), (_, new)) in before.iter().zip(&after) {
+        let is_conv = name.ends_with(".weight") && old.len() > 1 && !name.contains("running") && learner.body.state().iter().any(|t| &t.name == name && t.tensor.shape().len() == 4);
+        if is_conv {
+            assert_eq!(old, new, "{name}: frozen convolution weights stay bit-identical");
+        }
+    }
+    let bn_changed = before.iter().zip(&after).any(|((name, old), (_, new))| name.ends_with("1.weight") && old != new);
+    assert!(bn_changed, "batch-norm parameters train even when frozen (train_bn)");
+    assert_eq!(learner.results.len(), 1);
+}
+
+#[test]
+fn lr_find_restores_every_weight() {
+    let mut learner = learner();
+    let (body, head) = (snapshot(&learner.body), snapshot(&learner.head));
+    let (lrs, losses, suggestions) = block_on(learner.lr_find(1e-7, 10.0, 30)).unwrap();
+    assert!(lrs.len() >= 10 && lrs.len() == losses.len(), "{} records", lrs.len());
+    assert!((lrs[0] - 1e-7).abs() < 1e-12);
+    assert!(suggestions.valley > 0.0 && suggestions.steep > 0.0);
+    assert_eq!(snapshot(&learner.body), body, "body weights and running statistics restored bit for bit");
+    assert_eq!(snapshot(&learner.head), head);
+}
+
+#[test]
+fn training_on_the_sample_photos_learns() {
+    // The real photos of www/sample (5 classes), small and frozen so the test stays quick.
+    let data = ImageDataset::from_folder(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/www/sample")), 64, Split::default()).unwrap();
+    assert_eq!(data.vocab, vec!["fishes", "monuments", "others", "renewable", "tools"]);
+    let weights = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/mobilenet_v2.safetensors")).unwrap();
+    let mut learner = Learner::vision(data, &weights, "mobilenet_v2.safetensors", &Device::Cpu).unwrap();
+    let (start_loss, start_error) = block_on(learner.validate()).unwrap();
+    block_on(learner.fit_one_cycle(2, LearningRate::Single(2e-3), 0.25, 25.0)).unwrap();
+    let last = learner.results.last().unwrap().clone();
+    assert!(last.valid_loss < start_loss, "validation loss fell: {start_loss} -> {}", last.valid_loss);
+    assert!(last.error_rate < start_error && last.error_rate <= 0.4, "error rate {start_error} -> {}", last.error_rate);
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    let mut learner = learner();
+    assert!(error_message(block_on(learner.fit_one_cycle(0, LearningRate::Single(1e-3), 0.25, 25.0))).contains("at least one epoch"));
+    assert!(error_message(block_on(learner.fit_one_cycle(1, LearningRate::Single(-1.0), 0.25, 25.0))).contains("positive"));
+    learner.batch_size = 64;
+    assert!(error_message(block_on(learner.fit_one_cycle(1, LearningRate::Single(1e-3), 0.25, 25.0))).contains("fewer than one batch"));
+}
+
+#[test]
+fn a_learning_rate_far_too_high_is_caught() {
+    let mut learner = learner();
+    learner.unfreeze();
+    let outcome = block_on(learner.fit_one_cycle(2, LearningRate::Single(1e4), 0.25, 25.0)).unwrap();
+    assert!(matches!(outcome, FitOutcome::Diverged(ref why) if why.contains("learning rate is too high")), "{outcome:?}");
+    let finite = learner.head.state().iter().all(|t| values(&t.tensor).iter().all(|v| v.is_finite()));
+    assert!(finite, "no NaN weights after divergence");
+}
