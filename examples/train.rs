@@ -3,10 +3,12 @@
 //!
 //!     cargo run --release --example train -- DIR [--epochs N] [--lr X] [--size S] [--fine-tune] [--backend cpu|webgpu]
 //!
-//! prints fastai's epoch table (epoch, train_loss, valid_loss, error_rate, time) as it goes.
+//! prints fastai's epoch table (epoch, train_loss, valid_loss, error_rate, time) as it goes, then
+//! the top losses, and saves the model as model.safetensors + model.json.
 
 use kiln::data::dataset::{ImageDataset, Split};
-use kiln::learner::{FitOutcome, Learner};
+use kiln::interpret::top_losses;
+use kiln::learner::{FitOutcome, Learner, Progress};
 use kiln::schedule::LearningRate;
 use kiln::Device;
 
@@ -65,17 +67,32 @@ async fn run() -> Result<(), String> {
     let weights = std::fs::read(WEIGHTS).map_err(|e| format!("{WEIGHTS}: {e}"))?;
     let mut learner = Learner::vision(data, &weights, WEIGHTS, &device).map_err(|e| e.to_string())?;
     println!("{:>5} {:>12} {:>12} {:>12} {:>8}", "epoch", "train_loss", "valid_loss", "error_rate", "time");
+    let mut row = 0;
+    learner.on_progress = Some(Box::new(move |progress| {
+        if let Progress::Epoch(r) = progress {
+            println!("{row:>5} {:>12.6} {:>12.6} {:>12.6} {:>7.1}s", r.train_loss, r.valid_loss, r.error_rate, r.seconds);
+            row += 1;
+        }
+    }));
     let outcome = if options.fine_tune {
         learner.fine_tune(options.epochs, options.lr.unwrap_or(2e-3)).await
     } else {
         learner.fit_one_cycle(options.epochs, LearningRate::Single(options.lr.unwrap_or(1e-3)), 0.25, 25.0).await
     }
     .map_err(|e| e.to_string())?;
-    for (row, r) in learner.results.iter().enumerate() {
-        println!("{row:>5} {:>12.6} {:>12.6} {:>12.6} {:>7.1}s", r.train_loss, r.valid_loss, r.error_rate, r.seconds);
-    }
     if let FitOutcome::Diverged(why) = outcome {
         println!("stopped: {why}");
     }
+    println!("\ntop losses (prediction/actual/loss/probability):");
+    let results = learner.validation_results().await.map_err(|e| e.to_string())?;
+    let vocab = &learner.data.vocab;
+    for r in top_losses(&results, 9) {
+        let name = &learner.data.items[r.item].name;
+        println!("  {name}: {}/{}/{:.2}/{:.2}", vocab[r.predicted], vocab[r.actual], r.loss, r.probability);
+    }
+    let (weights, description) = learner.export().await.map_err(|e| e.to_string())?;
+    std::fs::write("model.safetensors", weights).map_err(|e| format!("model.safetensors: {e}"))?;
+    std::fs::write("model.json", description).map_err(|e| format!("model.json: {e}"))?;
+    println!("saved model.safetensors and model.json");
     Ok(())
 }

@@ -2,14 +2,18 @@
 //! MobileNetV2 body with fastai's head, three layer groups, freezing, one-cycle training with
 //! Adam, fine_tune and lr_find. Formulas and defaults: ../shared/spec/fastai-lesson2.md.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::backend::Device;
 use crate::data::dataset::ImageDataset;
+use crate::data::{decode_image, prepare_for_model};
+use crate::inference::top_k;
+use crate::interpret::ItemResult;
 use crate::error::{Error, Result};
 use crate::lr_find::{suggest, Suggestions};
 use crate::nn::layers::kaiming_normal;
-use crate::nn::{load_safetensors, mobilenet_v2, BatchNorm, Dropout, Linear, Module, NamedTensor, Sequential, Stateless, TensorKind};
+use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, BatchNorm, Dropout, Linear, Module, NamedTensor, Sequential, Stateless, TensorKind};
 use crate::optim::{Adam, ParamGroup};
 use crate::rng::Pcg32;
 use crate::schedule::{lr_find_rate, LearningRate, OneCycle, SmoothedLoss};
@@ -35,8 +39,19 @@ pub struct EpochResult {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FitOutcome {
     Finished,
+    /// A stop was requested; training ended after the batch in progress, keeping its weights.
+    Stopped,
     /// The loss became NaN or infinite or exploded; the weights are those after the last good batch.
     Diverged(String),
+}
+
+/// What `on_progress` hears while training.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// A training batch finished: its loss and the smoothed loss so far.
+    Batch { epoch: usize, batch: usize, batches: usize, loss: f64, smoothed: f64 },
+    /// An epoch finished and was validated: a new row of the epoch table.
+    Epoch(EpochResult),
 }
 
 /// Per-batch history: smoothed training loss, learning rate (of the last group) and momentum.
@@ -60,6 +75,11 @@ pub struct Learner {
     pub recorder: Recorder,
     pub results: Vec<EpochResult>,
     /// Layer groups before this index are frozen (but their batch-norm parameters train).
+    /// Called after every training batch and every epoch.
+    pub on_progress: Option<Box<dyn FnMut(&Progress)>>,
+    /// Set to true (from a callback or another part of the program) to stop training after the
+    /// current batch.
+    pub stop_requested: Rc<Cell<bool>>,
     frozen_groups: usize,
     optimizer: Option<Adam>,
     seed: u64,
@@ -107,6 +127,8 @@ impl Learner {
             label_smoothing: 0.0,
             recorder: Recorder::default(),
             results: Vec::new(),
+            on_progress: None,
+            stop_requested: Rc::new(Cell::new(false)),
             frozen_groups: 0,
             optimizer: None,
             seed: 0,
@@ -116,12 +138,42 @@ impl Learner {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.head.forward(&self.body.forward(x)?)
+        self.model().forward(x)
     }
 
     fn set_training(&self, training: bool) {
-        self.body.set_training(training);
-        self.head.set_training(training);
+        self.model().set_training(training);
+    }
+
+    /// Body and head as one module, named as fastai's Sequential(body, head): "0.*" and "1.*".
+    pub fn model(&self) -> Sequential {
+        Sequential::new(vec![Rc::new(self.body.clone()), Rc::new(self.head.clone())])
+    }
+
+    /// The trained model as a safetensors file (PyTorch names) and a small JSON description
+    /// (vocabulary, architecture, image size, normalisation), fastai's export.
+    pub async fn export(&self) -> Result<(Vec<u8>, String)> {
+        let weights = save_safetensors(&self.model()).await?;
+        let norm = &self.data.normalization;
+        let description = serde_json::json!({
+            "architecture": "mobilenet_v2 + fastai head",
+            "vocab": self.data.vocab,
+            "image_size": self.data.size,
+            "normalization": { "mean": norm.mean, "std": norm.std },
+        });
+        Ok((weights, description.to_string()))
+    }
+
+    /// Loads weights exported by `export`; the description's vocabulary must match this
+    /// learner's classes. On any error nothing changes.
+    pub fn load_exported(&mut self, weights: &[u8], description: &str, source: &str) -> Result<()> {
+        let fail = |why: String| Error::new("load", format!("{source}: {why}"));
+        let json: serde_json::Value = serde_json::from_str(description).map_err(|e| fail(format!("the model description is not valid JSON ({e})")))?;
+        let vocab: Vec<String> = serde_json::from_value(json["vocab"].clone()).map_err(|_| fail("the model description has no vocabulary".into()))?;
+        if vocab != self.data.vocab {
+            return Err(fail(format!("the model knows the classes {vocab:?}, this dataset has {:?}", self.data.vocab)));
+        }
+        load_safetensors(&self.model(), weights, source)
     }
 
     /// The three layer groups' parameters and buffers: early body, late body, head.
@@ -237,26 +289,32 @@ impl Learner {
                 self.recorder.losses.push(smoothed);
                 self.recorder.lrs.push(*group_rates.last().expect("three groups"));
                 self.recorder.moms.push(momentum);
+                self.report(Progress::Batch { epoch, batch: b, batches: batches.len(), loss, smoothed });
+                if self.stop_requested.replace(false) {
+                    return Ok(FitOutcome::Stopped);
+                }
             }
             let (valid_loss, error_rate) = self.validate().await?;
-            self.results.push(EpochResult {
-                epoch,
-                train_loss: smooth.value(),
-                valid_loss,
-                error_rate,
-                accuracy: 1.0 - error_rate,
-                seconds: now() - started,
-            });
+            let row = EpochResult { epoch, train_loss: smooth.value(), valid_loss, error_rate, accuracy: 1.0 - error_rate, seconds: now() - started };
+            self.results.push(row.clone());
+            self.report(Progress::Epoch(row));
         }
         Ok(FitOutcome::Finished)
+    }
+
+    fn report(&mut self, progress: Progress) {
+        if let Some(callback) = self.on_progress.as_mut() {
+            callback(&progress);
+        }
     }
 
     /// fastai's fine_tune(epochs, base_lr): one frozen epoch at base_lr (pct_start 0.99), then
     /// unfreeze and train `epochs` at slice(base_lr / 2 / 100, base_lr / 2) (pct_start 0.3, div 5).
     pub async fn fine_tune(&mut self, epochs: usize, base_lr: f64) -> Result<FitOutcome> {
         self.freeze();
-        if let FitOutcome::Diverged(why) = self.fit_one_cycle(1, LearningRate::UpTo(base_lr), 0.99, 25.0).await? {
-            return Ok(FitOutcome::Diverged(why));
+        let frozen = self.fit_one_cycle(1, LearningRate::UpTo(base_lr), 0.99, 25.0).await?;
+        if frozen != FitOutcome::Finished {
+            return Ok(frozen);
         }
         let base_lr = base_lr / 2.0;
         self.unfreeze();
@@ -265,19 +323,44 @@ impl Learner {
 
     /// Validation loss and error rate, averaged over the validation images.
     pub async fn validate(&mut self) -> Result<(f64, f64)> {
+        let results = self.validation_results().await?;
+        let loss = results.iter().map(|r| r.loss).sum::<f64>() / results.len() as f64;
+        let errors = results.iter().filter(|r| r.actual != r.predicted).count();
+        Ok((loss, errors as f64 / results.len() as f64))
+    }
+
+    /// Every validation item's loss, prediction and the probability of that prediction (for
+    /// top losses, the confusion matrix and the cleaner).
+    pub async fn validation_results(&mut self) -> Result<Vec<ItemResult>> {
         self.set_training(false);
-        let (mut loss_sum, mut errors, mut count) = (0.0, 0usize, 0usize);
+        let mut results = Vec::with_capacity(self.data.valid.len());
         for indices in self.data.valid_batches(self.batch_size) {
             let (x, y) = self.data.batch(&indices, None, &self.device)?;
             let logits = no_grad(|| self.forward(&x))?;
             let losses = no_grad(|| logits.cross_entropy_per_item(&y, self.label_smoothing))?.to_vec().await?;
-            let predicted = logits.argmax_axis(1, false)?.to_vec().await?;
-            let actual = y.to_vec().await?;
-            loss_sum += losses.iter().map(|&l| l as f64).sum::<f64>();
-            errors += predicted.iter().zip(&actual).filter(|(p, a)| p != a).count();
-            count += indices.len();
+            let probabilities = no_grad(|| logits.softmax(1))?.to_vec().await?;
+            let classes = self.data.vocab.len();
+            for (k, &item) in indices.iter().enumerate() {
+                let row = &probabilities[k * classes..(k + 1) * classes];
+                let (predicted, probability) = top_k(row, 1)[0];
+                let actual = self.data.items[item].label;
+                results.push(ItemResult { item, actual, predicted, loss: losses[k] as f64, probability: probability as f64 });
+            }
         }
-        Ok((loss_sum / count as f64, errors as f64 / count as f64))
+        Ok(results)
+    }
+
+    /// The class of one image file's bytes: (label, index, probabilities), the image prepared as
+    /// the validation set is (shorter side resized to the dataset's size, centre crop).
+    pub async fn predict(&mut self, image_bytes: &[u8], name: &str) -> Result<(String, usize, Vec<f32>)> {
+        let image = decode_image(image_bytes, name)?;
+        let size = self.data.size;
+        let pixels = prepare_for_model(&image, size, size, &self.data.normalization)?;
+        self.set_training(false);
+        let x = Tensor::from_slice(&pixels, &[1, 3, size as usize, size as usize], &self.device)?;
+        let probabilities = no_grad(|| self.forward(&x)?.softmax(1))?.to_vec().await?;
+        let index = top_k(&probabilities, 1)[0].0;
+        Ok((self.data.vocab[index].clone(), index, probabilities))
     }
 
     /// fastai's lr_find: up to `num_it` batches with the rate growing from start to end

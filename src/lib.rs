@@ -7,6 +7,7 @@ pub mod backend;
 pub mod data;
 pub mod error;
 pub mod inference;
+pub mod interpret;
 pub mod learner;
 pub mod lr_find;
 pub mod nn;

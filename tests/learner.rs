@@ -98,3 +98,39 @@ fn a_learning_rate_far_too_high_is_caught() {
     let finite = learner.head.state().iter().all(|t| values(&t.tensor).iter().all(|v| v.is_finite()));
     assert!(finite, "no NaN weights after divergence");
 }
+
+#[test]
+fn export_load_predict_interpret_and_stop() {
+    let mut learner = learner();
+    let stop = learner.stop_requested.clone();
+    let batches = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = batches.clone();
+    learner.on_progress = Some(Box::new(move |p| {
+        if let kiln::learner::Progress::Batch { batch, .. } = p {
+            seen.set(seen.get() + 1);
+            if *batch == 1 {
+                stop.set(true); // ask to stop during the second batch
+            }
+        }
+    }));
+    assert_eq!(block_on(learner.fit_one_cycle(3, LearningRate::Single(1e-3), 0.25, 25.0)).unwrap(), FitOutcome::Stopped);
+    assert_eq!(batches.get(), 2, "stopped after the batch in progress");
+
+    let (weights, description) = block_on(learner.export()).unwrap();
+    assert!(description.contains(r#""vocab":["blue","red"]"#), "{description}");
+    let mut other = self::learner();
+    other.unfreeze();
+    other.load_exported(&weights, &description, "model").unwrap();
+    let image = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/images/eagle.jpg")).unwrap();
+    let (label, index, probabilities) = block_on(learner.predict(&image, "eagle.jpg")).unwrap();
+    assert_eq!(block_on(other.predict(&image, "eagle.jpg")).unwrap(), (label.clone(), index, probabilities.clone()), "same weights, same answer");
+    assert_eq!(probabilities.len(), 2);
+    assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    assert!(error_message(other.load_exported(&weights, r#"{"vocab":["cat","dog"]}"#, "model")).contains("the model knows the classes"));
+
+    let results = block_on(learner.validation_results()).unwrap();
+    assert_eq!(results.len(), learner.data.valid.len());
+    let (loss, error) = block_on(learner.validate()).unwrap();
+    assert!((loss - results.iter().map(|r| r.loss).sum::<f64>() / results.len() as f64).abs() < 1e-9);
+    assert!((0.0..=1.0).contains(&error));
+}

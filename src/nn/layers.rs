@@ -204,8 +204,9 @@ impl Module for Dropout {
     }
 }
 
-/// Children run in order, named "0", "1", ... as in PyTorch's nn.Sequential.
-#[derive(Default)]
+/// Children run in order, named "0", "1", ... as in PyTorch's nn.Sequential. Cloning shares
+/// the children (a new view of the same layers).
+#[derive(Clone, Default)]
 pub struct Sequential {
     pub layers: Vec<Rc<dyn Module>>,
 }
