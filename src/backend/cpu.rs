@@ -158,6 +158,8 @@ fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
         UnaryOp::Log => map(x, out, f32::ln),
         UnaryOp::Relu => map(x, out, |v| if v < 0.0 { 0.0 } else { v }), // NaN stays NaN
         UnaryOp::Pow(p) if p == 2.0 => map(x, out, |v| v * v),
+        UnaryOp::Pow(p) if p == 1.0 => map(x, out, |v| v),
+        UnaryOp::Pow(p) if p == -0.5 => map(x, out, |v| 1.0 / v.sqrt()),
         UnaryOp::Pow(p) => map(x, out, |v| v.powf(p)),
         UnaryOp::Affine { scale, shift } => map(x, out, |v| v * scale + shift),
         UnaryOp::Clamp { min, max } => map(x, out, |v| {
@@ -210,6 +212,11 @@ fn binary(plan: &crate::shape::BroadcastPlan, inputs: &[&[f32]], out: &mut [f32]
 }
 
 fn sum_axis(x: &[f32], out: &mut [f32], outer: usize, len: usize, inner: usize) {
+    if inner == 1 {
+        // Each output sums a contiguous run: per-channel statistics, means over an image.
+        out.iter_mut().zip(x.chunks(len)).for_each(|(o, run)| *o = sum_lanes(run));
+        return;
+    }
     out.fill(0.0);
     for o in 0..outer {
         let acc = &mut out[o * inner..(o + 1) * inner];
@@ -218,6 +225,18 @@ fn sum_axis(x: &[f32], out: &mut [f32], outer: usize, len: usize, inner: usize) 
             acc.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
         }
     }
+}
+
+/// The sum of a run with eight partial sums, which the compiler can keep in one vector register
+/// (a single running f32 sum cannot be vectorised without reordering the additions).
+fn sum_lanes(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).for_each(|(l, &v)| *l += v);
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// The flat input index of the winner (largest value, see `largest`) of the pooling window of
