@@ -17,7 +17,7 @@ pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
         }
         return;
     }
-    if g.groups == g.in_channels && g.groups == g.out_channels {
+    if is_depthwise(g) {
         return depthwise(g, x, w, out);
     }
     out.fill(0.0);
@@ -34,6 +34,9 @@ pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
 
 /// d loss / d input: columns' gradient = weight^T @ grad, folded back by col2im.
 pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut [f32]) {
+    if is_depthwise(g) {
+        return depthwise_backward_input(g, grad, w, dx);
+    }
     dx.fill(0.0);
     if g.groups == 1 {
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
@@ -59,6 +62,9 @@ pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut
 
 /// d loss / d weight: the sum over images of grad [o, h' w'] @ columns^T [h' w', c k k].
 pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mut [f32]) {
+    if is_depthwise(g) {
+        return depthwise_backward_weight(g, x, grad, dw);
+    }
     dw.fill(0.0);
     if g.groups == 1 {
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
@@ -87,35 +93,100 @@ pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mu
 /// Each input plane is copied once into a zero-padded buffer whose rows are split into `stride`
 /// phases (phase q holds padded columns q, q + s, q + 2s, ...), so output column x at kernel
 /// column kx reads phase kx mod s at position x + kx / s: contiguous for every stride, which lets
-/// the compiler vectorise the inner loop.
+/// the compiler vectorise the inner loops. The two gradients walk the same layout.
 fn depthwise(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
-    let (s, taps) = (g.stride_w, g.kernel_h * g.kernel_w);
-    let padded_h = g.height + 2 * g.pad_h;
-    let phase_len = (g.width + 2 * g.pad_w).div_ceil(s);
+    let taps = g.kernel_h * g.kernel_w;
     for_each_plane(out, g.out_h * g.out_w, |plane, out_plane| {
-        let c = plane % g.in_channels;
-        let input = &x[plane * g.height * g.width..][..g.height * g.width];
-        // phases[(row * s + q) * phase_len + i] = padded[row][i * s + q]
-        let mut phases = vec![0.0f32; padded_h * s * phase_len];
-        for (iy, line) in input.chunks(g.width).enumerate() {
-            for (ix, &v) in line.iter().enumerate() {
-                let (row, col) = (iy + g.pad_h, ix + g.pad_w);
-                phases[(row * s + col % s) * phase_len + col / s] = v;
-            }
-        }
-        let weights = &w[c * taps..][..taps];
+        let phases = phase_split(g, &x[plane * g.height * g.width..][..g.height * g.width]);
+        let weights = &w[(plane % g.in_channels) * taps..][..taps];
         out_plane.fill(0.0);
-        for (y, out_row) in out_plane.chunks_mut(g.out_w).enumerate() {
-            for ky in 0..g.kernel_h {
-                let row = y * g.stride_h + ky;
-                for kx in 0..g.kernel_w {
-                    let wv = weights[ky * g.kernel_w + kx];
-                    let source = &phases[(row * s + kx % s) * phase_len + kx / s..][..g.out_w];
-                    out_row.iter_mut().zip(source).for_each(|(o, &v)| *o += wv * v);
-                }
-            }
+        for_each_phase_run(g, |y, tap, run| {
+            let wv = weights[tap];
+            out_plane[y * g.out_w..][..g.out_w].iter_mut().zip(&phases[run..][..g.out_w]).for_each(|(o, &v)| *o += wv * v);
+        });
+    });
+}
+
+/// d loss / d input of a depthwise convolution: each gradient row is spread back through the
+/// taps into a phase-split padded buffer, which is then read back without its padding.
+fn depthwise_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut [f32]) {
+    let (taps, pixels) = (g.kernel_h * g.kernel_w, g.out_h * g.out_w);
+    for_each_plane(dx, g.height * g.width, |plane, dx_plane| {
+        let grad_plane = &grad[plane * pixels..][..pixels];
+        let weights = &w[(plane % g.in_channels) * taps..][..taps];
+        let mut phases = vec![0.0f32; phase_buffer_len(g)];
+        for_each_phase_run(g, |y, tap, run| {
+            let wv = weights[tap];
+            phases[run..][..g.out_w].iter_mut().zip(&grad_plane[y * g.out_w..][..g.out_w]).for_each(|(p, &gv)| *p += wv * gv);
+        });
+        for (iy, line) in dx_plane.chunks_mut(g.width).enumerate() {
+            line.iter_mut().enumerate().for_each(|(ix, d)| *d = phases[phase_index(g, iy + g.pad_h, ix + g.pad_w)]);
         }
     });
+}
+
+/// d loss / d weight of a depthwise convolution: for each channel (over threads natively), the
+/// sum over images of each tap's run dotted with the gradient rows.
+fn depthwise_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mut [f32]) {
+    let (taps, pixels, image) = (g.kernel_h * g.kernel_w, g.out_h * g.out_w, g.height * g.width);
+    for_each_plane(dw, taps, |c, dw_c| {
+        dw_c.fill(0.0);
+        for n in 0..g.batch {
+            let plane = n * g.in_channels + c;
+            let phases = phase_split(g, &x[plane * image..][..image]);
+            let grad_plane = &grad[plane * pixels..][..pixels];
+            for_each_phase_run(g, |y, tap, run| dw_c[tap] += dot(&grad_plane[y * g.out_w..][..g.out_w], &phases[run..][..g.out_w]));
+        }
+    });
+}
+
+/// One filter per channel (MobileNetV2's 3x3 convolutions).
+fn is_depthwise(g: &ConvGeometry) -> bool {
+    g.groups > 1 && g.groups == g.in_channels && g.groups == g.out_channels
+}
+
+fn phase_buffer_len(g: &ConvGeometry) -> usize {
+    (g.height + 2 * g.pad_h) * g.stride_w * (g.width + 2 * g.pad_w).div_ceil(g.stride_w)
+}
+
+/// Where padded pixel (row, col) lives in the phase-split buffer.
+fn phase_index(g: &ConvGeometry, row: usize, col: usize) -> usize {
+    let (s, phase_len) = (g.stride_w, (g.width + 2 * g.pad_w).div_ceil(g.stride_w));
+    (row * s + col % s) * phase_len + col / s
+}
+
+/// One input plane, zero-padded and split into stride phases.
+fn phase_split(g: &ConvGeometry, plane: &[f32]) -> Vec<f32> {
+    let mut phases = vec![0.0f32; phase_buffer_len(g)];
+    for (iy, line) in plane.chunks(g.width).enumerate() {
+        for (ix, &v) in line.iter().enumerate() {
+            phases[phase_index(g, iy + g.pad_h, ix + g.pad_w)] = v;
+        }
+    }
+    phases
+}
+
+/// For every output row y and kernel tap (ky, kx): where in the phase buffer the out_w input
+/// values that tap meets along that row start.
+fn for_each_phase_run(g: &ConvGeometry, mut body: impl FnMut(usize, usize, usize)) {
+    for y in 0..g.out_h {
+        for ky in 0..g.kernel_h {
+            for kx in 0..g.kernel_w {
+                body(y, ky * g.kernel_w + kx, phase_index(g, y * g.stride_h + ky, kx));
+            }
+        }
+    }
+}
+
+/// a . b with eight partial sums, so the loop vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).map(|(x, y)| x * y).sum();
+    for (ca, cb) in chunks_a.zip(chunks_b) {
+        lanes.iter_mut().zip(ca.iter().zip(cb)).for_each(|(l, (&x, &y))| *l += x * y);
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// Calls `f(plane index, plane)` for each `plane_len`-sized chunk of `out`; natively the planes
