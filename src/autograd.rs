@@ -37,9 +37,7 @@ impl Tensor {
                     continue;
                 };
                 for (input, input_grad) in op.inputs().into_iter().zip(local_gradients(op, &node, &g)?) {
-                    if !input.requires_grad() {
-                        continue;
-                    }
+                    let Some(input_grad) = input_grad else { continue };
                     let summed = match grads.remove(&input.id()) {
                         Some(existing) => existing.add(&input_grad)?,
                         None => input_grad,
@@ -81,9 +79,17 @@ impl Tensor {
 }
 
 /// dL/d(input) for each input of `op`, given its output `y` and g = dL/dy.
-fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
+fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    // Only inputs that require grad get one: a frozen weight costs no gradient computation.
+    let wanted = |input: &Tensor, gradient: &dyn Fn() -> Result<Tensor>| -> Result<Option<Tensor>> {
+        if input.requires_grad() {
+            gradient().map(Some)
+        } else {
+            Ok(None)
+        }
+    };
     Ok(match op {
-        Op::Unary(unary, x) => vec![match *unary {
+        Op::Unary(unary, x) => vec![Some(match *unary {
             UnaryOp::Neg => g.neg()?,                                      // d(-x) = -1
             UnaryOp::Exp => g.mul(y)?,                                     // d(e^x) = e^x = y
             UnaryOp::Log => g.div(x)?,                                     // d(ln x) = 1/x
@@ -92,60 +98,67 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Tensor>> {
             UnaryOp::Pow(p) => g.mul(&x.pow(p - 1.0)?.mul_scalar(p)?)?,    // d(x^p) = p x^(p-1)
             UnaryOp::Affine { scale, .. } => g.mul_scalar(scale)?,         // d(sx + t) = s
             UnaryOp::Clamp { min, max } => x.clamp_backward(min, max, g)?, // 1 inside (min, max)
-        }],
+        })],
         // Broadcasting in the forward pass means summing the gradient back to each input's shape.
         Op::Binary(binary, a, b) => {
-            let (ga, gb) = match binary {
-                BinaryOp::Add => (g.clone(), g.clone()),                // d(a+b) = (1, 1)
-                BinaryOp::Sub => (g.clone(), g.neg()?),                 // d(a-b) = (1, -1)
-                BinaryOp::Mul => (g.mul(b)?, g.mul(a)?),                // d(ab) = (b, a)
-                BinaryOp::Div => (g.div(b)?, g.mul(y)?.div(b)?.neg()?), // d(a/b) = (1/b, -a/b^2 = -y/b)
-                BinaryOp::ClampBackward { .. } => {
-                    unreachable!("clamp_backward is never recorded in a graph")
-                }
+            let ga = || match binary {
+                BinaryOp::Add | BinaryOp::Sub => Ok(g.clone()), // d(a+b)/da = d(a-b)/da = 1
+                BinaryOp::Mul => g.mul(b),                       // d(ab)/da = b
+                BinaryOp::Div => g.div(b),                       // d(a/b)/da = 1/b
+                BinaryOp::ClampBackward { .. } => unreachable!("clamp_backward is never recorded in a graph"),
             };
-            vec![ga.sum_to_shape(a.shape())?, gb.sum_to_shape(b.shape())?]
+            let gb = || match binary {
+                BinaryOp::Add => Ok(g.clone()),             // d(a+b)/db = 1
+                BinaryOp::Sub => g.neg(),                    // d(a-b)/db = -1
+                BinaryOp::Mul => g.mul(a),                   // d(ab)/db = a
+                BinaryOp::Div => g.mul(y)?.div(b)?.neg(),    // d(a/b)/db = -a/b^2 = -y/b
+                BinaryOp::ClampBackward { .. } => unreachable!("clamp_backward is never recorded in a graph"),
+            };
+            vec![wanted(a, &|| ga()?.sum_to_shape(a.shape()))?, wanted(b, &|| gb()?.sum_to_shape(b.shape()))?]
         }
         // y = a @ b: dL/da = g @ b^T, dL/db = a^T @ g; a 2-D operand of a batched product was used
         // by every batch entry, so its gradient sums over the batch.
-        Op::MatMul(a, b) => vec![g.matmul(&b.transpose()?)?.sum_to_shape(a.shape())?, a.transpose()?.matmul(g)?.sum_to_shape(b.shape())?],
-        Op::Transpose(_) => vec![g.transpose()?],
-        Op::Reshape(x) => vec![g.reshape(x.shape())?],
-        Op::Expand(x) => vec![g.sum_to_shape(x.shape())?],
+        Op::MatMul(a, b) => vec![
+            wanted(a, &|| g.matmul(&b.transpose()?)?.sum_to_shape(a.shape()))?,
+            wanted(b, &|| a.transpose()?.matmul(g)?.sum_to_shape(b.shape()))?,
+        ],
+        Op::Transpose(_) => vec![Some(g.transpose()?)],
+        Op::Reshape(x) => vec![Some(g.reshape(x.shape())?)],
+        Op::Expand(x) => vec![Some(g.sum_to_shape(x.shape())?)],
         // Convolution is linear in each argument: its gradients are the two "transposed"
         // convolutions of g (see shaders/conv.wgsl for the sums).
         Op::Conv2d(x, w, geometry) => vec![
-            g.run_kernel(Kernel::Conv2dBackwardInput(*geometry), &[g, w], x.shape().to_vec(), None)?,
-            x.run_kernel(Kernel::Conv2dBackwardWeight(*geometry), &[x, g], w.shape().to_vec(), None)?,
+            wanted(x, &|| g.run_kernel(Kernel::Conv2dBackwardInput(*geometry), &[g, w], x.shape().to_vec(), None))?,
+            wanted(w, &|| x.run_kernel(Kernel::Conv2dBackwardWeight(*geometry), &[x, g], w.shape().to_vec(), None))?,
         ],
         // Only the largest element along the axis moved the max: g goes there (the first on ties).
         Op::MaxAxis(x, axis) => {
             let mut kept = x.shape().to_vec();
             kept[*axis] = 1;
             let winners = x.argmax_axis(*axis as isize, true)?;
-            vec![g.reshape(&kept)?.scatter_axis(&winners, *axis, x.shape()[*axis])?]
+            vec![Some(g.reshape(&kept)?.scatter_axis(&winners, *axis, x.shape()[*axis])?)]
         }
         // Each picked value came from one element of x: g goes back there.
-        Op::Gather(x, indices, axis) => vec![g.scatter_axis(indices, *axis, x.shape()[*axis])?],
+        Op::Gather(x, indices, axis) => vec![Some(g.scatter_axis(indices, *axis, x.shape()[*axis])?)],
         // Each window's gradient goes to the input element that won it.
-        Op::MaxPool2d(x, geometry) => vec![x.run_kernel(Kernel::MaxPool2dBackward(*geometry), &[x, g], x.shape().to_vec(), None)?],
+        Op::MaxPool2d(x, geometry) => vec![Some(x.run_kernel(Kernel::MaxPool2dBackward(*geometry), &[x, g], x.shape().to_vec(), None)?)],
         // d loss_b / d logits_b = softmax - smoothed one-hot, scaled by each row's incoming g.
         Op::SoftmaxCrossEntropy(logits, targets, smoothing) => {
             let (batch, classes) = (logits.shape()[0], logits.shape()[1]);
             let kernel = Kernel::SoftmaxCrossEntropyBackward { batch, classes, smoothing: *smoothing };
             let per_row = logits.run_kernel(kernel, &[logits, targets], logits.shape().to_vec(), None)?;
-            vec![per_row.mul(&g.reshape(&[batch, 1])?)?]
+            vec![Some(per_row.mul(&g.reshape(&[batch, 1])?)?)]
         }
         // Each input's part of the joined tensor is its gradient.
         Op::Concat(a, b, axis) => {
             let split = a.shape()[*axis];
-            vec![g.narrow(*axis, 0, split)?, g.narrow(*axis, split, b.shape()[*axis])?]
+            vec![wanted(a, &|| g.narrow(*axis, 0, split))?, wanted(b, &|| g.narrow(*axis, split, b.shape()[*axis]))?]
         }
         // Every x along the axis contributed once to its sum: spread g back along the axis.
         Op::SumAxis(x, axis) => {
             let mut kept = x.shape().to_vec();
             kept[*axis] = 1;
-            vec![g.reshape(&kept)?.expand(x.shape())?]
+            vec![Some(g.reshape(&kept)?.expand(x.shape())?)]
         }
     })
 }

@@ -194,6 +194,12 @@ impl Learner {
     pub fn freeze_to(&mut self, n: usize) {
         self.frozen_groups = n.min(2);
         self.optimizer = None;
+        for (i, group) in self.layer_groups().into_iter().enumerate() {
+            for t in group.into_iter().filter(|t| t.kind == TensorKind::Parameter) {
+                let trainable = i >= self.frozen_groups || t.tensor.shape().len() == 1;
+                t.tensor.set_requires_grad(trainable).expect("parameters are leaves");
+            }
+        }
     }
 
     /// Only the head trains (and batch norm everywhere).
@@ -205,16 +211,14 @@ impl Learner {
         self.freeze_to(0);
     }
 
-    /// Adam over the trainable parameters: for each layer group, rank-1 parameters (batch norm,
-    /// biases) without weight decay, the others with it; frozen groups contribute only their
-    /// batch-norm parameters.
+    /// Adam over the trainable parameters (those `freeze_to` left requiring grad): for each layer
+    /// group, rank-1 parameters (batch norm, biases) without weight decay, the others with it.
     fn build_optimizer(&self) -> Result<Adam> {
         let mut groups = Vec::new();
-        for (i, group) in self.layer_groups().into_iter().enumerate() {
-            let params: Vec<Tensor> = group.into_iter().filter(|t| t.kind == TensorKind::Parameter).map(|t| t.tensor).collect();
-            let (norms, weights): (Vec<Tensor>, Vec<Tensor>) = params.into_iter().partition(|p| p.shape().len() == 1);
+        for group in self.layer_groups() {
+            let trainable = group.into_iter().filter(|t| t.kind == TensorKind::Parameter && t.tensor.requires_grad());
+            let (norms, weights): (Vec<Tensor>, Vec<Tensor>) = trainable.map(|t| t.tensor).partition(|p| p.shape().len() == 1);
             groups.push(ParamGroup { params: norms, lr: 1e-3, weight_decay: 0.0 });
-            let weights = if i < self.frozen_groups { vec![] } else { weights };
             groups.push(ParamGroup { params: weights, lr: 1e-3, weight_decay: self.weight_decay });
         }
         Adam::new(groups)

@@ -40,14 +40,15 @@ struct Inner {
     storage: RefCell<Rc<Storage>>,
     /// The op that produced this tensor; None for leaves and for tensors made without grad.
     op: Option<Op>,
-    requires_grad: bool,
+    /// Settable on leaves (freezing a weight); fixed for op outputs.
+    requires_grad: Cell<bool>,
     grad: RefCell<Option<Tensor>>,
 }
 
 impl Tensor {
     fn build(shape: Vec<usize>, device: Device, storage: Rc<Storage>, op: Option<Op>, requires_grad: bool) -> Tensor {
         let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-        Tensor(Rc::new(Inner { id, shape, device, storage: RefCell::new(storage), op, requires_grad, grad: RefCell::new(None) }))
+        Tensor(Rc::new(Inner { id, shape, device, storage: RefCell::new(storage), op, requires_grad: Cell::new(requires_grad), grad: RefCell::new(None) }))
     }
 
     /// A tensor from host numbers laid out row-major.
@@ -122,7 +123,17 @@ impl Tensor {
     }
 
     pub fn requires_grad(&self) -> bool {
-        self.0.requires_grad
+        self.0.requires_grad.get()
+    }
+
+    /// Turns gradient tracking of a leaf on or off (torch's `requires_grad_`): frozen weights
+    /// get no gradient and cost nothing in backward.
+    pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
+        if self.0.op.is_some() {
+            return Err(Error::new("requires_grad", "only leaf tensors (weights, inputs) can change it"));
+        }
+        self.0.requires_grad.set(requires_grad);
+        Ok(())
     }
 
     pub(crate) fn id(&self) -> u64 {
