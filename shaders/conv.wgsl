@@ -6,23 +6,7 @@
 //   backward weight:  dw[o,c',ky,kx] = sum_{n, y, x} g[n,o,y,x] * in[n,c,y*s-p+ky, x*s-p+kx]
 // where c' = c mod (in_channels / groups) is the channel's index within its group.
 
-const WORKGROUP_SIZE: u32 = 256u;
-
-struct Params {
-    batch: u32, in_channels: u32, height: u32, width: u32,
-    out_channels: u32, kernel_h: u32, kernel_w: u32, stride_h: u32,
-    stride_w: u32, pad_h: u32, pad_w: u32, groups: u32,
-    out_h: u32, out_w: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> first: array<f32>;
-@group(0) @binding(2) var<storage, read> second: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-fn thread_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-}
+// Geometry, bindings (first, second, out) and thread_index: window_geometry.wgsl.
 
 // Input coordinate read by output coordinate `o` at kernel offset `k`, or -1 inside the padding.
 fn input_coord(o: u32, k: u32, stride: u32, pad: u32, size: u32) -> i32 {

@@ -3,25 +3,9 @@
 // on ties, a NaN counting as largest (NaN propagates, as in PyTorch).
 //   max_pool2d:          out[n,c,y,x] = max over the window of in[n,c, y*s-p+ky, x*s-p+kx]
 //   max_pool2d_backward: din[n,c,i,j] = sum of g[n,c,y,x] over the windows whose winner is (i, j)
-// Geometry as in conv.wgsl, with out_channels = in_channels.
 
-const WORKGROUP_SIZE: u32 = 256u;
-
-struct Params {
-    batch: u32, in_channels: u32, height: u32, width: u32,
-    out_channels: u32, kernel_h: u32, kernel_w: u32, stride_h: u32,
-    stride_w: u32, pad_h: u32, pad_w: u32, groups: u32,
-    out_h: u32, out_w: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> first: array<f32>;  // forward: input; backward: input
-@group(0) @binding(2) var<storage, read> second: array<f32>; // backward: output gradient
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-fn thread_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-}
+// Geometry, bindings and thread_index: window_geometry.wgsl. first = input; second = output
+// gradient (backward).
 
 // Flat input index of the winner of window (y, x) in plane `plane` (= n * channels + c).
 fn window_winner(plane: u32, y: u32, x: u32) -> u32 {

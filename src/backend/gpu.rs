@@ -329,8 +329,9 @@ impl GpuContext {
     }
 }
 
-fn shader_source(file: &str) -> &'static str {
-    match file {
+/// The WGSL source of one shader file; the sliding-window files share a prelude.
+fn shader_source(file: &str) -> String {
+    let body = match file {
         "elementwise" => include_str!("../../shaders/elementwise.wgsl"),
         "reduce" => include_str!("../../shaders/reduce.wgsl"),
         "matmul" => include_str!("../../shaders/matmul.wgsl"),
@@ -338,11 +339,15 @@ fn shader_source(file: &str) -> &'static str {
         "optim" => include_str!("../../shaders/optim.wgsl"),
         "adam" => include_str!("../../shaders/adam.wgsl"),
         "conv" => include_str!("../../shaders/conv.wgsl"),
+        "pool" => include_str!("../../shaders/pool.wgsl"),
         "gather" => include_str!("../../shaders/gather.wgsl"),
         "concat" => include_str!("../../shaders/concat.wgsl"),
-        "pool" => include_str!("../../shaders/pool.wgsl"),
         "softmax_xent" => include_str!("../../shaders/softmax_xent.wgsl"),
         _ => unreachable!("unknown shader file {file}"),
+    };
+    match file {
+        "conv" | "pool" => [include_str!("../../shaders/window_geometry.wgsl"), body].concat(),
+        _ => body.to_string(),
     }
 }
 

@@ -1,16 +1,11 @@
 // kiln's JavaScript API, called from real JavaScript in headless Chromium, on both backends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openSite } from './harness.mjs';
+import { openKilnPage } from './harness.mjs';
 
 let site;
 before(async () => {
-  site = await openSite();
-  await site.page.goto(`${site.origin}/tests/browser/blank.html`);
-  await site.page.evaluate(async () => {
-    window.kiln = await import('/pkg/kiln.js');
-    await window.kiln.default();
-  });
+  site = await openKilnPage();
 });
 after(() => site.close());
 

@@ -16,6 +16,17 @@ const CHROMIUM_ARGS = [
   '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
 ];
 
+/** A site whose page has kiln loaded and initialised as `window.kiln`, for API tests. */
+export async function openKilnPage() {
+  const site = await openSite();
+  await site.page.goto(`${site.origin}/tests/browser/blank.html`);
+  await site.page.evaluate(async () => {
+    window.kiln = await import('/pkg/kiln.js');
+    await window.kiln.default();
+  });
+  return site;
+}
+
 /**
  * Starts the server and a browser; returns helpers and a `close()` for both.
  * `webgpu: false` starts a browser without WebGPU (no navigator.gpu), as many still are.

@@ -3,16 +3,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { openSite } from './harness.mjs';
+import { openKilnPage } from './harness.mjs';
 
 const reference = JSON.parse(readFileSync(new URL('../fixtures/mobilenet_reference.json', import.meta.url)));
 let site;
 before(async () => {
-  site = await openSite();
-  await site.page.goto(`${site.origin}/tests/browser/blank.html`);
-  await site.page.evaluate(async () => {
-    window.kiln = await import('/pkg/kiln.js');
-    await window.kiln.default();
+  site = await openKilnPage();
+  await site.page.evaluate(() => {
     window.imageBytes = async (path) => new Uint8Array(await (await fetch(path)).arrayBuffer());
     window.loadModel = () => window.kiln.Model.mobilenetV2({
       pretrained: true, weightsUrl: '/www/models/mobilenet_v2.safetensors', classesUrl: '/www/models/imagenet_classes.txt',
