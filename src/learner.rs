@@ -16,7 +16,7 @@ use crate::nn::layers::kaiming_normal;
 use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, BatchNorm, Dropout, Linear, Module, NamedTensor, Sequential, Stateless, TensorKind};
 use crate::optim::{Adam, ParamGroup};
 use crate::rng::Pcg32;
-use crate::schedule::{lr_find_rate, LearningRate, OneCycle, SmoothedLoss};
+use crate::schedule::{lr_find_rate, sgdr, LearningRate, OneCycle, SmoothedLoss};
 use crate::tensor::{no_grad, Tensor};
 
 /// MobileNetV2's last feature width, the input of the head.
@@ -255,20 +255,41 @@ impl Learner {
     /// fastai's fit_one_cycle(epochs, lr_max) with its defaults (div 25, div_final 1e5,
     /// pct_start 0.25, momentum 0.95-0.85-0.95), one rate per layer group from `lr`.
     pub async fn fit_one_cycle(&mut self, epochs: usize, lr: LearningRate, pct_start: f64, div: f64) -> Result<FitOutcome> {
-        if epochs == 0 {
-            return Err(Error::new("fit_one_cycle", "needs at least one epoch"));
+        let cycles: Vec<OneCycle> = lr.per_group(3)?.iter().map(|&r| OneCycle { pct_start, div, ..OneCycle::new(r) }).collect();
+        let rates = move |pos: f64| cycles.iter().map(|c| (c.lr().at(pos), c.momentum().at(pos))).collect();
+        self.fit_scheduled("fit_one_cycle", epochs, rates).await
+    }
+
+    /// fastai's fit(epochs, lr): constant rates, Adam's default momentum 0.9.
+    pub async fn fit(&mut self, epochs: usize, lr: LearningRate) -> Result<FitOutcome> {
+        let groups = lr.per_group(3)?;
+        self.fit_scheduled("fit", epochs, move |_| groups.iter().map(|&r| (r, 0.9)).collect()).await
+    }
+
+    /// fastai's fit_sgdr(n_cycles, cycle_len, lr_max, cycle_mult): cosine cycles from lr_max to 0,
+    /// each cycle_mult times longer than the one before.
+    pub async fn fit_sgdr(&mut self, cycles: usize, cycle_len: usize, lr: LearningRate, cycle_mult: usize) -> Result<FitOutcome> {
+        if cycles == 0 || cycle_len == 0 || cycle_mult == 0 {
+            return Err(Error::new("fit_sgdr", "cycles, cycle_len and cycle_mult must be at least 1"));
         }
-        let rates = lr.per_group(3)?;
+        let groups = lr.per_group(3)?;
+        let schedules: Vec<_> = groups.iter().map(|&r| sgdr(cycles, cycle_len, r, cycle_mult)).collect();
+        let epochs = schedules[0].1;
+        self.fit_scheduled("fit_sgdr", epochs, move |pos| schedules.iter().map(|(s, _)| (s.at(pos), 0.9)).collect()).await
+    }
+
+    /// The training loop every fit shares: `schedule(pos)` gives each layer group's (rate,
+    /// momentum) at training position pos in [0, 1), set before each batch.
+    async fn fit_scheduled(&mut self, name: &str, epochs: usize, schedule: impl Fn(f64) -> Vec<(f64, f64)>) -> Result<FitOutcome> {
+        if epochs == 0 {
+            return Err(Error::new(name, "needs at least one epoch"));
+        }
         if self.data.train.len() < self.batch_size {
-            return Err(Error::new(
-                "fit_one_cycle",
-                format!("{} training images are fewer than one batch of {}", self.data.train.len(), self.batch_size),
-            ));
+            return Err(Error::new(name, format!("{} training images are fewer than one batch of {}", self.data.train.len(), self.batch_size)));
         }
         if self.optimizer.is_none() {
             self.optimizer = Some(self.build_optimizer()?);
         }
-        let cycles: Vec<OneCycle> = rates.iter().map(|&r| OneCycle { pct_start, div, ..OneCycle::new(r) }).collect();
         let per_epoch = self.data.train.len() / self.batch_size;
         let total = (epochs * per_epoch) as f64;
         let mut smooth = SmoothedLoss::default();
@@ -280,10 +301,10 @@ impl Learner {
             let mut rng = Pcg32::new(seed ^ 0xa5a5);
             let batches = self.data.train_batches(self.batch_size, seed);
             for (b, indices) in batches.iter().enumerate() {
-                let pos = (epoch * per_epoch + b) as f64 / total;
-                let group_rates: Vec<f64> = cycles.iter().map(|c| c.lr().at(pos)).collect();
-                let momentum = cycles[0].momentum().at(pos);
-                Self::set_rates(self.optimizer.as_mut().expect("created above"), &group_rates, momentum);
+                let settings = schedule((epoch * per_epoch + b) as f64 / total);
+                let rates: Vec<f64> = settings.iter().map(|&(lr, _)| lr).collect();
+                let momentum = settings[0].1;
+                Self::set_rates(self.optimizer.as_mut().expect("created above"), &rates, momentum);
                 let loss = self.train_batch(indices, &mut rng).await?;
                 let smoothed = smooth.push(loss);
                 if !loss.is_finite() || smoothed > 4.0 * best {
@@ -291,7 +312,7 @@ impl Learner {
                 }
                 best = best.min(smoothed);
                 self.recorder.losses.push(smoothed);
-                self.recorder.lrs.push(*group_rates.last().expect("three groups"));
+                self.recorder.lrs.push(*rates.last().expect("three groups"));
                 self.recorder.moms.push(momentum);
                 self.report(Progress::Batch { epoch, batch: b, batches: batches.len(), loss, smoothed });
                 if self.stop_requested.replace(false) {

@@ -134,3 +134,20 @@ fn export_load_predict_interpret_and_stop() {
     assert!((loss - results.iter().map(|r| r.loss).sum::<f64>() / results.len() as f64).abs() < 1e-9);
     assert!((0.0..=1.0).contains(&error));
 }
+
+#[test]
+fn fit_and_fit_sgdr_follow_their_schedules() {
+    let mut learner = learner();
+    let per_epoch = learner.data.train.len() / learner.batch_size;
+    block_on(learner.fit(1, LearningRate::Single(2e-4))).unwrap();
+    assert!(learner.recorder.lrs.iter().all(|&lr| (lr - 2e-4).abs() < 1e-12), "fit keeps the rate constant");
+    assert!(learner.recorder.moms.iter().all(|&m| m == 0.9));
+    learner.recorder = Default::default();
+    block_on(learner.fit_sgdr(2, 1, LearningRate::Single(1e-3), 2)).unwrap();
+    let lrs = &learner.recorder.lrs;
+    assert_eq!(lrs.len(), 3 * per_epoch, "cycles of 1 and 2 epochs");
+    assert!((lrs[0] - 1e-3).abs() < 1e-12 && (lrs[per_epoch] - 1e-3).abs() < 1e-12, "each cycle restarts at lr_max: {lrs:?}");
+    assert!(lrs[per_epoch - 1] < lrs[0] / 2.0 && lrs[3 * per_epoch - 1] < lrs[per_epoch] / 2.0, "and anneals");
+    assert_eq!(learner.results.len(), 4);
+    assert!(error_message(block_on(learner.fit_sgdr(0, 1, LearningRate::Single(1e-3), 2))).contains("at least 1"));
+}
