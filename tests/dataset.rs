@@ -97,3 +97,24 @@ fn batches_are_cropped_shuffled_and_labelled() {
         assert!((red - expected).abs() < 1e-5);
     }
 }
+
+#[test]
+fn oversampling_evens_out_unbalanced_classes() {
+    // 16 red and 4 blue images: oversampled, each epoch holds about as many blue as red.
+    let files = (0..20)
+        .map(|i| {
+            let (label, colour) = if i < 16 { ("red", [255, 0, 0]) } else { ("blue", [0, 0, 255]) };
+            (LabelledFile { name: format!("{label}_{i:02}.png"), bytes: png(30, 30, colour), label: label.into() }, false)
+        })
+        .collect();
+    let mut dataset = ImageDataset::from_files(files, 24, Split::Random { valid_pct: 0.2, seed: 1 }).unwrap();
+    let blue = |d: &ImageDataset, seed| d.train_batches(1, seed).iter().flatten().filter(|&&i| d.items[i].label == 0).count();
+    let plain: usize = (0..50).map(|s| blue(&dataset, s)).sum();
+    dataset.oversample = true;
+    let oversampled: usize = (0..50).map(|s| blue(&dataset, s)).sum();
+    let per_epoch = dataset.train.len() as f64;
+    assert!((plain as f64 / 50.0) < per_epoch * 0.3, "without oversampling blue stays rare");
+    let share = oversampled as f64 / 50.0 / per_epoch;
+    assert!((0.4..0.6).contains(&share), "about half the draws are blue: {share}");
+    assert_eq!(dataset.train_batches(4, 3), dataset.train_batches(4, 3), "deterministic for a seed");
+}

@@ -54,6 +54,9 @@ pub struct ImageDataset {
     /// Problems worth telling the user about (tiny classes, ...).
     pub warnings: Vec<String>,
     pub normalization: ImageNetNormalization,
+    /// Draw training items with probability proportional to 1 / (their class's count), with
+    /// replacement, so every class is seen about equally often (for unbalanced data).
+    pub oversample: bool,
 }
 
 impl ImageDataset {
@@ -106,7 +109,7 @@ impl ImageDataset {
                 warnings.push(format!("class '{name}' has only {count} image: it cannot be learned reliably"));
             }
         }
-        Ok(ImageDataset { vocab, items, train, valid, size, skipped, warnings, normalization: ImageNetNormalization::default() })
+        Ok(ImageDataset { vocab, items, train, valid, size, skipped, warnings, normalization: ImageNetNormalization::default(), oversample: false })
     }
 
     /// Files labelled by the first capture group of `pattern` on their names (fastai's
@@ -166,9 +169,31 @@ impl ImageDataset {
     /// Training batches for one epoch: the training items shuffled with `seed`, cut into batches
     /// of `batch_size`, the last incomplete one dropped (fastai's drop_last for training).
     pub fn train_batches(&self, batch_size: usize, seed: u64) -> Vec<Vec<usize>> {
-        let mut order = self.train.clone();
-        shuffle(&mut order, &mut Pcg32::new(seed));
+        let mut rng = Pcg32::new(seed);
+        let mut order = if self.oversample { self.weighted_sample(&mut rng) } else { self.train.clone() };
+        shuffle(&mut order, &mut rng);
         order.chunks_exact(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+    }
+
+    /// As many training items as there are, drawn with replacement with weights 1 / class count.
+    fn weighted_sample(&self, rng: &mut Pcg32) -> Vec<usize> {
+        let mut counts = vec![0usize; self.vocab.len()];
+        self.train.iter().for_each(|&i| counts[self.items[i].label] += 1);
+        let cumulative: Vec<f64> = self
+            .train
+            .iter()
+            .scan(0.0, |total, &i| {
+                *total += 1.0 / counts[self.items[i].label] as f64;
+                Some(*total)
+            })
+            .collect();
+        let total = *cumulative.last().expect("the training set is never empty");
+        (0..self.train.len())
+            .map(|_| {
+                let target = rng.uniform() as f64 * total;
+                self.train[cumulative.partition_point(|&c| c <= target).min(self.train.len() - 1)]
+            })
+            .collect()
     }
 
     /// Validation batches, in order, the last one possibly smaller.
