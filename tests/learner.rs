@@ -151,3 +151,17 @@ fn fit_and_fit_sgdr_follow_their_schedules() {
     assert_eq!(learner.results.len(), 4);
     assert!(error_message(block_on(learner.fit_sgdr(0, 1, LearningRate::Single(1e-3), 2))).contains("at least 1"));
 }
+
+#[test]
+fn progressive_resizing_keeps_the_weights() {
+    let mut learner = learner();
+    block_on(learner.fit(1, LearningRate::Single(1e-3))).unwrap();
+    let head = snapshot(&learner.head);
+    learner.data.set_size(48).unwrap();
+    assert_eq!(snapshot(&learner.head), head, "resizing the data changes no weight");
+    let (x, _) = learner.data.batch(&learner.data.valid.clone(), None, &Device::Cpu).unwrap();
+    assert_eq!(&x.shape()[1..], &[3, 48, 48]);
+    block_on(learner.fit(1, LearningRate::Single(1e-3))).unwrap();
+    assert_eq!(learner.results.len(), 2, "training goes on at the new size");
+    assert!(error_message(learner.data.set_size(0)).contains("at least 1 pixel"));
+}

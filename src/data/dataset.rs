@@ -39,7 +39,14 @@ pub struct Item {
     pub name: String,
     pub label: usize,
     pub image: RgbImage,
+    /// The decoded image with its shorter side at most SOURCE_SIDE, kept so the dataset can be
+    /// resized (progressive resizing) without decoding again.
+    source: RgbImage,
 }
+
+/// Shorter side of the kept source images: enough for any training size a page would use,
+/// small enough that camera photos do not fill the memory.
+const SOURCE_SIDE: u32 = 512;
 
 pub struct ImageDataset {
     /// Class names, sorted; a label is an index into it.
@@ -77,7 +84,8 @@ impl ImageDataset {
             match decode_image(&file.bytes, &file.name) {
                 Ok(image) => {
                     let label = vocab.binary_search(&file.label).expect("every label is in the vocabulary");
-                    items.push(Item { name: file.name, label, image: resize_shorter_side(&image, size) });
+                    let source = if image.width().min(image.height()) > SOURCE_SIDE { resize_shorter_side(&image, SOURCE_SIDE) } else { image };
+                    items.push(Item { name: file.name, label, image: resize_shorter_side(&source, size), source });
                     in_valid.push(valid);
                 }
                 Err(e) => skipped.push((file.name, e.message().to_string())),
@@ -110,6 +118,17 @@ impl ImageDataset {
             }
         }
         Ok(ImageDataset { vocab, items, train, valid, size, skipped, warnings, normalization: ImageNetNormalization::default(), oversample: false })
+    }
+
+    /// Progressive resizing: the crops become `size` x `size` from now on, every image resized
+    /// again from its kept source (the model's weights are untouched).
+    pub fn set_size(&mut self, size: u32) -> Result<()> {
+        if size == 0 {
+            return Err(Error::new("dataset", "the image size must be at least 1 pixel"));
+        }
+        self.items.iter_mut().for_each(|item| item.image = resize_shorter_side(&item.source, size));
+        self.size = size;
+        Ok(())
     }
 
     /// Files labelled by the first capture group of `pattern` on their names (fastai's
