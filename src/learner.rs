@@ -75,6 +75,11 @@ pub struct Learner {
     pub recorder: Recorder,
     pub results: Vec<EpochResult>,
     /// Layer groups before this index are frozen (but their batch-norm parameters train).
+    /// fastai's "precompute": while the body is frozen, run it once over every image (centre
+    /// crops, evaluation mode) and train only the head on the stored features. Far faster; the
+    /// body's batch-norm layers then stay as they are (there is no augmentation to lose).
+    pub precompute: bool,
+    features: Option<FeatureCache>,
     /// Called after every training batch and every epoch.
     pub on_progress: Option<Box<dyn FnMut(&Progress)>>,
     /// Set to true (from a callback or another part of the program) to stop training after the
@@ -127,6 +132,8 @@ impl Learner {
             label_smoothing: 0.0,
             recorder: Recorder::default(),
             results: Vec::new(),
+            precompute: false,
+            features: None,
             on_progress: None,
             stop_requested: Rc::new(Cell::new(false)),
             frozen_groups: 0,
@@ -239,8 +246,16 @@ impl Learner {
 
     /// One training batch: forward, loss, backward, optimizer step. Returns the loss.
     async fn train_batch(&mut self, indices: &[usize], rng: &mut Pcg32) -> Result<f64> {
-        let (x, y) = self.data.batch(indices, Some(rng), &self.device)?;
-        let loss = self.forward(&x)?.cross_entropy(&y, self.label_smoothing)?;
+        let loss = match self.features.as_ref() {
+            Some(cache) => {
+                let (x, y) = cache.batch(&self.data, indices, &self.device)?;
+                self.head.forward(&x)?.cross_entropy(&y, self.label_smoothing)?
+            }
+            None => {
+                let (x, y) = self.data.batch(indices, Some(rng), &self.device)?;
+                self.forward(&x)?.cross_entropy(&y, self.label_smoothing)?
+            }
+        };
         let value = loss.item().await? as f64;
         if !value.is_finite() {
             return Ok(value); // do not step on a NaN: the weights stay the last good ones
@@ -290,6 +305,7 @@ impl Learner {
         if self.optimizer.is_none() {
             self.optimizer = Some(self.build_optimizer()?);
         }
+        self.prepare_features().await?;
         let per_epoch = self.data.train.len() / self.batch_size;
         let total = (epochs * per_epoch) as f64;
         let mut smooth = SmoothedLoss::default();
@@ -327,6 +343,29 @@ impl Learner {
         Ok(FitOutcome::Finished)
     }
 
+    /// Computes (or drops) the stored body features as `precompute` and the freezing require.
+    async fn prepare_features(&mut self) -> Result<()> {
+        let wanted = self.precompute && self.frozen_groups == 2;
+        let current = self.features.as_ref().is_some_and(|f| f.size == self.data.size);
+        if !wanted {
+            self.features = None;
+        } else if !current {
+            self.body.set_training(false);
+            let mut per_item = Vec::with_capacity(self.data.items.len());
+            let mut shape = Vec::new();
+            let all: Vec<usize> = (0..self.data.items.len()).collect();
+            for chunk in all.chunks(self.batch_size.max(1)) {
+                let (x, _) = self.data.batch(chunk, None, &self.device)?;
+                let features = no_grad(|| self.body.forward(&x))?;
+                shape = features.shape()[1..].to_vec();
+                let values = features.to_vec().await?;
+                per_item.extend(values.chunks(values.len() / chunk.len()).map(<[f32]>::to_vec));
+            }
+            self.features = Some(FeatureCache { size: self.data.size, shape, per_item });
+        }
+        Ok(())
+    }
+
     fn report(&mut self, progress: Progress) {
         if let Some(callback) = self.on_progress.as_mut() {
             callback(&progress);
@@ -360,8 +399,11 @@ impl Learner {
         self.set_training(false);
         let mut results = Vec::with_capacity(self.data.valid.len());
         for indices in self.data.valid_batches(self.batch_size) {
-            let (x, y) = self.data.batch(&indices, None, &self.device)?;
-            let logits = no_grad(|| self.forward(&x))?;
+            let logits_and_labels = match self.features.as_ref() {
+                Some(cache) => cache.batch(&self.data, &indices, &self.device).and_then(|(x, y)| Ok((no_grad(|| self.head.forward(&x))?, y))),
+                None => self.data.batch(&indices, None, &self.device).and_then(|(x, y)| Ok((no_grad(|| self.forward(&x))?, y))),
+            };
+            let (logits, y) = logits_and_labels?;
             let losses = no_grad(|| logits.cross_entropy_per_item(&y, self.label_smoothing))?.to_vec().await?;
             let probabilities = no_grad(|| logits.softmax(1))?.to_vec().await?;
             let classes = self.data.vocab.len();
@@ -425,6 +467,25 @@ impl Learner {
         self.optimizer = saved_optimizer;
         let suggestions = suggest(&lrs, &losses, num_it)?;
         Ok((lrs, losses, suggestions))
+    }
+}
+
+/// The body's output for every dataset item, for training the head alone.
+struct FeatureCache {
+    /// The image size the features were computed at.
+    size: u32,
+    /// One item's feature shape, [channels, h, w].
+    shape: Vec<usize>,
+    per_item: Vec<Vec<f32>>,
+}
+
+impl FeatureCache {
+    /// The stored features and the labels of `indices`, as tensors.
+    fn batch(&self, data: &ImageDataset, indices: &[usize], device: &Device) -> Result<(Tensor, Tensor)> {
+        let values: Vec<f32> = indices.iter().flat_map(|&i| self.per_item[i].iter().copied()).collect();
+        let labels: Vec<f32> = indices.iter().map(|&i| data.items[i].label as f32).collect();
+        let shape: Vec<usize> = std::iter::once(indices.len()).chain(self.shape.iter().copied()).collect();
+        Ok((Tensor::from_slice(&values, &shape, device)?, Tensor::from_slice(&labels, &[indices.len()], device)?))
     }
 }
 

@@ -165,3 +165,19 @@ fn progressive_resizing_keeps_the_weights() {
     assert_eq!(learner.results.len(), 2, "training goes on at the new size");
     assert!(error_message(learner.data.set_size(0)).contains("at least 1 pixel"));
 }
+
+#[test]
+fn precompute_trains_the_head_on_stored_features() {
+    let mut learner = learner();
+    learner.precompute = true;
+    let body = snapshot(&learner.body);
+    let (start_loss, _) = block_on(learner.validate()).unwrap();
+    block_on(learner.fit_one_cycle(2, LearningRate::Single(1e-2), 0.25, 25.0)).unwrap();
+    assert_eq!(snapshot(&learner.body), body, "the body, running statistics included, is untouched");
+    let (loss, _) = block_on(learner.validate()).unwrap();
+    assert!(loss < start_loss, "the head learned from the stored features: {start_loss} -> {loss}");
+    // Unfrozen, the stored features are not used: the body trains again.
+    learner.unfreeze();
+    block_on(learner.fit(1, LearningRate::Single(1e-4))).unwrap();
+    assert_ne!(snapshot(&learner.body), body);
+}
