@@ -1,0 +1,40 @@
+//! Seconds per epoch on the sample photos (www/sample) at 128 px, batch 16, side by side in one
+//! run: frozen training with and without precomputed body features, and unfrozen training.
+//!
+//!     cargo bench --bench training            # the CPU backend
+//!     cargo bench --bench training -- webgpu  # the wgpu backend (slow on a software adapter)
+
+use kiln::data::dataset::{ImageDataset, Split};
+use kiln::learner::Learner;
+use kiln::schedule::LearningRate;
+use kiln::Device;
+
+fn main() {
+    let device = match std::env::args().nth(1).as_deref() {
+        Some("webgpu") => pollster::block_on(Device::gpu()).expect("a wgpu adapter"),
+        _ => Device::Cpu,
+    };
+    let root = env!("CARGO_MANIFEST_DIR");
+    let weights = std::fs::read(format!("{root}/www/models/mobilenet_v2.safetensors")).expect("weights");
+    let learner = || {
+        let data = ImageDataset::from_folder(std::path::Path::new(&format!("{root}/www/sample")), 128, Split::default()).expect("sample photos");
+        Learner::vision(data, &weights, "mobilenet_v2.safetensors", &device).expect("learner")
+    };
+    let epoch_seconds = |learner: &mut Learner| {
+        pollster::block_on(learner.fit_one_cycle(2, LearningRate::Single(1e-3), 0.25, 25.0)).expect("training");
+        // The second epoch: the first also pays for warm-up (and for computing stored features).
+        learner.results[1].seconds
+    };
+    let frozen = epoch_seconds(&mut learner());
+    let mut precomputed = learner();
+    precomputed.precompute = true;
+    let precompute = epoch_seconds(&mut precomputed);
+    let mut unfrozen = learner();
+    unfrozen.unfreeze();
+    let all = epoch_seconds(&mut unfrozen);
+    println!("{} backend: {}", device.info().backend, device.info().adapter);
+    println!("{:<32} {:>10} {:>10}", "training (128 px, batch 16)", "s/epoch", "vs frozen");
+    for (name, seconds) in [("frozen body", frozen), ("frozen body, precomputed", precompute), ("unfrozen", all)] {
+        println!("{name:<32} {seconds:>10.2} {:>10.2}", seconds / frozen);
+    }
+}
