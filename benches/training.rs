@@ -17,7 +17,8 @@ fn main() {
     let root = env!("CARGO_MANIFEST_DIR");
     let weights = std::fs::read(format!("{root}/www/models/mobilenet_v2.safetensors")).expect("weights");
     let learner = || {
-        let data = ImageDataset::from_folder(std::path::Path::new(&format!("{root}/www/sample")), 128, Split::default()).expect("sample photos");
+        let data =
+            ImageDataset::from_folder(std::path::Path::new(&format!("{root}/www/sample")), 128, Split::default()).expect("sample photos");
         Learner::vision(data, &weights, "mobilenet_v2.safetensors", &device).expect("learner")
     };
     let epoch_seconds = |learner: &mut Learner| {

@@ -63,7 +63,13 @@ async fn run() -> Result<(), String> {
         eprintln!("skipped {file}: {why}");
     }
     data.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
-    println!("{} classes: {}; {} training and {} validation images", data.vocab.len(), data.vocab.join(", "), data.train.len(), data.valid.len());
+    println!(
+        "{} classes: {}; {} training and {} validation images",
+        data.vocab.len(),
+        data.vocab.join(", "),
+        data.train.len(),
+        data.valid.len()
+    );
     let weights = std::fs::read(WEIGHTS).map_err(|e| format!("{WEIGHTS}: {e}"))?;
     let mut learner = Learner::vision(data, &weights, WEIGHTS, &device).map_err(|e| e.to_string())?;
     println!("{:>5} {:>12} {:>12} {:>12} {:>8}", "epoch", "train_loss", "valid_loss", "error_rate", "time");

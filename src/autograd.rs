@@ -94,7 +94,7 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>
             UnaryOp::Exp => g.mul(y)?,                                     // d(e^x) = e^x = y
             UnaryOp::Log => g.div(x)?,                                     // d(ln x) = 1/x
             UnaryOp::Relu => x.clamp_backward(0.0, f32::INFINITY, g)?,     // d relu = 1 where x > 0
-            UnaryOp::Pow(p) if p == 2.0 => g.mul(&x.mul_scalar(2.0)?)?,   // d(x^2) = 2x (one pass)
+            UnaryOp::Pow(p) if p == 2.0 => g.mul(&x.mul_scalar(2.0)?)?,    // d(x^2) = 2x (one pass)
             UnaryOp::Pow(p) => g.mul(&x.pow(p - 1.0)?.mul_scalar(p)?)?,    // d(x^p) = p x^(p-1)
             UnaryOp::Affine { scale, .. } => g.mul_scalar(scale)?,         // d(sx + t) = s
             UnaryOp::Clamp { min, max } => x.clamp_backward(min, max, g)?, // 1 inside (min, max)
@@ -103,15 +103,15 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>
         Op::Binary(binary, a, b) => {
             let ga = || match binary {
                 BinaryOp::Add | BinaryOp::Sub => Ok(g.clone()), // d(a+b)/da = d(a-b)/da = 1
-                BinaryOp::Mul => g.mul(b),                       // d(ab)/da = b
-                BinaryOp::Div => g.div(b),                       // d(a/b)/da = 1/b
+                BinaryOp::Mul => g.mul(b),                      // d(ab)/da = b
+                BinaryOp::Div => g.div(b),                      // d(a/b)/da = 1/b
                 BinaryOp::ClampBackward { .. } => unreachable!("clamp_backward is never recorded in a graph"),
             };
             let gb = || match binary {
-                BinaryOp::Add => Ok(g.clone()),             // d(a+b)/db = 1
-                BinaryOp::Sub => g.neg(),                    // d(a-b)/db = -1
-                BinaryOp::Mul => g.mul(a),                   // d(ab)/db = a
-                BinaryOp::Div => g.mul(y)?.div(b)?.neg(),    // d(a/b)/db = -a/b^2 = -y/b
+                BinaryOp::Add => Ok(g.clone()),           // d(a+b)/db = 1
+                BinaryOp::Sub => g.neg(),                 // d(a-b)/db = -1
+                BinaryOp::Mul => g.mul(a),                // d(ab)/db = a
+                BinaryOp::Div => g.mul(y)?.div(b)?.neg(), // d(a/b)/db = -a/b^2 = -y/b
                 BinaryOp::ClampBackward { .. } => unreachable!("clamp_backward is never recorded in a graph"),
             };
             vec![wanted(a, &|| ga()?.sum_to_shape(a.shape()))?, wanted(b, &|| gb()?.sum_to_shape(b.shape()))?]

@@ -48,7 +48,15 @@ struct Inner {
 impl Tensor {
     fn build(shape: Vec<usize>, device: Device, storage: Rc<Storage>, op: Option<Op>, requires_grad: bool) -> Tensor {
         let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-        Tensor(Rc::new(Inner { id, shape, device, storage: RefCell::new(storage), op, requires_grad: Cell::new(requires_grad), grad: RefCell::new(None) }))
+        Tensor(Rc::new(Inner {
+            id,
+            shape,
+            device,
+            storage: RefCell::new(storage),
+            op,
+            requires_grad: Cell::new(requires_grad),
+            grad: RefCell::new(None),
+        }))
     }
 
     /// A tensor from host numbers laid out row-major.

@@ -72,7 +72,10 @@ fn bad_files_and_bad_datasets() {
     assert_eq!(dataset.warnings, vec!["class 'fox' has only 1 image: it cannot be learned reliably"]);
 
     let one_class: Vec<_> = files(vec![]).into_iter().filter(|(f, _)| f.label == "cat").collect();
-    assert_eq!(error_message(ImageDataset::from_files(one_class, 24, Split::default())), "dataset: a classifier needs at least two classes; found only 'cat'");
+    assert_eq!(
+        error_message(ImageDataset::from_files(one_class, 24, Split::default())),
+        "dataset: a classifier needs at least two classes; found only 'cat'"
+    );
     assert_eq!(error_message(ImageDataset::from_files(vec![], 24, Split::default())), "dataset: no readable images (0 file(s) skipped)");
     let two = files(vec![]).into_iter().take(2).collect();
     assert!(error_message(ImageDataset::from_files(two, 24, Split::default())).contains("0 validation images"), "too few to split");

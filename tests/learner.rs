@@ -44,7 +44,10 @@ fn frozen_body_keeps_its_weights_but_trains_batch_norm() {
     assert_eq!(outcome, FitOutcome::Finished);
     let after = snapshot(&learner.body);
     for ((name, old), (_, new)) in before.iter().zip(&after) {
-        let is_conv = name.ends_with(".weight") && old.len() > 1 && !name.contains("running") && learner.body.state().iter().any(|t| &t.name == name && t.tensor.shape().len() == 4);
+        let is_conv = name.ends_with(".weight")
+            && old.len() > 1
+            && !name.contains("running")
+            && learner.body.state().iter().any(|t| &t.name == name && t.tensor.shape().len() == 4);
         if is_conv {
             assert_eq!(old, new, "{name}: frozen convolution weights stay bit-identical");
         }
@@ -69,7 +72,8 @@ fn lr_find_restores_every_weight() {
 #[test]
 fn training_on_the_sample_photos_learns() {
     // The real photos of www/sample (5 classes), small and frozen so the test stays quick.
-    let data = ImageDataset::from_folder(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/www/sample")), 64, Split::default()).unwrap();
+    let data =
+        ImageDataset::from_folder(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/www/sample")), 64, Split::default()).unwrap();
     assert_eq!(data.vocab, vec!["fishes", "monuments", "others", "renewable", "tools"]);
     let weights = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/mobilenet_v2.safetensors")).unwrap();
     let mut learner = Learner::vision(data, &weights, "mobilenet_v2.safetensors", &Device::Cpu).unwrap();
@@ -123,7 +127,11 @@ fn export_load_predict_interpret_and_stop() {
     other.load_exported(&weights, &description, "model").unwrap();
     let image = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/images/eagle.jpg")).unwrap();
     let (label, index, probabilities) = block_on(learner.predict(&image, "eagle.jpg")).unwrap();
-    assert_eq!(block_on(other.predict(&image, "eagle.jpg")).unwrap(), (label.clone(), index, probabilities.clone()), "same weights, same answer");
+    assert_eq!(
+        block_on(other.predict(&image, "eagle.jpg")).unwrap(),
+        (label.clone(), index, probabilities.clone()),
+        "same weights, same answer"
+    );
     assert_eq!(probabilities.len(), 2);
     assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     assert!(error_message(other.load_exported(&weights, r#"{"vocab":["cat","dog"]}"#, "model")).contains("the model knows the classes"));

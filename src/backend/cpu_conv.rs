@@ -312,4 +312,3 @@ fn for_each_tap_row(g: &ConvGeometry, mut body: impl FnMut(TapRow)) {
         }
     }
 }
-

@@ -22,9 +22,8 @@ const M_BLOCK: usize = 64;
 /// calling thread.
 #[allow(clippy::too_many_arguments)]
 pub fn batched_matmul(a: &[f32], b: &[f32], c: &mut [f32], batch: usize, m: usize, k: usize, n: usize, a_stride: usize, b_stride: usize) {
-    let product = |i: usize, c_item: &mut [f32]| {
-        matmul_one_thread(&a[i * a_stride..][..m * k], &b[i * b_stride..][..k * n], c_item, m, k, n)
-    };
+    let product =
+        |i: usize, c_item: &mut [f32]| matmul_one_thread(&a[i * a_stride..][..m * k], &b[i * b_stride..][..k * n], c_item, m, k, n);
     #[cfg(not(target_family = "wasm"))]
     {
         use rayon::prelude::*;

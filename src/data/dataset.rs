@@ -23,7 +23,10 @@ pub struct LabelledFile {
 /// (train/ and valid/ folders).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Split {
-    Random { valid_pct: f64, seed: u64 },
+    Random {
+        valid_pct: f64,
+        seed: u64,
+    },
     /// Files whose flag is true validate.
     Given,
 }
@@ -84,7 +87,8 @@ impl ImageDataset {
             match decode_image(&file.bytes, &file.name) {
                 Ok(image) => {
                     let label = vocab.binary_search(&file.label).expect("every label is in the vocabulary");
-                    let source = if image.width().min(image.height()) > SOURCE_SIDE { resize_shorter_side(&image, SOURCE_SIDE) } else { image };
+                    let source =
+                        if image.width().min(image.height()) > SOURCE_SIDE { resize_shorter_side(&image, SOURCE_SIDE) } else { image };
                     items.push(Item { name: file.name, label, image: resize_shorter_side(&source, size), source });
                     in_valid.push(valid);
                 }
@@ -93,7 +97,16 @@ impl ImageDataset {
         }
         // Classes all of whose files were unreadable drop out of the vocabulary.
         let used: Vec<bool> = (0..vocab.len()).map(|c| items.iter().any(|i| i.label == c)).collect();
-        let remap: Vec<usize> = used.iter().scan(0, |next, &u| { let r = *next; if u { *next += 1; } Some(r) }).collect();
+        let remap: Vec<usize> = used
+            .iter()
+            .scan(0, |next, &u| {
+                let r = *next;
+                if u {
+                    *next += 1;
+                }
+                Some(r)
+            })
+            .collect();
         vocab = vocab.into_iter().zip(&used).filter(|(_, &u)| u).map(|(v, _)| v).collect();
         items.iter_mut().for_each(|i| i.label = remap[i.label]);
 
@@ -108,7 +121,10 @@ impl ImageDataset {
             Split::Random { valid_pct, seed } => random_split(items.len(), valid_pct, seed)?,
         };
         if train.is_empty() || valid.is_empty() {
-            return Err(Error::new("dataset", format!("{} training and {} validation images: both must be non-empty", train.len(), valid.len())));
+            return Err(Error::new(
+                "dataset",
+                format!("{} training and {} validation images: both must be non-empty", train.len(), valid.len()),
+            ));
         }
         let mut warnings = Vec::new();
         for (c, name) in vocab.iter().enumerate() {
@@ -117,7 +133,17 @@ impl ImageDataset {
                 warnings.push(format!("class '{name}' has only {count} image: it cannot be learned reliably"));
             }
         }
-        Ok(ImageDataset { vocab, items, train, valid, size, skipped, warnings, normalization: ImageNetNormalization::default(), oversample: false })
+        Ok(ImageDataset {
+            vocab,
+            items,
+            train,
+            valid,
+            size,
+            skipped,
+            warnings,
+            normalization: ImageNetNormalization::default(),
+            oversample: false,
+        })
     }
 
     /// Progressive resizing: the crops become `size` x `size` from now on, every image resized

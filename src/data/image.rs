@@ -71,11 +71,8 @@ pub fn prepare_for_model(image: &RgbImage, resize_to: u32, crop: u32, norm: &Ima
 /// the longer side truncated as torchvision does: int(size * long / short).
 pub fn resize_shorter_side(image: &RgbImage, size: u32) -> RgbImage {
     let (w, h) = image.dimensions();
-    let (new_w, new_h) = if w <= h {
-        (size, (size as u64 * h as u64 / w as u64) as u32)
-    } else {
-        ((size as u64 * w as u64 / h as u64) as u32, size)
-    };
+    let (new_w, new_h) =
+        if w <= h { (size, (size as u64 * h as u64 / w as u64) as u32) } else { ((size as u64 * w as u64 / h as u64) as u32, size) };
     image::imageops::resize(image, new_w, new_h, FilterType::Triangle)
 }
 

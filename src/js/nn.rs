@@ -120,7 +120,8 @@ impl JsSequential {
     /// `new Sequential([layer, ...])`: children named "0", "1", ... The layers stay usable.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "Array<Sequential | Conv2d | BatchNorm1d | BatchNorm2d | Linear | ReLU | ReLU6 | Dropout>")] layers: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Array<Sequential | Conv2d | BatchNorm1d | BatchNorm2d | Linear | ReLU | ReLU6 | Dropout>")]
+        layers: JsValue,
     ) -> Result<JsSequential, JsError> {
         let list = layers.dyn_ref::<Array>().ok_or_else(|| JsError::new("Sequential: expects an array of layers"))?;
         let children = list

@@ -8,16 +8,21 @@ use std::rc::Rc;
 use crate::backend::Device;
 use crate::data::dataset::ImageDataset;
 use crate::data::{decode_image, prepare_for_model};
+use crate::error::{Error, Result};
 use crate::inference::top_k;
 use crate::interpret::ItemResult;
-use crate::error::{Error, Result};
 use crate::lr_find::{suggest, Suggestions};
-use crate::nn::layers::kaiming_normal;
-use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, BatchNorm, Dropout, Linear, Module, NamedTensor, Sequential, Stateless, TensorKind};
+use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module, NamedTensor, Sequential, TensorKind};
 use crate::optim::{Adam, ParamGroup};
 use crate::rng::Pcg32;
 use crate::schedule::{lr_find_rate, sgdr, LearningRate, OneCycle, SmoothedLoss};
 use crate::tensor::{no_grad, Tensor};
+
+mod features;
+mod head;
+
+use features::FeatureCache;
+use head::create_head;
 
 /// MobileNetV2's last feature width, the input of the head.
 const BODY_FEATURES: usize = 1280;
@@ -90,30 +95,6 @@ pub struct Learner {
     seed: u64,
 }
 
-/// fastai's create_head for `features` input channels and `classes` outputs.
-fn create_head(features: usize, classes: usize, device: &Device, rng: &mut Pcg32) -> Result<Sequential> {
-    let batch_norm = |channels: usize| -> Result<Rc<dyn Module>> {
-        let norm = BatchNorm::new(channels, device)?;
-        norm.bias.assign(&Tensor::full(&[channels], 1e-3, device)?)?; // fastai: weight 1, bias 1e-3
-        Ok(Rc::new(norm))
-    };
-    let mut linear = |inputs: usize, outputs: usize| -> Result<Rc<dyn Module>> {
-        Ok(Rc::new(Linear { weight: kaiming_normal(&[outputs, inputs], inputs, device, rng)?, bias: None }))
-    };
-    let hidden = 512;
-    Ok(Sequential::new(vec![
-        Rc::new(Stateless::AdaptiveConcatPool),
-        Rc::new(Stateless::Flatten),
-        batch_norm(2 * features)?,
-        Rc::new(Dropout::new(0.25, 1)),
-        linear(2 * features, hidden)?,
-        Rc::new(Stateless::Relu),
-        batch_norm(hidden)?,
-        Rc::new(Dropout::new(0.5, 2)),
-        linear(hidden, classes)?,
-    ]))
-}
-
 impl Learner {
     /// fastai's vision_learner(dls, mobilenet_v2 pretrained, metrics=[error_rate, accuracy]):
     /// the ImageNet body from `weights` (safetensors, named `source` in errors), a new head for
@@ -175,8 +156,10 @@ impl Learner {
     /// learner's classes. On any error nothing changes.
     pub fn load_exported(&mut self, weights: &[u8], description: &str, source: &str) -> Result<()> {
         let fail = |why: String| Error::new("load", format!("{source}: {why}"));
-        let json: serde_json::Value = serde_json::from_str(description).map_err(|e| fail(format!("the model description is not valid JSON ({e})")))?;
-        let vocab: Vec<String> = serde_json::from_value(json["vocab"].clone()).map_err(|_| fail("the model description has no vocabulary".into()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(description).map_err(|e| fail(format!("the model description is not valid JSON ({e})")))?;
+        let vocab: Vec<String> =
+            serde_json::from_value(json["vocab"].clone()).map_err(|_| fail("the model description has no vocabulary".into()))?;
         if vocab != self.data.vocab {
             return Err(fail(format!("the model knows the classes {vocab:?}, this dataset has {:?}", self.data.vocab)));
         }
@@ -193,7 +176,11 @@ impl Learner {
             out
         };
         let body = &self.body.layers;
-        [collect(&body[..LATE_BODY_START], 0, "0"), collect(&body[LATE_BODY_START..], LATE_BODY_START, "0"), collect(&self.head.layers, 0, "1")]
+        [
+            collect(&body[..LATE_BODY_START], 0, "0"),
+            collect(&body[LATE_BODY_START..], LATE_BODY_START, "0"),
+            collect(&self.head.layers, 0, "1"),
+        ]
     }
 
     /// Trains only the last `3 - n` layer groups (fastai's freeze_to(n)), plus every batch-norm
@@ -300,7 +287,10 @@ impl Learner {
             return Err(Error::new(name, "needs at least one epoch"));
         }
         if self.data.train.len() < self.batch_size {
-            return Err(Error::new(name, format!("{} training images are fewer than one batch of {}", self.data.train.len(), self.batch_size)));
+            return Err(Error::new(
+                name,
+                format!("{} training images are fewer than one batch of {}", self.data.train.len(), self.batch_size),
+            ));
         }
         if self.optimizer.is_none() {
             self.optimizer = Some(self.build_optimizer()?);
@@ -324,7 +314,9 @@ impl Learner {
                 let loss = self.train_batch(indices, &mut rng).await?;
                 let smoothed = smooth.push(loss);
                 if !loss.is_finite() || smoothed > 4.0 * best {
-                    return Ok(FitOutcome::Diverged(format!("the loss became {loss:.3e} at epoch {epoch}, batch {b}: the learning rate is too high")));
+                    return Ok(FitOutcome::Diverged(format!(
+                        "the loss became {loss:.3e} at epoch {epoch}, batch {b}: the learning rate is too high"
+                    )));
                 }
                 best = best.min(smoothed);
                 self.recorder.losses.push(smoothed);
@@ -336,7 +328,14 @@ impl Learner {
                 }
             }
             let (valid_loss, error_rate) = self.validate().await?;
-            let row = EpochResult { epoch, train_loss: smooth.value(), valid_loss, error_rate, accuracy: 1.0 - error_rate, seconds: now() - started };
+            let row = EpochResult {
+                epoch,
+                train_loss: smooth.value(),
+                valid_loss,
+                error_rate,
+                accuracy: 1.0 - error_rate,
+                seconds: now() - started,
+            };
             self.results.push(row.clone());
             self.report(Progress::Epoch(row));
         }
@@ -400,7 +399,9 @@ impl Learner {
         let mut results = Vec::with_capacity(self.data.valid.len());
         for indices in self.data.valid_batches(self.batch_size) {
             let logits_and_labels = match self.features.as_ref() {
-                Some(cache) => cache.batch(&self.data, &indices, &self.device).and_then(|(x, y)| Ok((no_grad(|| self.head.forward(&x))?, y))),
+                Some(cache) => {
+                    cache.batch(&self.data, &indices, &self.device).and_then(|(x, y)| Ok((no_grad(|| self.head.forward(&x))?, y)))
+                }
                 None => self.data.batch(&indices, None, &self.device).and_then(|(x, y)| Ok((no_grad(|| self.forward(&x))?, y))),
             };
             let (logits, y) = logits_and_labels?;
@@ -467,25 +468,6 @@ impl Learner {
         self.optimizer = saved_optimizer;
         let suggestions = suggest(&lrs, &losses, num_it)?;
         Ok((lrs, losses, suggestions))
-    }
-}
-
-/// The body's output for every dataset item, for training the head alone.
-struct FeatureCache {
-    /// The image size the features were computed at.
-    size: u32,
-    /// One item's feature shape, [channels, h, w].
-    shape: Vec<usize>,
-    per_item: Vec<Vec<f32>>,
-}
-
-impl FeatureCache {
-    /// The stored features and the labels of `indices`, as tensors.
-    fn batch(&self, data: &ImageDataset, indices: &[usize], device: &Device) -> Result<(Tensor, Tensor)> {
-        let values: Vec<f32> = indices.iter().flat_map(|&i| self.per_item[i].iter().copied()).collect();
-        let labels: Vec<f32> = indices.iter().map(|&i| data.items[i].label as f32).collect();
-        let shape: Vec<usize> = std::iter::once(indices.len()).chain(self.shape.iter().copied()).collect();
-        Ok((Tensor::from_slice(&values, &shape, device)?, Tensor::from_slice(&labels, &[indices.len()], device)?))
     }
 }
 
