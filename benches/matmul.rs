@@ -5,23 +5,13 @@
 //!     cargo bench --bench matmul            # sizes 64 … 1024
 //!     cargo bench --bench matmul -- 256 512 # chosen sizes
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::median_seconds;
 
 use kiln::{Device, Tensor};
-
-/// Median seconds per call of `f`, over enough calls to fill about `budget`.
-fn median_seconds(budget: Duration, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up: caches, pipelines, buffer pool
-    let mut times = vec![];
-    let start = Instant::now();
-    while times.len() < 3 || (start.elapsed() < budget && times.len() < 50) {
-        let t = Instant::now();
-        f();
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
 
 fn naive_ikj(a: &[f32], b: &[f32], c: &mut [f32], n: usize) {
     c.fill(0.0);
@@ -52,13 +42,13 @@ fn main() {
         let (a_host, b_host) = (pollster::block_on(a.to_vec()).unwrap(), pollster::block_on(b.to_vec()).unwrap());
         let mut c_host = vec![0.0; n * n];
         let budget = Duration::from_secs(2);
-        let naive = flops / median_seconds(budget, || naive_ikj(&a_host, &b_host, &mut c_host, n)) / 1e9;
-        let cpu = flops / median_seconds(budget, || drop(a.matmul(&b).unwrap())) / 1e9;
+        let naive = flops / median_seconds(budget, 50, || naive_ikj(&a_host, &b_host, &mut c_host, n)) / 1e9;
+        let cpu = flops / median_seconds(budget, 50, || drop(a.matmul(&b).unwrap())) / 1e9;
         let wgpu = gpu.as_ref().map(|gpu| {
             let (ga, gb) = (Tensor::from_slice(&a_host, &[n, n], gpu).unwrap(), Tensor::from_slice(&b_host, &[n, n], gpu).unwrap());
             // Several products per readback, as in training: the queue stays busy between them.
             let per_readback = 4;
-            let seconds = median_seconds(budget, || {
+            let seconds = median_seconds(budget, 50, || {
                 let outs: Vec<Tensor> = (0..per_readback).map(|_| ga.matmul(&gb).unwrap()).collect();
                 pollster::block_on(outs[per_readback - 1].to_vec()).unwrap();
             });

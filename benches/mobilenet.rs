@@ -4,7 +4,11 @@
 //!     cargo bench --bench mobilenet            # both sizes
 //!     cargo bench --bench mobilenet -- 128     # chosen sizes
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::median_seconds;
 
 use kiln::nn::{mobilenet_v2, Module};
 use kiln::{no_grad, Device, Tensor};
@@ -16,20 +20,10 @@ fn seconds_per_batch(device: &Device, size: usize, budget: Duration) -> f64 {
     let model = mobilenet_v2(1000, device, 0).unwrap();
     model.set_training(false);
     let input = Tensor::randn(&[BATCH, 3, size, size], 1, device).unwrap();
-    let mut run = || {
+    median_seconds(budget, 20, || {
         let logits = no_grad(|| model.forward(&input)).unwrap();
         pollster::block_on(logits.to_vec()).unwrap();
-    };
-    run(); // warm-up: pipelines, buffer pool
-    let mut times = vec![];
-    let start = Instant::now();
-    while times.len() < 3 || (start.elapsed() < budget && times.len() < 20) {
-        let t = Instant::now();
-        run();
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    })
 }
 
 fn main() {
