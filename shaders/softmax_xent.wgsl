@@ -37,7 +37,9 @@ fn reduce(t: u32, value: f32, take_max: bool) -> f32 {
 
 // (row max, log-sum-exp) of row `row`, computed by the whole workgroup.
 fn row_stats(row: u32, t: u32) -> vec2<f32> {
-    var m = -3.4028235e38;
+    // Start from the row's first logit: a literal like -3.4028235e38 is refused by Chromium's
+    // WGSL compiler (it rounds past f32's range).
+    var m = logits[row * p.classes];
     for (var c = t; c < p.classes; c += WORKGROUP_SIZE) { m = max(m, logits[row * p.classes + c]); }
     m = reduce(t, m, true);
     var s = 0.0;

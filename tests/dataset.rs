@@ -121,3 +121,27 @@ fn oversampling_evens_out_unbalanced_classes() {
     assert!((0.4..0.6).contains(&share), "about half the draws are blue: {share}");
     assert_eq!(dataset.train_batches(4, 3), dataset.train_batches(4, 3), "deterministic for a seed");
 }
+
+#[test]
+fn cleaning_deletes_and_relabels_without_moving_items() {
+    let mut dataset = ImageDataset::from_files(files(vec![]), 24, Split::default()).unwrap();
+    let counts = |d: &ImageDataset| d.class_counts().iter().map(|c| (c.class.clone(), c.train, c.valid)).collect::<Vec<_>>();
+    assert_eq!(counts(&dataset), vec![("cat".into(), 9, 1), ("dog".into(), 7, 3)]);
+    let valid_dog = dataset.valid[1];
+    assert_eq!(dataset.items[valid_dog].name, "dog_08.png");
+    dataset.relabel_item(valid_dog, "cat").unwrap();
+    assert_eq!(counts(&dataset), vec![("cat".into(), 9, 2), ("dog".into(), 7, 2)]);
+    let first_train = dataset.train[0];
+    dataset.delete_item(first_train).unwrap();
+    assert_eq!(dataset.train.len(), 15);
+    assert_eq!(dataset.items.len(), 20, "items keep their indices");
+    assert!(dataset.delete_item(first_train).unwrap_err().message().contains("no image number"));
+    let refused = dataset.relabel_item(valid_dog, "horse").unwrap_err();
+    assert!(refused.message().contains("'horse' is not one of the classes"), "{}", refused.message());
+    // The last validation image cannot go, and trying changes nothing.
+    let mut tiny = ImageDataset::from_files(files(vec![]), 24, Split::Random { valid_pct: 0.06, seed: 42 }).unwrap();
+    assert_eq!(tiny.valid.len(), 1);
+    let before = tiny.valid.clone();
+    assert!(tiny.delete_item(before[0]).is_err());
+    assert_eq!(tiny.valid, before);
+}

@@ -141,6 +141,16 @@ fn export_load_predict_interpret_and_stop() {
     let (loss, error) = block_on(learner.validate()).unwrap();
     assert!((loss - results.iter().map(|r| r.loss).sum::<f64>() / results.len() as f64).abs() < 1e-9);
     assert!((0.0..=1.0).contains(&error));
+
+    // TTA: beta = 1 is the plain pass alone; otherwise augmented passes blend in.
+    let plain = block_on(learner.tta(2, 1.0)).unwrap();
+    assert_eq!(plain.error_rate, error);
+    assert_eq!(plain.plain_error_rate, error);
+    let tta = block_on(learner.tta(4, 0.25)).unwrap();
+    assert_eq!(tta.probabilities.len(), learner.data.valid.len());
+    assert!(tta.probabilities.iter().all(|p| (p.iter().sum::<f32>() - 1.0).abs() < 1e-4), "blended probabilities sum to 1");
+    assert_ne!(tta.probabilities, plain.probabilities, "augmented passes change the probabilities");
+    assert!(error_message(block_on(learner.tta(0, 0.25))).contains("n >= 1"));
 }
 
 #[test]

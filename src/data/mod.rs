@@ -1,5 +1,6 @@
 //! Data: decoding and preparing images, and image datasets (the same code natively and in wasm).
 
+pub mod cleaning;
 pub mod dataset;
 pub mod image;
 

@@ -10,6 +10,8 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::{no_grad, Device, Error, Sgd, SgdConfig, Tensor};
 
+mod dataset;
+mod learner;
 mod model;
 mod nn;
 
@@ -32,6 +34,15 @@ fn js_error(e: Error) -> JsError {
     JsError::new(e.message())
 }
 
+/// A plain JS object with these fields.
+fn js_object(fields: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in fields {
+        let _ = Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
 /// The backend's description as a plain JS object `{backend, adapter, fallback}`.
 fn info_object(device: &Device) -> JsValue {
     let mut info = device.info();
@@ -40,11 +51,7 @@ fn info_object(device: &Device) -> JsValue {
             info.adapter = name;
         }
     }
-    let object = js_sys::Object::new();
-    let _ = Reflect::set(&object, &"backend".into(), &info.backend.into());
-    let _ = Reflect::set(&object, &"adapter".into(), &info.adapter.into());
-    let _ = Reflect::set(&object, &"fallback".into(), &info.fallback.into());
-    object.into()
+    js_object(&[("backend", info.backend.into()), ("adapter", info.adapter.into()), ("fallback", info.fallback.into())])
 }
 
 /// The WebGPU device, opened on first use and kept.

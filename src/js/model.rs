@@ -10,7 +10,7 @@ use super::{current, js_error, JsTensor};
 use crate::inference::ImageClassifier;
 use crate::nn::{load_safetensors, save_safetensors, Module};
 
-const DEFAULT_WEIGHTS_URL: &str = "www/models/mobilenet_v2.safetensors";
+pub(super) const DEFAULT_WEIGHTS_URL: &str = "www/models/mobilenet_v2.safetensors";
 const DEFAULT_CLASSES_URL: &str = "www/models/imagenet_classes.txt";
 
 #[wasm_bindgen(js_name = Model)]
@@ -19,7 +19,7 @@ pub struct JsModel {
 }
 
 /// GETs `url` (relative to the page or worker) with the global `fetch`.
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, JsValue> {
+pub(super) async fn fetch_bytes(url: &str) -> Result<Vec<u8>, JsValue> {
     let fetch = Reflect::get(&js_sys::global(), &"fetch".into())?.dyn_into::<js_sys::Function>()?;
     let failed = |detail: String| JsValue::from(JsError::new(&format!("Model: could not fetch {url}: {detail}")));
     let response = wasm_bindgen_futures::JsFuture::from(fetch.call1(&JsValue::NULL, &url.into())?.dyn_into::<Promise>()?)

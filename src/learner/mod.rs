@@ -7,20 +7,21 @@ use std::rc::Rc;
 
 use crate::backend::Device;
 use crate::data::dataset::ImageDataset;
-use crate::data::{decode_image, prepare_for_model};
 use crate::error::{Error, Result};
-use crate::inference::top_k;
-use crate::interpret::ItemResult;
-use crate::lr_find::{suggest, Suggestions};
 use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module, NamedTensor, Sequential, TensorKind};
 use crate::optim::{Adam, ParamGroup};
 use crate::rng::Pcg32;
-use crate::schedule::{lr_find_rate, sgdr, LearningRate, OneCycle, SmoothedLoss};
+use crate::schedule::{sgdr, LearningRate, OneCycle, SmoothedLoss};
 use crate::tensor::{no_grad, Tensor};
 
+mod clock;
+mod evaluate;
 mod features;
 mod head;
+mod lr_finder;
 
+use clock::{now, yield_to_event_loop};
+pub use evaluate::TtaResult;
 use features::FeatureCache;
 use head::create_head;
 
@@ -54,7 +55,9 @@ pub enum FitOutcome {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
     /// A training batch finished: its loss and the smoothed loss so far.
-    Batch { epoch: usize, batch: usize, batches: usize, loss: f64, smoothed: f64 },
+    Batch { epoch: usize, batch: usize, batches: usize, loss: f64, smoothed: f64, lr: f64, momentum: f64 },
+    /// lr_find tried one more rate.
+    LrFind { iteration: usize, iterations: usize, lr: f64, smoothed: f64 },
     /// An epoch finished and was validated: a new row of the epoch table.
     Epoch(EpochResult),
 }
@@ -322,7 +325,9 @@ impl Learner {
                 self.recorder.losses.push(smoothed);
                 self.recorder.lrs.push(*rates.last().expect("three groups"));
                 self.recorder.moms.push(momentum);
-                self.report(Progress::Batch { epoch, batch: b, batches: batches.len(), loss, smoothed });
+                let lr = *rates.last().expect("three groups");
+                self.report(Progress::Batch { epoch, batch: b, batches: batches.len(), loss, smoothed, lr, momentum });
+                yield_to_event_loop().await;
                 if self.stop_requested.replace(false) {
                     return Ok(FitOutcome::Stopped);
                 }
@@ -382,105 +387,5 @@ impl Learner {
         let base_lr = base_lr / 2.0;
         self.unfreeze();
         self.fit_one_cycle(epochs, LearningRate::Range(base_lr / 100.0, base_lr), 0.3, 5.0).await
-    }
-
-    /// Validation loss and error rate, averaged over the validation images.
-    pub async fn validate(&mut self) -> Result<(f64, f64)> {
-        let results = self.validation_results().await?;
-        let loss = results.iter().map(|r| r.loss).sum::<f64>() / results.len() as f64;
-        let errors = results.iter().filter(|r| r.actual != r.predicted).count();
-        Ok((loss, errors as f64 / results.len() as f64))
-    }
-
-    /// Every validation item's loss, prediction and the probability of that prediction (for
-    /// top losses, the confusion matrix and the cleaner).
-    pub async fn validation_results(&mut self) -> Result<Vec<ItemResult>> {
-        self.set_training(false);
-        let mut results = Vec::with_capacity(self.data.valid.len());
-        for indices in self.data.valid_batches(self.batch_size) {
-            let logits_and_labels = match self.features.as_ref() {
-                Some(cache) => {
-                    cache.batch(&self.data, &indices, &self.device).and_then(|(x, y)| Ok((no_grad(|| self.head.forward(&x))?, y)))
-                }
-                None => self.data.batch(&indices, None, &self.device).and_then(|(x, y)| Ok((no_grad(|| self.forward(&x))?, y))),
-            };
-            let (logits, y) = logits_and_labels?;
-            let losses = no_grad(|| logits.cross_entropy_per_item(&y, self.label_smoothing))?.to_vec().await?;
-            let probabilities = no_grad(|| logits.softmax(1))?.to_vec().await?;
-            let classes = self.data.vocab.len();
-            for (k, &item) in indices.iter().enumerate() {
-                let row = &probabilities[k * classes..(k + 1) * classes];
-                let (predicted, probability) = top_k(row, 1)[0];
-                let actual = self.data.items[item].label;
-                results.push(ItemResult { item, actual, predicted, loss: losses[k] as f64, probability: probability as f64 });
-            }
-        }
-        Ok(results)
-    }
-
-    /// The class of one image file's bytes: (label, index, probabilities), the image prepared as
-    /// the validation set is (shorter side resized to the dataset's size, centre crop).
-    pub async fn predict(&mut self, image_bytes: &[u8], name: &str) -> Result<(String, usize, Vec<f32>)> {
-        let image = decode_image(image_bytes, name)?;
-        let size = self.data.size;
-        let pixels = prepare_for_model(&image, size, size, &self.data.normalization)?;
-        self.set_training(false);
-        let x = Tensor::from_slice(&pixels, &[1, 3, size as usize, size as usize], &self.device)?;
-        let probabilities = no_grad(|| self.forward(&x)?.softmax(1))?.to_vec().await?;
-        let index = top_k(&probabilities, 1)[0].0;
-        Ok((self.data.vocab[index].clone(), index, probabilities))
-    }
-
-    /// fastai's lr_find: up to `num_it` batches with the rate growing from start to end
-    /// exponentially, stopping when the smoothed loss exceeds 4x its best; then every weight and
-    /// the optimizer state are restored. Returns (rates, smoothed losses, suggestions).
-    pub async fn lr_find(&mut self, start: f64, end: f64, num_it: usize) -> Result<(Vec<f64>, Vec<f64>, Suggestions)> {
-        let state: Vec<NamedTensor> = self.body.state().into_iter().chain(self.head.state()).collect();
-        let mut saved = Vec::with_capacity(state.len());
-        for t in &state {
-            saved.push(Tensor::from_slice(&t.tensor.to_vec().await?, t.tensor.shape(), &self.device)?);
-        }
-        let saved_optimizer = self.optimizer.take();
-        self.optimizer = Some(self.build_optimizer()?);
-        self.set_training(true);
-        let (mut lrs, mut losses) = (Vec::new(), Vec::new());
-        let mut smooth = SmoothedLoss::default();
-        let mut best = f64::INFINITY;
-        let mut rng = Pcg32::new(self.next_seed());
-        'sweep: loop {
-            let seed = self.next_seed();
-            for indices in self.data.train_batches(self.batch_size, seed) {
-                let lr = lr_find_rate(start, end, lrs.len(), num_it);
-                Self::set_rates(self.optimizer.as_mut().expect("created above"), &[lr; 3], 0.9);
-                let loss = self.train_batch(&indices, &mut rng).await?;
-                let smoothed = smooth.push(loss);
-                lrs.push(lr);
-                losses.push(smoothed);
-                best = best.min(smoothed);
-                if lrs.len() >= num_it || !smoothed.is_finite() || smoothed > 4.0 * best {
-                    break 'sweep;
-                }
-            }
-        }
-        for (t, value) in state.iter().zip(&saved) {
-            t.tensor.assign(value)?;
-        }
-        self.optimizer = saved_optimizer;
-        let suggestions = suggest(&lrs, &losses, num_it)?;
-        Ok((lrs, losses, suggestions))
-    }
-}
-
-/// Seconds since some fixed point: a monotonic clock natively, performance.now() in the browser.
-fn now() -> f64 {
-    #[cfg(not(target_family = "wasm"))]
-    {
-        use std::sync::OnceLock;
-        static START: OnceLock<std::time::Instant> = OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
-    }
-    #[cfg(target_family = "wasm")]
-    {
-        js_sys::Date::now() / 1000.0
     }
 }

@@ -1,0 +1,122 @@
+// kiln.Learner from JavaScript in headless Chromium: Lesson 2's fine_tune on the sample photos on
+// the CPU backend (the same numbers as the native run), a short run on WebGPU (SwiftShader)
+// checked against the CPU, lr_find, interpretation, the cleaner, export/load, stop and errors.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openKilnPage } from './harness.mjs';
+
+let site;
+before(async () => {
+  site = await openKilnPage();
+  await site.page.evaluate(async () => {
+    window.sample = await import('/www/sample.js');
+  });
+});
+after(() => site.close());
+
+/** Runs `fn(kiln, sample)` in the page after selecting `backend`; returns what it returns. */
+function inPage(backend, fn, arg) {
+  return site.page.evaluate(async ([backend, source, arg]) => {
+    await window.kiln.useBackend(backend);
+    return (0, eval)(`(${source})`)(window.kiln, window.sample, arg);
+  }, [backend, fn.toString(), arg]);
+}
+
+const table = (rows) => rows.map((r) => `${r.epoch}  ${r.trainLoss.toFixed(6)}  ${r.validLoss.toFixed(6)}  ${r.errorRate.toFixed(6)}  ${r.seconds.toFixed(1)}s`).join('\n');
+
+test('cpu: fineTune(2) at 128 px, batch 16, on the sample photos reaches error_rate <= 0.25', async () => {
+  const run = await inPage('cpu', async ({ ImageDataset, Learner }, sample) => {
+    const dataset = ImageDataset.fromFiles(await sample.loadSampleFiles(), { size: 128 });
+    const summary = dataset.summary();
+    const learn = await Learner.vision(dataset, { batchSize: 16, weightsUrl: '/www/models/mobilenet_v2.safetensors' });
+    const events = [];
+    learn.onProgress = (e) => events.push(e.type);
+    const started = performance.now();
+    const outcome = await learn.fineTune(2);
+    return { summary, outcome, rows: learn.results, batches: events.filter((t) => t === 'batch').length, seconds: (performance.now() - started) / 1000 };
+  });
+  console.log(`fine_tune(2) in the browser, CPU backend (${run.seconds.toFixed(1)} s):\nepoch train_loss valid_loss error_rate time\n${table(run.rows)}`);
+  assert.deepEqual(run.summary.vocab, ['fishes', 'monuments', 'others', 'renewable', 'tools']);
+  assert.equal(run.summary.items.filter((i) => i.split === 'valid').length, 27);
+  assert.deepEqual(run.outcome, { outcome: 'finished' });
+  assert.equal(run.rows.length, 3, 'one frozen epoch, then two unfrozen');
+  assert.equal(run.batches, 3 * Math.floor(112 / 16));
+  assert.ok(run.rows.at(-1).errorRate <= 0.25, `final error_rate ${run.rows.at(-1).errorRate}`);
+});
+
+test('webgpu: a short frozen fit gives the CPU backend\'s numbers', async () => {
+  const fit = async ({ ImageDataset, Learner }, sample) => {
+    const files = await sample.loadSampleFiles(undefined, { classes: ['fishes', 'tools'] });
+    const learn = await Learner.vision(ImageDataset.fromFiles(files, { size: 64 }), { batchSize: 8, weightsUrl: '/www/models/mobilenet_v2.safetensors' });
+    const outcome = await learn.fitOneCycle(1, 2e-3);
+    return { outcome, rows: learn.results, recorder: learn.recorder };
+  };
+  const cpu = await inPage('cpu', fit);
+  const gpu = await inPage('webgpu', fit);
+  console.log(`cpu:\n${table(cpu.rows)}\nwebgpu:\n${table(gpu.rows)}`);
+  assert.deepEqual(gpu.outcome, { outcome: 'finished' });
+  const near = (a, b, what) => assert.ok(Math.abs(a - b) <= 2e-3 * (1 + Math.abs(b)), `${what}: webgpu ${a} vs cpu ${b}`);
+  near(gpu.rows[0].trainLoss, cpu.rows[0].trainLoss, 'train_loss');
+  near(gpu.rows[0].validLoss, cpu.rows[0].validLoss, 'valid_loss');
+  assert.equal(gpu.rows[0].errorRate, cpu.rows[0].errorRate);
+  gpu.recorder.losses.forEach((l, i) => near(l, cpu.recorder.losses[i], `smoothed loss of batch ${i}`));
+});
+
+test('cpu: lrFind, interpretation, the cleaner, export and load, predict, stop and errors', async () => {
+  const r = await inPage('cpu', async ({ ImageDataset, Learner }, sample) => {
+    const files = await sample.loadSampleFiles(undefined, { classes: ['fishes', 'monuments', 'tools'] });
+    const learn = await Learner.vision(ImageDataset.fromFiles(files, { size: 64 }), { batchSize: 8, weightsUrl: '/www/models/mobilenet_v2.safetensors' });
+    const before = await learn.validate();
+    const finder = await learn.lrFind({ numIt: 30 });
+    const afterFind = await learn.validate();
+    let stopAt;
+    learn.onProgress = (e) => { if (e.type === 'batch' && e.batch === 2) { stopAt = e; learn.stop(); } };
+    const stopped = await learn.fitOneCycle(1, [1e-3]);
+    learn.onProgress = null;
+    const running = learn.fitOneCycle(1, 1e-3);
+    const busy = await learn.validate().then(() => 'resolved', (e) => e.message);
+    await running;
+    const interp = await learn.interpret();
+    const dataset = learn.dataset;
+    const victim = interp.topLosses[0];
+    learn.relabelItem(victim.item, victim.predicted);
+    const other = interp.topLosses[1].item;
+    learn.deleteItem(other);
+    const cleaned = learn.dataset;
+    const refusedLabel = (() => { try { learn.relabelItem(0, 'whales'); return 'accepted'; } catch (e) { return e.message; } })();
+    const { weights, description } = await learn.export();
+    const photo = files.find((f) => f.label === 'tools');
+    const prediction = await learn.predict(photo.bytes, photo.name);
+    const corrupt = (() => { try { learn.loadExported(weights.slice(0, 100), description); return 'accepted'; } catch (e) { return e.message; } })();
+    const samePrediction = await learn.predict(photo.bytes, photo.name);
+    learn.loadExported(weights, description);
+    const badRate = await learn.fitOneCycle(1, -1).then(() => 'resolved', (e) => e.message);
+    const noEpochs = await learn.fitOneCycle(0, 1e-3).then(() => 'resolved', (e) => e.message);
+    const notImage = await learn.predict(new TextEncoder().encode('hello'), 'notes.txt').then(() => 'resolved', (e) => e.message);
+    return { before, finder, afterFind, stopAt, stopped, busy, interp, dataset, victim, cleaned, other, refusedLabel, weightsLength: weights.length,
+      description: JSON.parse(description), prediction, samePrediction, corrupt, badRate, noEpochs, notImage };
+  });
+  assert.deepEqual(r.afterFind, r.before, 'lr_find restores every weight');
+  assert.equal(r.finder.lrs.length, r.finder.losses.length);
+  for (const [name, value] of Object.entries(r.finder.suggestions)) assert.ok(value > 1e-7 && value < 10, `${name} = ${value}`);
+  assert.deepEqual(r.stopped, { outcome: 'stopped' });
+  assert.equal(r.stopAt.batch, 2);
+  assert.match(r.busy, /busy/);
+  const validCount = r.dataset.items.filter((i) => i.split === 'valid').length;
+  assert.equal(r.interp.items.length, validCount);
+  assert.equal(r.interp.confusion.flat().reduce((a, b) => a + b, 0), validCount);
+  const losses = r.interp.topLosses.map((t) => t.loss);
+  assert.deepEqual(losses, [...losses].sort((a, b) => b - a), 'top losses come largest first');
+  assert.equal(r.cleaned.items[r.victim.item].label, r.victim.predicted);
+  assert.equal(r.cleaned.items[r.other].split, 'deleted');
+  assert.match(r.refusedLabel, /'whales' is not one of the classes/);
+  assert.deepEqual(r.description.vocab, ['fishes', 'monuments', 'tools']);
+  assert.ok(r.weightsLength > 9e6);
+  assert.equal(r.prediction.probabilities.length, 3);
+  assert.ok(Math.abs(r.prediction.probabilities.reduce((a, b) => a + b) - 1) < 1e-4);
+  assert.match(r.corrupt, /model\.safetensors/);
+  assert.deepEqual(r.samePrediction, r.prediction, 'a failed load changes nothing');
+  assert.match(r.badRate, /learning rate/i);
+  assert.match(r.noEpochs, /at least one epoch/);
+  assert.match(r.notImage, /notes\.txt/);
+});
