@@ -95,9 +95,11 @@ fn batches_are_cropped_shuffled_and_labelled() {
     for (k, &i) in epoch[0].iter().enumerate() {
         assert_eq!(labels[k] as usize, dataset.items[i].label);
         // A red (cat) image normalises to (1 - 0.485) / 0.229 in the red channel, blue to (0 - 0.485) / 0.229.
+        // (Augmentation keeps a one-colour image one colour; its lighting moves 0 and 1, clamped to
+        // 1e-7 from the ends, by less than 1e-5 before normalising.)
         let red = values(&x)[k * 3 * 576];
         let expected = if dataset.vocab[dataset.items[i].label] == "cat" { (1.0 - 0.485) / 0.229 } else { -0.485 / 0.229 };
-        assert!((red - expected).abs() < 1e-5);
+        assert!((red - expected).abs() < 1e-4, "{red} vs {expected}");
     }
 }
 

@@ -156,6 +156,10 @@ fn export_load_predict_interpret_and_stop() {
 #[test]
 fn fit_and_fit_sgdr_follow_their_schedules() {
     let mut learner = learner();
+    // Batches of 4 augmented images have noisy losses, and the learner's divergence check
+    // (smoothed loss above 4x the best) stops fit_sgdr at its second batch (0.26 then 3.8);
+    // these schedules are checked on plain crops.
+    learner.data.augmentation = None;
     let per_epoch = learner.data.train.len() / learner.batch_size;
     block_on(learner.fit(1, LearningRate::Single(2e-4))).unwrap();
     assert!(learner.recorder.lrs.iter().all(|&lr| (lr - 2e-4).abs() < 1e-12), "fit keeps the rate constant");

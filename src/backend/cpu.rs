@@ -3,6 +3,7 @@
 //! (AVX2 natively when the processor has it, SIMD128 in wasm).
 
 use super::cpu_conv;
+use super::cpu_image;
 use super::cpu_matmul::batched_matmul;
 use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
@@ -127,6 +128,7 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
                 *p -= lr / debias1 * *m / ((*v / debias2).sqrt() + eps);
             }
         }
+        Kernel::Augment { height, width, mean, std, .. } => cpu_image::augment(inputs[0], inputs[1], outputs[0], height, width, mean, std),
         Kernel::SgdStep { lr, momentum, weight_decay, first_step, .. } => {
             let [param, buffer] = outputs else { unreachable!("sgd_step writes param and momentum buffer") };
             for ((p, m), &g) in param.iter_mut().zip(buffer.iter_mut()).zip(inputs[0]) {

@@ -343,6 +343,7 @@ fn shader_source(file: &str) -> String {
         "gather" => include_str!("../../shaders/gather.wgsl"),
         "concat" => include_str!("../../shaders/concat.wgsl"),
         "softmax_xent" => include_str!("../../shaders/softmax_xent.wgsl"),
+        "image" => include_str!("../../shaders/image.wgsl"),
         _ => unreachable!("unknown shader file {file}"),
     };
     match file {
@@ -440,6 +441,13 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
         }
         Kernel::SgdStep { n, lr, momentum, weight_decay, first_step } => {
             ("optim", vec![n as u32, f(lr), f(momentum), f(weight_decay), first_step as u32], linear_groups(n))
+        }
+        Kernel::Augment { images, height, width, mean, std } => {
+            // The word after width pads the vec3 mean to its 16-byte alignment; std follows it.
+            let [m0, m1, m2] = mean.map(f);
+            let [s0, s1, s2] = std.map(f);
+            let params = vec![images as u32, height as u32, width as u32, 0, m0, m1, m2, 0, s0, s1, s2];
+            ("image", params, linear_groups(images * height * width)) // one thread per output pixel
         }
     }
 }

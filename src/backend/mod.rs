@@ -8,6 +8,7 @@
 pub mod cpu;
 mod cpu_buffer;
 mod cpu_conv;
+mod cpu_image;
 mod cpu_matmul;
 pub mod gpu;
 
@@ -134,7 +135,19 @@ pub enum Kernel {
     /// fastai's Adam, in place, step `step` (from 1). Inputs: [grad]; outputs: [param, average
     /// gradient, average squared gradient].
     AdamStep { n: usize, lr: f32, momentum: f32, sqr_momentum: f32, eps: f32, weight_decay: f32, step: u32 },
+    /// Data augmentation as one resampling per image. Inputs: [images [n, 3, height, width] in
+    /// [0, 1], parameters [n, AUGMENT_PARAMS]] -> out [n, 3, height, width], normalised. Output
+    /// pixel (x, y) reads the source at the homography's (X / W, Y / W), reflected about the first
+    /// and last pixel centres when outside, bilinearly; then lighting, then (v - mean) / std.
+    Augment { images: usize, height: usize, width: usize, mean: [f32; 3], std: [f32; 3] },
 }
+
+/// Numbers per image in the parameters of `Kernel::Augment`:
+/// - 0..9: a homography h, row-major, in pixel coordinates (x = column, y = row):
+///   (X, Y, W) = h (x, y, 1), the output pixel (x, y) reads the source at (X / W, Y / W);
+/// - 9: 1 to change the lighting, 0 to leave it;
+/// - 10, 11: the lighting's shift s and scale c: v -> sigmoid(c (logit(v) + s)).
+pub const AUGMENT_PARAMS: usize = 12;
 
 impl Kernel {
     /// The entry point's name, shared with the WGSL file so Rust and shaders read alike.
@@ -175,6 +188,7 @@ impl Kernel {
             Kernel::SliceColumns { .. } => "slice_columns",
             Kernel::SgdStep { .. } => "sgd_step",
             Kernel::AdamStep { .. } => "adam_step",
+            Kernel::Augment { .. } => "augment",
         }
     }
 }

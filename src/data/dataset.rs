@@ -6,8 +6,9 @@
 use image::RgbImage;
 use regex::Regex;
 
-use super::image::{crop_normalized, decode_image, resize_shorter_side, ImageNetNormalization};
-use crate::backend::Device;
+use super::augment::AugTransforms;
+use super::image::{crop_normalized, crop_unit, decode_image, resize_shorter_side, ImageNetNormalization};
+use crate::backend::{Device, AUGMENT_PARAMS};
 use crate::error::{Error, Result};
 use crate::rng::Pcg32;
 use crate::tensor::Tensor;
@@ -67,6 +68,9 @@ pub struct ImageDataset {
     /// Draw training items with probability proportional to 1 / (their class's count), with
     /// replacement, so every class is seen about equally often (for unbalanced data).
     pub oversample: bool,
+    /// fastai's aug_transforms for training batches (those cropped at a random position); Lesson 2
+    /// uses the defaults. None switches augmentation off.
+    pub augmentation: Option<AugTransforms>,
 }
 
 impl ImageDataset {
@@ -143,6 +147,7 @@ impl ImageDataset {
             warnings,
             normalization: ImageNetNormalization::default(),
             oversample: false,
+            augmentation: Some(AugTransforms::default()),
         })
     }
 
@@ -247,13 +252,17 @@ impl ImageDataset {
     }
 
     /// The images and labels of `indices` as tensors [n, 3, size, size] and [n] (labels as f32
-    /// indices). Training crops each image at a random position (from `rng`), validation at the
-    /// centre (fastai's Resize, crop method).
+    /// indices). Training crops each image at a random position (from `rng`) and, with
+    /// `augmentation`, augments it with parameters drawn from the same `rng`; validation crops at
+    /// the centre (fastai's Resize, crop method) and never augments.
     pub fn batch(&self, indices: &[usize], random_crop: Option<&mut Pcg32>, device: &Device) -> Result<(Tensor, Tensor)> {
         let size = self.size;
-        let mut pixels = Vec::with_capacity(indices.len() * 3 * (size * size) as usize);
-        let mut labels = Vec::with_capacity(indices.len());
+        let (n, s) = (indices.len(), size as usize);
+        let mut pixels = Vec::with_capacity(n * 3 * s * s);
+        let mut labels = Vec::with_capacity(n);
         let mut rng = random_crop;
+        let augmentation = if rng.is_some() { self.augmentation } else { None };
+        let mut params = Vec::new();
         for &i in indices {
             let item = &self.items[i];
             let (w, h) = item.image.dimensions();
@@ -261,12 +270,23 @@ impl ImageDataset {
                 Some(rng) => ((rng.uniform() * (w - size + 1) as f32) as u32, (rng.uniform() * (h - size + 1) as f32) as u32),
                 None => ((w - size) / 2, (h - size) / 2),
             };
-            pixels.extend(crop_normalized(&item.image, left.min(w - size), top.min(h - size), size, &self.normalization));
+            let (left, top) = (left.min(w - size), top.min(h - size));
+            match (&augmentation, rng.as_deref_mut()) {
+                // Kept in [0, 1]: the augmentation kernel resamples first and normalises last.
+                (Some(augmentation), Some(rng)) => {
+                    pixels.extend(crop_unit(&item.image, left, top, size));
+                    params.extend(augmentation.draw(rng)?.params(s, s));
+                }
+                _ => pixels.extend(crop_normalized(&item.image, left, top, size, &self.normalization)),
+            }
             labels.push(item.label as f32);
         }
-        let n = indices.len();
-        let s = size as usize;
-        Ok((Tensor::from_slice(&pixels, &[n, 3, s, s], device)?, Tensor::from_slice(&labels, &[n], device)?))
+        let mut images = Tensor::from_slice(&pixels, &[n, 3, s, s], device)?;
+        if augmentation.is_some() {
+            let params = Tensor::from_slice(&params, &[n, AUGMENT_PARAMS], device)?;
+            images = images.augment(&params, self.normalization.mean, self.normalization.std)?;
+        }
+        Ok((images, Tensor::from_slice(&labels, &[n], device)?))
     }
 }
 

@@ -18,6 +18,16 @@ pub struct ImageNetNormalization {
     pub std: [f32; 3],
 }
 
+impl ImageNetNormalization {
+    /// (v - mean) / std in place, for CHW numbers (3 planes of equal size).
+    pub fn apply(&self, chw: &mut [f32]) {
+        let plane = chw.len() / 3;
+        for (c, channel) in chw.chunks_mut(plane).enumerate() {
+            channel.iter_mut().for_each(|v| *v = (*v - self.mean[c]) / self.std[c]);
+        }
+    }
+}
+
 impl Default for ImageNetNormalization {
     fn default() -> Self {
         ImageNetNormalization { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
@@ -78,14 +88,21 @@ pub fn resize_shorter_side(image: &RgbImage, size: u32) -> RgbImage {
 
 /// The `crop` x `crop` square at (left, top), scaled to [0, 1] and normalised, as CHW numbers.
 pub fn crop_normalized(image: &RgbImage, left: u32, top: u32, crop: u32, norm: &ImageNetNormalization) -> Vec<f32> {
+    let mut values = crop_unit(image, left, top, crop);
+    norm.apply(&mut values);
+    values
+}
+
+/// The `crop` x `crop` square at (left, top) scaled to [0, 1], as CHW numbers: what augmentation
+/// resamples before normalising.
+pub fn crop_unit(image: &RgbImage, left: u32, top: u32, crop: u32) -> Vec<f32> {
     let plane = (crop * crop) as usize;
     let mut out = vec![0.0; 3 * plane];
     for y in 0..crop {
         for x in 0..crop {
             let pixel = image.get_pixel(left + x, top + y);
             for c in 0..3 {
-                let value = pixel[c] as f32 / 255.0;
-                out[c * plane + (y * crop + x) as usize] = (value - norm.mean[c]) / norm.std[c];
+                out[c * plane + (y * crop + x) as usize] = pixel[c] as f32 / 255.0;
             }
         }
     }

@@ -85,7 +85,8 @@ pub struct Learner {
     /// Layer groups before this index are frozen (but their batch-norm parameters train).
     /// fastai's "precompute": while the body is frozen, run it once over every image (centre
     /// crops, evaluation mode) and train only the head on the stored features. Far faster; the
-    /// body's batch-norm layers then stay as they are (there is no augmentation to lose).
+    /// body's batch-norm layers then stay as they are, and training sees no augmentation (as with
+    /// fastai 0.7's precompute=True).
     pub precompute: bool,
     features: Option<FeatureCache>,
     /// Called after every training batch and every epoch.

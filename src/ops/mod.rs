@@ -2,6 +2,7 @@
 //! (mean, sum of all elements, scalar arithmetic) are written in terms of these.
 
 mod conv;
+mod image;
 mod indexing;
 mod norm;
 mod pool;
