@@ -1,24 +1,19 @@
 //! fastai's learning-rate finder on a Learner.
 
 use super::clock::yield_to_event_loop;
+use super::snapshot::Snapshot;
 use super::{Learner, Progress};
 use crate::error::Result;
 use crate::lr_find::{suggest, Suggestions};
-use crate::nn::{Module, NamedTensor};
 use crate::rng::Pcg32;
 use crate::schedule::{lr_find_rate, SmoothedLoss};
-use crate::tensor::Tensor;
 
 impl Learner {
     /// fastai's lr_find: up to `num_it` batches with the rate growing from start to end
     /// exponentially, stopping when the smoothed loss exceeds 4x its best; then every weight and
     /// the optimizer state are restored. A stop request ends the sweep early. Returns (rates, smoothed losses, suggestions).
     pub async fn lr_find(&mut self, start: f64, end: f64, num_it: usize) -> Result<(Vec<f64>, Vec<f64>, Suggestions)> {
-        let state: Vec<NamedTensor> = self.body.state().into_iter().chain(self.head.state()).collect();
-        let mut saved = Vec::with_capacity(state.len());
-        for t in &state {
-            saved.push(Tensor::from_slice(&t.tensor.to_vec().await?, t.tensor.shape(), &self.device)?);
-        }
+        let saved = Snapshot::take(self.state())?;
         let saved_optimizer = self.optimizer.take();
         self.optimizer = Some(self.build_optimizer()?);
         self.set_training(true);
@@ -31,7 +26,10 @@ impl Learner {
             for indices in self.data.train_batches(self.batch_size, seed) {
                 let lr = lr_find_rate(start, end, lrs.len(), num_it);
                 Self::set_rates(self.optimizer.as_mut().expect("created above"), &[lr; 3], 0.9);
-                let loss = self.train_batch(&indices, &mut rng).await?;
+                let (loss_tensor, loss) = self.batch_loss(&indices, &mut rng).await?;
+                if loss.is_finite() {
+                    self.step(&loss_tensor)?; // never step on a NaN
+                }
                 let smoothed = smooth.push(loss);
                 lrs.push(lr);
                 losses.push(smoothed);
@@ -44,9 +42,7 @@ impl Learner {
                 }
             }
         }
-        for (t, value) in state.iter().zip(&saved) {
-            t.tensor.assign(value)?;
-        }
+        saved.restore()?;
         self.optimizer = saved_optimizer;
         let suggestions = suggest(&lrs, &losses, num_it)?;
         Ok((lrs, losses, suggestions))

@@ -19,16 +19,20 @@ mod evaluate;
 mod features;
 mod head;
 mod lr_finder;
+mod snapshot;
 
 use clock::{now, yield_to_event_loop};
 pub use evaluate::TtaResult;
 use features::FeatureCache;
 use head::create_head;
+use snapshot::Snapshot;
 
 /// MobileNetV2's last feature width, the input of the head.
 const BODY_FEATURES: usize = 1280;
 /// The body is split into early and late layer groups before features.7.
 const LATE_BODY_START: usize = 7;
+/// Training batches recorded before a smoothed loss 4x above the best counts as divergence.
+const EXPLOSION_WARMUP_BATCHES: usize = 8;
 
 /// One row of fastai's epoch table.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,8 +239,8 @@ impl Learner {
         self.seed
     }
 
-    /// One training batch: forward, loss, backward, optimizer step. Returns the loss.
-    async fn train_batch(&mut self, indices: &[usize], rng: &mut Pcg32) -> Result<f64> {
+    /// Forward pass and loss of one training batch: the loss tensor and its value.
+    async fn batch_loss(&mut self, indices: &[usize], rng: &mut Pcg32) -> Result<(Tensor, f64)> {
         let loss = match self.features.as_ref() {
             Some(cache) => {
                 let (x, y) = cache.batch(&self.data, indices, &self.device)?;
@@ -248,14 +252,20 @@ impl Learner {
             }
         };
         let value = loss.item().await? as f64;
-        if !value.is_finite() {
-            return Ok(value); // do not step on a NaN: the weights stay the last good ones
-        }
+        Ok((loss, value))
+    }
+
+    /// Backward pass and optimizer step on a batch's loss.
+    fn step(&mut self, loss: &Tensor) -> Result<()> {
         let optimizer = self.optimizer.as_mut().expect("fit creates the optimizer first");
         optimizer.zero_grad();
         loss.backward()?;
-        optimizer.step()?;
-        Ok(value)
+        optimizer.step()
+    }
+
+    /// Every parameter and buffer, body then head.
+    fn state(&self) -> Vec<NamedTensor> {
+        self.body.state().into_iter().chain(self.head.state()).collect()
     }
 
     /// fastai's fit_one_cycle(epochs, lr_max) with its defaults (div 25, div_final 1e5,
@@ -304,6 +314,9 @@ impl Learner {
         let total = (epochs * per_epoch) as f64;
         let mut smooth = SmoothedLoss::default();
         let mut best = f64::INFINITY;
+        let uniform_guess_loss = (self.data.vocab.len() as f64).ln();
+        let fit_start = Snapshot::take(self.state())?;
+        let last_good = Snapshot::take(self.state())?;
         for epoch in 0..epochs {
             let started = now();
             self.set_training(true);
@@ -315,13 +328,26 @@ impl Learner {
                 let rates: Vec<f64> = settings.iter().map(|&(lr, _)| lr).collect();
                 let momentum = settings[0].1;
                 Self::set_rates(self.optimizer.as_mut().expect("created above"), &rates, momentum);
-                let loss = self.train_batch(indices, &mut rng).await?;
+                let (loss_tensor, loss) = self.batch_loss(indices, &mut rng).await?;
                 let smoothed = smooth.push(loss);
-                if !loss.is_finite() || smoothed > 4.0 * best {
+                // The first few smoothed values swing with single noisy batches (small batches,
+                // augmentation), so an explosion only counts once the average has settled, and
+                // only far above a uniform guess's loss, ln(classes).
+                let settled = epoch * per_epoch + b >= EXPLOSION_WARMUP_BATCHES;
+                if !loss.is_finite() || (settled && smoothed > 4.0 * best.max(uniform_guess_loss)) {
+                    // These weights gave a bad loss: go back to the last ones that gave a good
+                    // one (or, if overflowing activations had already made their batch-norm
+                    // statistics infinite, to those this fit started from), and drop the
+                    // optimizer's polluted state.
+                    let fallback = if last_good.all_finite().await? { &last_good } else { &fit_start };
+                    fallback.restore()?;
+                    self.optimizer = None;
                     return Ok(FitOutcome::Diverged(format!(
                         "the loss became {loss:.3e} at epoch {epoch}, batch {b}: the learning rate is too high"
                     )));
                 }
+                last_good.refresh()?;
+                self.step(&loss_tensor)?;
                 best = best.min(smoothed);
                 self.recorder.losses.push(smoothed);
                 self.recorder.lrs.push(*rates.last().expect("three groups"));

@@ -13,7 +13,7 @@ pub use norm::BatchNormConfig;
 use crate::backend::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
 use crate::shape::{self, show, BroadcastPlan};
-use crate::tensor::Tensor;
+use crate::tensor::{no_grad, Tensor};
 
 /// How a tensor was made, holding its inputs: an edge of the autograd graph.
 #[derive(Clone)]
@@ -109,6 +109,12 @@ impl Tensor {
     }
     pub fn add_scalar(&self, s: f32) -> Result<Tensor> {
         self.affine(1.0, s)
+    }
+    /// A new tensor outside the graph with its own copy of the numbers, bit for bit
+    /// (x * 1 + (-0.0) keeps every value, -0.0 and NaN included). `assign` alone would share
+    /// storage, which optimizers then update in place.
+    pub fn copy(&self) -> Result<Tensor> {
+        no_grad(|| self.affine(1.0, -0.0))
     }
 
     fn binary(&self, op: BinaryOp, name: &str, other: &Tensor) -> Result<Tensor> {
