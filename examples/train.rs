@@ -2,9 +2,11 @@
 //! or train/ and valid/ folders), from torchvision's pretrained MobileNetV2:
 //!
 //!     cargo run --release --example train -- DIR [--epochs N] [--lr X] [--size S] [--fine-tune] [--backend cpu|webgpu]
+//!                                               [--no-augment] [--tta]
 //!
 //! prints fastai's epoch table (epoch, train_loss, valid_loss, error_rate, time) as it goes, then
-//! the top losses, and saves the model as model.safetensors + model.json.
+//! (with --tta) the error rate with test-time augmentation, the top losses, and saves the model as
+//! model.safetensors + model.json. Training batches get fastai's aug_transforms unless --no-augment.
 
 use kiln::data::dataset::{ImageDataset, Split};
 use kiln::interpret::top_losses;
@@ -21,11 +23,14 @@ struct Options {
     size: u32,
     fine_tune: bool,
     backend: String,
+    augment: bool,
+    tta: bool,
 }
 
 fn parse() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
-    let mut options = Options { dir: String::new(), epochs: 2, lr: None, size: 128, fine_tune: false, backend: "cpu".into() };
+    let mut options =
+        Options { dir: String::new(), epochs: 2, lr: None, size: 128, fine_tune: false, backend: "cpu".into(), augment: true, tta: false };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -34,12 +39,14 @@ fn parse() -> Result<Options, String> {
             "--size" => options.size = value("--size")?.parse().map_err(|e| format!("--size: {e}"))?,
             "--backend" => options.backend = value("--backend")?,
             "--fine-tune" => options.fine_tune = true,
+            "--no-augment" => options.augment = false,
+            "--tta" => options.tta = true,
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             dir => options.dir = dir.to_string(),
         }
     }
     if options.dir.is_empty() {
-        return Err("usage: train DIR [--epochs N] [--lr X] [--size S] [--fine-tune] [--backend cpu|webgpu]".into());
+        return Err("usage: train DIR [--epochs N] [--lr X] [--size S] [--fine-tune] [--backend cpu|webgpu] [--no-augment] [--tta]".into());
     }
     Ok(options)
 }
@@ -58,7 +65,11 @@ async fn run() -> Result<(), String> {
         "webgpu" => Device::gpu().await.map_err(|e| e.to_string())?,
         other => return Err(format!("unknown backend '{other}': use cpu or webgpu")),
     };
-    let data = ImageDataset::from_folder(std::path::Path::new(&options.dir), options.size, Split::default()).map_err(|e| e.to_string())?;
+    let mut data =
+        ImageDataset::from_folder(std::path::Path::new(&options.dir), options.size, Split::default()).map_err(|e| e.to_string())?;
+    if !options.augment {
+        data.augmentation = None;
+    }
     for (file, why) in &data.skipped {
         eprintln!("skipped {file}: {why}");
     }
@@ -88,6 +99,10 @@ async fn run() -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     if let FitOutcome::Diverged(why) = outcome {
         println!("stopped: {why}");
+    }
+    if options.tta {
+        let tta = learner.tta(4, 0.25).await.map_err(|e| e.to_string())?;
+        println!("tta(n=4, beta=0.25): error_rate {:.6} (plain pass {:.6})", tta.error_rate, tta.plain_error_rate);
     }
     println!("\ntop losses (prediction/actual/loss/probability):");
     let results = learner.validation_results().await.map_err(|e| e.to_string())?;

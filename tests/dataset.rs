@@ -69,7 +69,15 @@ fn bad_files_and_bad_datasets() {
     assert_eq!(dataset.skipped.len(), 1, "unreadable files are skipped and listed");
     assert!(dataset.skipped[0].1.contains("dog_99.png: is not an image"));
     assert_eq!(dataset.vocab, vec!["cat", "dog", "fox"]);
-    assert_eq!(dataset.warnings, vec!["class 'fox' has only 1 image: it cannot be learned reliably"]);
+    assert_eq!(
+        dataset.warnings,
+        vec![
+            "class 'fox' has only 1 image: it cannot be learned reliably",
+            "the classes are unbalanced (1 to 10 images): consider oversampling, so that small classes are seen as often"
+        ]
+    );
+    let balanced = ImageDataset::from_files(files(vec![]), 24, Split::default()).unwrap();
+    assert!(balanced.warnings.is_empty(), "{:?}", balanced.warnings);
 
     let one_class: Vec<_> = files(vec![]).into_iter().filter(|(f, _)| f.label == "cat").collect();
     assert_eq!(

@@ -51,6 +51,8 @@ pub struct Item {
 /// Shorter side of the kept source images: enough for any training size a page would use,
 /// small enough that camera photos do not fill the memory.
 const SOURCE_SIDE: u32 = 512;
+/// The largest class this many times the smallest (or more) draws a warning about balance.
+const UNBALANCED_RATIO: usize = 3;
 
 pub struct ImageDataset {
     /// Class names, sorted; a label is an index into it.
@@ -131,11 +133,17 @@ impl ImageDataset {
             ));
         }
         let mut warnings = Vec::new();
-        for (c, name) in vocab.iter().enumerate() {
-            let count = items.iter().filter(|i| i.label == c).count();
+        let counts: Vec<usize> = (0..vocab.len()).map(|c| items.iter().filter(|i| i.label == c).count()).collect();
+        for (name, &count) in vocab.iter().zip(&counts) {
             if count < 2 {
                 warnings.push(format!("class '{name}' has only {count} image: it cannot be learned reliably"));
             }
+        }
+        let (fewest, most) = (*counts.iter().min().expect("two classes"), *counts.iter().max().expect("two classes"));
+        if most >= UNBALANCED_RATIO * fewest {
+            warnings.push(format!(
+                "the classes are unbalanced ({fewest} to {most} images): consider oversampling, so that small classes are seen as often"
+            ));
         }
         Ok(ImageDataset {
             vocab,
