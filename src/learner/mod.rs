@@ -335,10 +335,11 @@ impl Learner {
                 // only far above a uniform guess's loss, ln(classes).
                 let settled = epoch * per_epoch + b >= EXPLOSION_WARMUP_BATCHES;
                 if !loss.is_finite() || (settled && smoothed > 4.0 * best.max(uniform_guess_loss)) {
-                    // These weights gave a bad loss: go back to the last ones that gave a good
-                    // one (or, if overflowing activations had already made their batch-norm
-                    // statistics infinite, to those this fit started from), and drop the
-                    // optimizer's polluted state.
+                    // These weights gave a bad loss: go back to those of the end of the last
+                    // epoch that validated (or, if overflowing activations had already made
+                    // their batch-norm statistics infinite, to those this fit started from), and
+                    // drop the optimizer's polluted state. (Snapshots are taken per epoch, not
+                    // per batch: on a software GPU each copy is a slow dispatch.)
                     let fallback = if last_good.all_finite().await? { &last_good } else { &fit_start };
                     fallback.restore()?;
                     self.optimizer = None;
@@ -346,7 +347,6 @@ impl Learner {
                         "the loss became {loss:.3e} at epoch {epoch}, batch {b}: the learning rate is too high"
                     )));
                 }
-                last_good.refresh()?;
                 self.step(&loss_tensor)?;
                 best = best.min(smoothed);
                 self.recorder.losses.push(smoothed);
@@ -360,6 +360,9 @@ impl Learner {
                 }
             }
             let (valid_loss, error_rate) = self.validate().await?;
+            if valid_loss.is_finite() {
+                last_good.refresh()?;
+            }
             let row = EpochResult {
                 epoch,
                 train_loss: smooth.value(),
