@@ -70,18 +70,26 @@ fn lr_find_restores_every_weight() {
 }
 
 #[test]
-fn training_on_the_sample_photos_learns() {
-    // The real photos of www/sample (5 classes), small and frozen so the test stays quick.
+fn fine_tune_on_the_sample_photos_reaches_lesson_two_accuracy() {
+    // The end-to-end check: fastai's fine_tune(2) (base_lr 2e-3) at 128 px, batch 16, on
+    // the real photos of www/sample (5 classes), reaches a validation error rate of 0.25 or less
+    // (real fastai 2.8.12 reaches 0.185 on the same photos and weights).
     let data =
-        ImageDataset::from_folder(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/www/sample")), 64, Split::default()).unwrap();
+        ImageDataset::from_folder(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/www/sample")), 128, Split::default()).unwrap();
     assert_eq!(data.vocab, vec!["fishes", "monuments", "others", "renewable", "tools"]);
+    assert_eq!((data.train.len(), data.valid.len()), (112, 27));
     let weights = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/mobilenet_v2.safetensors")).unwrap();
     let mut learner = Learner::vision(data, &weights, "mobilenet_v2.safetensors", &Device::Cpu).unwrap();
-    let (start_loss, start_error) = block_on(learner.validate()).unwrap();
-    block_on(learner.fit_one_cycle(2, LearningRate::Single(2e-3), 0.25, 25.0)).unwrap();
+    let (start_loss, _) = block_on(learner.validate()).unwrap();
+    assert_eq!(block_on(learner.fine_tune(2, 2e-3)).unwrap(), FitOutcome::Finished);
+    println!("epoch train_loss valid_loss error_rate time");
+    for r in &learner.results {
+        println!("{} {:.6} {:.6} {:.6} {:.1}s", r.epoch, r.train_loss, r.valid_loss, r.error_rate, r.seconds);
+    }
     let last = learner.results.last().unwrap().clone();
+    assert_eq!(learner.results.len(), 3, "one frozen epoch, then two unfrozen");
     assert!(last.valid_loss < start_loss, "validation loss fell: {start_loss} -> {}", last.valid_loss);
-    assert!(last.error_rate < start_error && last.error_rate <= 0.4, "error rate {start_error} -> {}", last.error_rate);
+    assert!(last.error_rate <= 0.25, "error rate {}", last.error_rate);
 }
 
 #[test]
