@@ -5,6 +5,7 @@ use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, js_object};
+use crate::data::augment::AugTransforms;
 use crate::data::dataset::{ImageDataset, LabelledFile, Split};
 
 #[wasm_bindgen(js_name = ImageDataset)]
@@ -47,9 +48,17 @@ fn size_and_split(options: &JsValue, given: bool) -> (u32, Split) {
     (size, split)
 }
 
+/// Training-time augmentation from `{augment = true, flipVert = false}`: fastai's aug_transforms
+/// (with flip_vert), or none.
+fn augmentation(options: &JsValue) -> Option<AugTransforms> {
+    let flag = |key: &str| Reflect::get(options, &key.into()).ok().and_then(|v| v.as_bool());
+    flag("augment").unwrap_or(true).then(|| AugTransforms { flip_vert: flag("flipVert").unwrap_or(false), ..AugTransforms::default() })
+}
+
 #[wasm_bindgen(js_class = ImageDataset)]
 impl JsImageDataset {
-    /// `ImageDataset.fromFiles([{name, bytes, label, valid?}], {size, validPct, seed})`: every
+    /// `ImageDataset.fromFiles([{name, bytes, label, valid?}], {size, validPct, seed, augment,
+    /// flipVert})`: every
     /// file decoded and resized once. When any file has a `valid` flag, the flags are the split;
     /// otherwise a seeded random `validPct` validates. Unreadable files are skipped and listed in
     /// `summary().skipped`; no readable image, or a single class, is an Error.
@@ -57,7 +66,8 @@ impl JsImageDataset {
     pub fn from_files(
         #[wasm_bindgen(unchecked_param_type = "{name: string, bytes: Uint8Array | ArrayBuffer, label: string, valid?: boolean}[]")]
         files: Array,
-        #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number}")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number, augment?: boolean, flipVert?: boolean}")]
+        options: JsValue,
     ) -> Result<JsImageDataset, JsError> {
         let op = "ImageDataset.fromFiles";
         let mut labelled = Vec::new();
@@ -71,7 +81,8 @@ impl JsImageDataset {
             labelled.push((entry, valid.unwrap_or(false)));
         }
         let (size, split) = size_and_split(&options, given);
-        let inner = ImageDataset::from_files(labelled, size, split).map_err(js_error)?;
+        let mut inner = ImageDataset::from_files(labelled, size, split).map_err(js_error)?;
+        inner.augmentation = augmentation(&options);
         Ok(JsImageDataset { inner: Some(inner) })
     }
 
@@ -81,7 +92,8 @@ impl JsImageDataset {
     pub fn from_name_regex(
         #[wasm_bindgen(unchecked_param_type = "{name: string, bytes: Uint8Array | ArrayBuffer}[]")] files: Array,
         pattern: String,
-        #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number}")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number, augment?: boolean, flipVert?: boolean}")]
+        options: JsValue,
     ) -> Result<JsImageDataset, JsError> {
         let op = "ImageDataset.fromNameRegex";
         let mut named = Vec::new();
@@ -89,7 +101,8 @@ impl JsImageDataset {
             named.push((text(&file, "name", op, i as u32)?, bytes(&file, op, i as u32)?));
         }
         let (size, split) = size_and_split(&options, false);
-        let inner = ImageDataset::from_name_regex(named, &pattern, size, split).map_err(js_error)?;
+        let mut inner = ImageDataset::from_name_regex(named, &pattern, size, split).map_err(js_error)?;
+        inner.augmentation = augmentation(&options);
         Ok(JsImageDataset { inner: Some(inner) })
     }
 
@@ -143,5 +156,6 @@ pub(super) fn summary_object(dataset: &ImageDataset) -> JsValue {
         ("skipped", skipped.into()),
         ("warnings", strings(&dataset.warnings).into()),
         ("oversample", dataset.oversample.into()),
+        ("augment", dataset.augmentation.is_some().into()),
     ])
 }

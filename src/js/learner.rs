@@ -12,6 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::dataset::{summary_object, JsImageDataset};
 use super::model::{fetch_bytes, DEFAULT_WEIGHTS_URL};
 use super::{current, js_error, js_object};
+use crate::data::augment::AugTransforms;
 use crate::interpret::{confusion_matrix, most_confused, top_losses, ItemResult};
 use crate::learner::{EpochResult, FitOutcome, Learner, Progress};
 use crate::schedule::LearningRate;
@@ -362,6 +363,12 @@ impl JsLearner {
     #[wasm_bindgen(setter)]
     pub fn set_oversample(&self, on: bool) -> Result<(), JsError> {
         self.with("oversample", |l| Ok(l.data.oversample = on))
+    }
+
+    /// Training-time augmentation (fastai's aug_transforms) on or off.
+    #[wasm_bindgen(setter)]
+    pub fn set_augment(&self, on: bool) -> Result<(), JsError> {
+        self.with("augment", |l| Ok(l.data.augmentation = on.then(AugTransforms::default)))
     }
 
     /// The dataset as `ImageDataset.summary()` describes it.

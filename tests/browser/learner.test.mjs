@@ -38,6 +38,7 @@ test('cpu: fineTune(2) at 128 px, batch 16, on the sample photos reaches error_r
   console.log(`fine_tune(2) in the browser, CPU backend (${run.seconds.toFixed(1)} s):\nepoch train_loss valid_loss error_rate time\n${table(run.rows)}`);
   assert.deepEqual(run.summary.vocab, ['fishes', 'monuments', 'others', 'renewable', 'tools']);
   assert.equal(run.summary.items.filter((i) => i.split === 'valid').length, 27);
+  assert.equal(run.summary.augment, true, "fastai's aug_transforms by default");
   assert.deepEqual(run.outcome, { outcome: 'finished' });
   assert.equal(run.rows.length, 3, 'one frozen epoch, then two unfrozen');
   assert.equal(run.batches, 3 * Math.floor(112 / 16));
