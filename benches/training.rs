@@ -1,5 +1,7 @@
 //! Seconds per epoch on the sample photos (www/sample) at 128 px, batch 16, side by side in one
-//! run: frozen training with and without precomputed body features, and unfrozen training.
+//! run: frozen training with and without precomputed body features, and unfrozen training; then
+//! Lesson 2's whole lr_find and fine_tune(2), the figures fastai's own were measured at (see
+//! ../shared/spec/toolchain.md).
 //!
 //!     cargo bench --bench training            # the CPU backend
 //!     cargo bench --bench training -- webgpu  # the wgpu backend (slow on a software adapter)
@@ -33,9 +35,26 @@ fn main() {
     let mut unfrozen = learner();
     unfrozen.unfreeze();
     let all = epoch_seconds(&mut unfrozen);
+    let timed = |f: &mut dyn FnMut()| {
+        let started = std::time::Instant::now();
+        f();
+        started.elapsed().as_secs_f64()
+    };
+    let mut finder = learner();
+    let lr_find = timed(&mut || {
+        pollster::block_on(finder.lr_find(1e-7, 10.0, 100)).expect("lr_find");
+    });
+    let mut tuner = learner();
+    let fine_tune = timed(&mut || {
+        pollster::block_on(tuner.fine_tune(2, 2e-3)).expect("fine_tune");
+    });
     println!("{} backend: {}", device.info().backend, device.info().adapter);
     println!("{:<32} {:>10} {:>10}", "training (128 px, batch 16)", "s/epoch", "vs frozen");
     for (name, seconds) in [("frozen body", frozen), ("frozen body, precomputed", precompute), ("unfrozen", all)] {
         println!("{name:<32} {seconds:>10.2} {:>10.2}", seconds / frozen);
     }
+    println!(
+        "lr_find (100 batches at most): {lr_find:.1} s; fine_tune(2): {fine_tune:.1} s (error_rate {:.3})",
+        tuner.results[2].error_rate
+    );
 }
