@@ -149,6 +149,14 @@ fn local_gradients(op: &Op, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>
             let per_row = logits.run_kernel(kernel, &[logits, targets], logits.shape().to_vec(), None)?;
             vec![Some(per_row.mul(&g.reshape(&[batch, 1])?)?)]
         }
+        // Training-mode batch norm, one fused kernel (shaders/norm.wgsl). With x̂ = (x - mean) inv_std
+        // and M values per channel: d bias = Σ g, d weight = Σ g x̂ and
+        // d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂); d x only when x needs it.
+        Op::BatchNorm(x, weight, bias, saved) => {
+            let (param_grads, dx) = x.batch_norm_backward(g, saved, x.requires_grad())?;
+            let row = |r: usize| param_grads.narrow(0, r, 1)?.reshape(weight.shape());
+            vec![dx, wanted(weight, &|| row(0))?, wanted(bias, &|| row(1))?]
+        }
         // Each input's part of the joined tensor is its gradient.
         Op::Concat(a, b, axis) => {
             let split = a.shape()[*axis];

@@ -169,6 +169,29 @@ fn reduce_and_index_kernels_match_cpu() {
 }
 
 #[test]
+fn batch_norm_gradients_and_running_statistics_match_cpu() {
+    use kiln::ops::BatchNormConfig;
+    // [N, C, L] = [3, 5, 7], [2, 3, 1] (BatchNorm1d) and more values per channel than a workgroup
+    // has threads; inputs shifted and scaled so the mean and variance matter.
+    for &shape in &[&[3, 5, 1, 7][..], &[2, 3], &[5, 4, 9, 13]] {
+        let channels = shape[1];
+        for input_grad in [true, false] {
+            parity("batch_norm backward", &[shape, &[channels], &[channels], shape], 1e-4, |t| {
+                let x = t[0].mul_scalar(3.0)?.add_scalar(2.0)?.with_requires_grad(input_grad);
+                let (w, b) = (t[1].with_requires_grad(true), t[2].with_requires_grad(true));
+                let (mean, var) = (Tensor::zeros(&[channels], x.device())?, Tensor::ones(&[channels], x.device())?);
+                x.batch_norm(&w, &b, &mean, &var, true, BatchNormConfig::default())?.mul(&t[3])?.sum()?.backward()?;
+                let mut parts = vec![w.grad().unwrap(), b.grad().unwrap(), mean, var];
+                if input_grad {
+                    parts.push(x.grad().unwrap().reshape(&[x.numel()])?);
+                }
+                parts[1..].iter().try_fold(parts[0].clone(), |all, part| all.concat(part, 0))
+            });
+        }
+    }
+}
+
+#[test]
 fn layers_match_cpu() {
     use kiln::ops::BatchNormConfig;
     for &shape in &[&[2, 3, 5, 7][..], &[16, 33, 4, 4], &[9, 17]] {

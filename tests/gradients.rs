@@ -146,6 +146,19 @@ fn normalisation_pooling_and_layers() {
         let (mean, var) = stats();
         t[0].batch_norm(&t[1], &t[2], &mean, &var, true, BatchNormConfig::default())
     });
+    // [N, C, L] = [3, 5, 7], with gradients for only some inputs: frozen weight and bias, or an
+    // input that needs none (then only the parameter gradients are computed).
+    let stats5 = || (Tensor::zeros(&[5], &CPU).unwrap(), Tensor::ones(&[5], &CPU).unwrap());
+    let bn = |x: &Tensor, w: &Tensor, b: &Tensor| {
+        let (mean, var) = stats5();
+        x.batch_norm(w, b, &mean, &var, true, BatchNormConfig::default())
+    };
+    let fixed = |shape: &[usize], seed| tensor(&randn_away_from_zero(shape, seed, 0.2), shape, &CPU);
+    check("batch_norm [3, 5, 1, 7] train", &[input(&[3, 5, 1, 7], 110), input(&[5], 111), input(&[5], 112)], |t| bn(&t[0], &t[1], &t[2]));
+    check("batch_norm train, frozen weight and bias", &[input(&[3, 5, 1, 7], 113)], |t| bn(&t[0], &fixed(&[5], 114), &fixed(&[5], 115)));
+    check("batch_norm train, input without gradient", &[input(&[5], 116), input(&[5], 117)], |t| {
+        bn(&fixed(&[3, 5, 1, 7], 118), &t[0], &t[1])
+    });
     check("batch_norm eval", &[input(&[2, 3, 2, 2], 86), input(&[3], 87), input(&[3], 88)], |t| {
         let mean = tensor(&[0.5, -1.0, 2.0], &[3], &CPU);
         let var = tensor(&[0.25, 4.0, 1.5], &[3], &CPU);

@@ -5,6 +5,7 @@
 use super::cpu_conv;
 use super::cpu_image;
 use super::cpu_matmul::batched_matmul;
+use super::cpu_norm;
 use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
 pub fn describe() -> String {
@@ -105,6 +106,18 @@ pub fn run(kernel: &Kernel, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
                     *g = (x - lse).exp() - smoothing / classes as f32 - hit;
                 }
             }
+        }
+        Kernel::BatchNorm { batch, channels, len, eps } => {
+            let [saved, y] = outputs else { unreachable!("batch_norm writes saved statistics and y") };
+            cpu_norm::batch_norm(inputs, eps, saved, y, [batch, channels, len])
+        }
+        Kernel::BatchNormBackward { batch, channels, len, .. } => {
+            let (param_grads, dx) = match outputs {
+                [param_grads] => (param_grads, None),
+                [param_grads, dx] => (param_grads, Some(&mut **dx)),
+                _ => unreachable!("batch_norm_backward writes parameter gradients and maybe d x"),
+            };
+            cpu_norm::batch_norm_backward(inputs, param_grads, dx, [batch, channels, len])
         }
         Kernel::ConcatPair { a_width, b_width, .. } => {
             let (a, b, out) = (inputs[0], inputs[1], &mut *outputs[0]);
@@ -231,7 +244,7 @@ fn sum_axis(x: &[f32], out: &mut [f32], outer: usize, len: usize, inner: usize) 
 
 /// The sum of a run with eight partial sums, which the compiler can keep in one vector register
 /// (a single running f32 sum cannot be vectorised without reordering the additions).
-fn sum_lanes(values: &[f32]) -> f32 {
+pub(super) fn sum_lanes(values: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let chunks = values.chunks_exact(8);
     let tail: f32 = chunks.remainder().iter().sum();

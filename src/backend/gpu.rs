@@ -218,15 +218,16 @@ impl GpuContext {
         let param_bytes: Vec<u8> = params.iter().flat_map(|v| v.to_le_bytes()).collect();
         batch.params[slot..slot + param_bytes.len()].copy_from_slice(&param_bytes);
 
-        // The binding convention of every WGSL file: 0 is the parameter block, inputs are 1 and 2,
-        // outputs start at 3.
+        // The binding convention of every WGSL file: 0 is the parameter block, inputs are numbered
+        // from 1, outputs follow them from 3 at the earliest (so a one-input kernel also writes 3).
         let params_binding = wgpu::BufferBinding {
             buffer: batch.params_buffer.as_ref().unwrap(),
             offset: slot as u64,
             size: NonZeroU64::new(PARAM_SLOT as u64),
         };
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params_binding) }];
-        let numbered = inputs.iter().zip(1..).chain(outputs.iter().zip(3..));
+        let first_output = (inputs.len() as u32 + 1).max(3);
+        let numbered = inputs.iter().zip(1..).chain(outputs.iter().zip(first_output..));
         for (buffer, binding) in numbered {
             entries.push(wgpu::BindGroupEntry { binding, resource: buffer.raw().as_entire_binding() });
         }
@@ -344,6 +345,7 @@ fn shader_source(file: &str) -> String {
         "concat" => include_str!("../../shaders/concat.wgsl"),
         "softmax_xent" => include_str!("../../shaders/softmax_xent.wgsl"),
         "image" => include_str!("../../shaders/image.wgsl"),
+        "norm" => include_str!("../../shaders/norm.wgsl"),
         _ => unreachable!("unknown shader file {file}"),
     };
     match file {
@@ -429,6 +431,13 @@ fn dispatch_plan(kernel: &Kernel) -> (&'static str, Vec<u32>, [u32; 3]) {
         Kernel::SoftmaxCrossEntropy { batch, classes, smoothing } | Kernel::SoftmaxCrossEntropyBackward { batch, classes, smoothing } => {
             // One workgroup per row; rows stay below the 65535 workgroup limit (batches are small).
             ("softmax_xent", vec![batch as u32, classes as u32, f(smoothing)], [batch as u32, 1, 1])
+        }
+        // One workgroup per channel (the tensor layer keeps channels within the 65535 limit).
+        Kernel::BatchNorm { batch, channels, len, eps } => {
+            ("norm", vec![batch as u32, channels as u32, len as u32, f(eps)], [channels as u32, 1, 1])
+        }
+        Kernel::BatchNormBackward { batch, channels, len, .. } => {
+            ("norm", vec![batch as u32, channels as u32, len as u32, 0], [channels as u32, 1, 1])
         }
         Kernel::ConcatPair { outer, a_width, b_width } => {
             ("concat", [outer, a_width, b_width, 0].map(|v| v as u32).to_vec(), linear_groups(outer * (a_width + b_width)))

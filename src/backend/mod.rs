@@ -10,6 +10,7 @@ mod cpu_buffer;
 mod cpu_conv;
 mod cpu_image;
 mod cpu_matmul;
+mod cpu_norm;
 pub mod gpu;
 
 use std::rc::Rc;
@@ -126,6 +127,14 @@ pub enum Kernel {
     /// d loss_row / d logits of SoftmaxCrossEntropy: softmax - smoothed one-hot.
     /// Inputs: [logits, targets] -> out [batch, classes].
     SoftmaxCrossEntropyBackward { batch: usize, classes: usize, smoothing: f32 },
+    /// Training-mode batch normalisation of x viewed as [batch, channels, len], over every axis
+    /// but the channel axis. Inputs: [x, weight [channels], bias [channels]]; outputs: [saved
+    /// [3, channels] = per channel (mean, inv_std = 1 / sqrt(biased var + eps), scale = weight *
+    /// inv_std), y = (x - mean) * scale + bias].
+    BatchNorm { batch: usize, channels: usize, len: usize, eps: f32 },
+    /// Gradients of BatchNorm given g = d loss / d y. Inputs: [x, g, saved]; outputs: [parameter
+    /// gradients [2, channels] = (d weight, d bias)] followed, when `input_grad`, by d x.
+    BatchNormBackward { batch: usize, channels: usize, len: usize, input_grad: bool },
     /// Inputs a [outer, a_width], b [outer, b_width] -> out [outer, a_width + b_width].
     ConcatPair { outer: usize, a_width: usize, b_width: usize },
     /// Input [outer, width] -> out [outer, len]: columns start .. start + len.
@@ -184,6 +193,9 @@ impl Kernel {
             Kernel::MaxPool2dBackward(_) => "max_pool2d_backward",
             Kernel::SoftmaxCrossEntropy { .. } => "softmax_xent",
             Kernel::SoftmaxCrossEntropyBackward { .. } => "softmax_xent_backward",
+            Kernel::BatchNorm { .. } => "batch_norm",
+            Kernel::BatchNormBackward { input_grad: true, .. } => "batch_norm_backward",
+            Kernel::BatchNormBackward { input_grad: false, .. } => "batch_norm_backward_params",
             Kernel::ConcatPair { .. } => "concat_pair",
             Kernel::SliceColumns { .. } => "slice_columns",
             Kernel::SgdStep { .. } => "sgd_step",

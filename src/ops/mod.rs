@@ -10,7 +10,7 @@ mod softmax;
 
 pub use norm::BatchNormConfig;
 
-use crate::backend::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
+use crate::backend::{BinaryOp, ConvGeometry, Kernel, ReduceOp, Storage, UnaryOp};
 use crate::error::{Error, Result};
 use crate::shape::{self, show, BroadcastPlan};
 use crate::tensor::{no_grad, Tensor};
@@ -39,6 +39,9 @@ pub enum Op {
     MaxPool2d(Tensor, ConvGeometry),
     /// Fused softmax + per-row cross-entropy: logits, targets (no gradient), label smoothing.
     SoftmaxCrossEntropy(Tensor, Tensor, f32),
+    /// Fused training-mode batch norm: x, weight, bias, and the statistics the forward kernel
+    /// saved (no gradient).
+    BatchNorm(Tensor, Tensor, Tensor, Tensor),
 }
 
 impl Op {
@@ -47,6 +50,7 @@ impl Op {
             Op::Binary(_, a, b) | Op::MatMul(a, b) | Op::Conv2d(a, b, _) | Op::Concat(a, b, _) => {
                 vec![a, b]
             }
+            Op::BatchNorm(x, weight, bias, _) => vec![x, weight, bias],
             Op::Gather(x, _, _) | Op::MaxPool2d(x, _) | Op::SoftmaxCrossEntropy(x, _, _) => vec![x],
             Op::Unary(_, x) | Op::Transpose(x) | Op::Reshape(x) | Op::Expand(x) | Op::SumAxis(x, _) | Op::MaxAxis(x, _) => {
                 vec![x]
@@ -59,12 +63,19 @@ impl Tensor {
     /// Allocates the output, runs the kernel on it and records the op (None for the kernels that
     /// only backward uses, which never need a graph).
     pub(crate) fn run_kernel(&self, kernel: Kernel, inputs: &[&Tensor], out_shape: Vec<usize>, op: Option<Op>) -> Result<Tensor> {
+        let out = self.launch(&kernel, inputs, &[shape::numel(&out_shape)])?.pop().expect("one output");
+        Ok(Tensor::from_op(out_shape, self.device(), out, op))
+    }
+
+    /// Allocates outputs of the given lengths, runs the kernel on them and returns them: for
+    /// kernels with several outputs, whose tensors the caller builds.
+    pub(crate) fn launch(&self, kernel: &Kernel, inputs: &[&Tensor], out_lens: &[usize]) -> Result<Vec<Storage>> {
         let device = self.device();
-        let out = device.alloc(shape::numel(&out_shape))?;
+        let outs = out_lens.iter().map(|&len| device.alloc(len)).collect::<Result<Vec<_>>>()?;
         let storages: Vec<_> = inputs.iter().map(|t| t.storage()).collect();
         let storage_refs: Vec<_> = storages.iter().map(|s| s.as_ref()).collect();
-        device.run(&kernel, &storage_refs, &[&out])?;
-        Ok(Tensor::from_op(out_shape, device, out, op))
+        device.run(kernel, &storage_refs, &outs.iter().collect::<Vec<_>>())?;
+        Ok(outs)
     }
 
     fn unary(&self, op: UnaryOp) -> Result<Tensor> {

@@ -1,5 +1,7 @@
-//! Batch normalisation and dropout, composed from primitives (their gradients come for free).
+//! Batch normalisation (training mode one fused primitive, evaluation composed) and dropout.
 
+use super::Op;
+use crate::backend::Kernel;
 use crate::error::{Error, Result};
 use crate::rng::Pcg32;
 use crate::shape::show;
@@ -40,6 +42,7 @@ impl Tensor {
         }
         let channels = s[1];
         for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)] {
+            self.check_same("batch_norm", t)?;
             if t.shape() != [channels] {
                 return Err(Error::new(
                     "batch_norm",
@@ -47,34 +50,53 @@ impl Tensor {
                 ));
             }
         }
-        // View as [N, C, L] so one broadcast shape [1, C, 1] serves both layouts.
         let spatial = if s.len() == 4 { s[2] * s[3] } else { 1 };
-        let x = self.reshape(&[s[0], channels, spatial])?;
-        let per_channel = |t: &Tensor| t.reshape(&[1, channels, 1]);
-        let y = if training {
-            let count = s[0] * spatial;
-            if count < 2 {
-                return Err(Error::new("batch_norm", format!("training needs more than one value per channel, got input {}", show(s))));
-            }
-            let channel_mean = |t: &Tensor| t.sum_axis(0, true)?.sum_axis(2, true)?.mul_scalar(1.0 / count as f32);
-            let mean = channel_mean(&x)?;
-            let centered = x.sub(&mean)?;
-            let var = channel_mean(&centered.pow(2.0)?)?;
-            no_grad(|| -> Result<()> {
-                let m = config.momentum;
-                let unbiased = var.mul_scalar(count as f32 / (count - 1) as f32)?.reshape(&[channels])?;
-                running_mean.assign(&running_mean.mul_scalar(1.0 - m)?.add(&mean.reshape(&[channels])?.mul_scalar(m)?)?)?;
-                running_var.assign(&running_var.mul_scalar(1.0 - m)?.add(&unbiased.mul_scalar(m)?)?)
-            })?;
-            centered.mul(&var.add_scalar(config.eps)?.pow(-0.5)?)?.mul(&per_channel(weight)?)?.add(&per_channel(bias)?)?
-        } else {
+        let count = s[0] * spatial;
+        if !training {
             // y = x * scale + shift with scale = weight / sqrt(running_var + eps) and
-            // shift = bias - running_mean * scale: two passes over x instead of four.
+            // shift = bias - running_mean * scale: two passes over x instead of four. Viewed as
+            // [N, C, L] so one broadcast shape [1, C, 1] serves both layouts.
+            let per_channel = |t: &Tensor| t.reshape(&[1, channels, 1]);
             let scale = weight.mul(&running_var.add_scalar(config.eps)?.pow(-0.5)?)?;
             let shift = bias.sub(&running_mean.mul(&scale)?)?;
-            x.mul(&per_channel(&scale)?)?.add(&per_channel(&shift)?)?
-        };
-        y.reshape(s)
+            let x = self.reshape(&[s[0], channels, spatial])?;
+            return x.mul(&per_channel(&scale)?)?.add(&per_channel(&shift)?)?.reshape(s);
+        }
+        if count < 2 {
+            return Err(Error::new("batch_norm", format!("training needs more than one value per channel, got input {}", show(s))));
+        }
+        if channels > 65535 {
+            return Err(Error::new("batch_norm", format!("training supports at most 65535 channels, got input {}", show(s))));
+        }
+        // One fused kernel (cpu_norm.rs, shaders/norm.wgsl): statistics and y in one dispatch.
+        let kernel = Kernel::BatchNorm { batch: s[0], channels, len: spatial, eps: config.eps };
+        let mut outs = self.launch(&kernel, &[self, weight, bias], &[3 * channels, self.numel()])?.into_iter();
+        let (saved, y) = (outs.next().expect("saved statistics"), outs.next().expect("y"));
+        let saved = Tensor::from_op(vec![3, channels], self.device(), saved, None);
+        let op = Op::BatchNorm(self.clone(), weight.clone(), bias.clone(), saved.clone());
+        let y = Tensor::from_op(s.to_vec(), self.device(), y, Some(op));
+        no_grad(|| -> Result<()> {
+            // running = (1 - m) running + m batch, with the unbiased variance M / (M - 1) var,
+            // where var = 1 / inv_std² - eps.
+            let (m, unbias) = (config.momentum, count as f32 / (count - 1) as f32);
+            let row = |r: usize| saved.narrow(0, r, 1)?.reshape(&[channels]);
+            let var = row(1)?.pow(-2.0)?.affine(m * unbias, -config.eps * m * unbias)?;
+            running_mean.assign(&running_mean.mul_scalar(1.0 - m)?.add(&row(0)?.mul_scalar(m)?)?)?;
+            running_var.assign(&running_var.mul_scalar(1.0 - m)?.add(&var)?)
+        })?;
+        Ok(y)
+    }
+
+    /// The gradients of training-mode batch norm given g = d loss / d y and the statistics its
+    /// forward kernel saved: ([2, C] = (d weight, d bias), d x when `input_grad`).
+    pub(crate) fn batch_norm_backward(&self, g: &Tensor, saved: &Tensor, input_grad: bool) -> Result<(Tensor, Option<Tensor>)> {
+        let s = self.shape();
+        let (channels, spatial) = (s[1], s[2..].iter().product());
+        let kernel = Kernel::BatchNormBackward { batch: s[0], channels, len: spatial, input_grad };
+        let lens: &[usize] = if input_grad { &[2 * channels, self.numel()] } else { &[2 * channels] };
+        let mut outs = self.launch(&kernel, &[self, g, saved], lens)?.into_iter();
+        let param_grads = Tensor::from_op(vec![2, channels], self.device(), outs.next().expect("parameter gradients"), None);
+        Ok((param_grads, outs.next().map(|dx| Tensor::from_op(s.to_vec(), self.device(), dx, None))))
     }
 
     /// Inverted dropout: in training each element is zeroed with probability p and the rest are

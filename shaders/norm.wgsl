@@ -1,0 +1,114 @@
+// Training-mode batch normalisation of x viewed as [N, C, L] (L = H W, or 1 for BatchNorm1d),
+// over every axis but the channel axis. One workgroup per channel c: its M = N L values are
+// x[(n C + c) L + l]; the threads stride over them and combine partial sums in workgroup memory.
+//   batch_norm:                 mean = Σ x / M,  var = Σ (x - mean)² / M  (two passes, no
+//                               cancellation),  inv_std = 1 / sqrt(var + eps),
+//                               scale = weight inv_std,  y = (x - mean) scale + bias;
+//                               saved[.., c] = (mean, inv_std, scale)
+//   batch_norm_backward_params: with g = d loss / d y and x̂ = (x - mean) inv_std:
+//                               d weight = Σ g x̂,  d bias = Σ g
+//   batch_norm_backward:        the same, then d x = scale / M (M g - Σ g - x̂ Σ g x̂)
+//                               = scale g - k (x - mean) - scale Σ g / M,  k = scale inv_std Σ g x̂ / M
+
+const WORKGROUP_SIZE: u32 = 256u;
+
+struct Params {
+    batch: u32,
+    channels: u32,
+    len: u32,
+    eps: f32,
+}
+
+// The kernels of one file share their declarations, so bindings 2-5 serve both directions:
+//   batch_norm           (x, weight, bias) -> (saved, y)
+//   batch_norm_backward* (x, g, saved)     -> (parameter gradients [2, C], d x)
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight_or_g: array<f32>;
+@group(0) @binding(3) var<storage, read> bias_or_saved: array<f32>;
+@group(0) @binding(4) var<storage, read_write> per_channel: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<vec2<f32>, WORKGROUP_SIZE>;
+
+// Where value e (0 <= e < M) of channel c lives.
+fn at(c: u32, e: u32) -> u32 {
+    return ((e / p.len) * p.channels + c) * p.len + e % p.len;
+}
+
+// Tree sum over the workgroup of each thread's pair of numbers; every thread gets the result.
+fn workgroup_sum(t: u32, value: vec2<f32>) -> vec2<f32> {
+    workgroupBarrier(); // partial may still be read from the previous sum
+    partial[t] = value;
+    workgroupBarrier();
+    for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride /= 2u) {
+        if (t < stride) { partial[t] += partial[t + stride]; }
+        workgroupBarrier();
+    }
+    return partial[0];
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn batch_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let c = wid.x;
+    let m = p.batch * p.len;
+    var sum = 0.0;
+    for (var e = t; e < m; e += WORKGROUP_SIZE) { sum += x[at(c, e)]; }
+    let mean = workgroup_sum(t, vec2<f32>(sum, 0.0)).x / f32(m);
+    var squares = 0.0;
+    for (var e = t; e < m; e += WORKGROUP_SIZE) {
+        let d = x[at(c, e)] - mean;
+        squares += d * d;
+    }
+    let inv_std = 1.0 / sqrt(workgroup_sum(t, vec2<f32>(squares, 0.0)).x / f32(m) + p.eps);
+    let scale = weight_or_g[c] * inv_std;
+    let shift = bias_or_saved[c];
+    for (var e = t; e < m; e += WORKGROUP_SIZE) {
+        let i = at(c, e);
+        out[i] = (x[i] - mean) * scale + shift;
+    }
+    if (t == 0u) {
+        per_channel[c] = mean;
+        per_channel[p.channels + c] = inv_std;
+        per_channel[2u * p.channels + c] = scale;
+    }
+}
+
+// (d weight, d bias) of channel c, written to per_channel by thread 0 and returned to all.
+fn param_grads(c: u32, t: u32) -> vec2<f32> {
+    let mean = bias_or_saved[c];
+    var sums = vec2<f32>(0.0, 0.0); // (Σ g (x - mean), Σ g)
+    for (var e = t; e < p.batch * p.len; e += WORKGROUP_SIZE) {
+        let i = at(c, e);
+        let g = weight_or_g[i];
+        sums += vec2<f32>(g * (x[i] - mean), g);
+    }
+    sums = workgroup_sum(t, sums);
+    let grads = vec2<f32>(sums.x * bias_or_saved[p.channels + c], sums.y);
+    if (t == 0u) {
+        per_channel[c] = grads.x;
+        per_channel[p.channels + c] = grads.y;
+    }
+    return grads;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn batch_norm_backward_params(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    param_grads(wid.x, t);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn batch_norm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let c = wid.x;
+    let grads = param_grads(c, t);
+    let m = p.batch * p.len;
+    let mean = bias_or_saved[c];
+    let inv_std = bias_or_saved[p.channels + c];
+    let scale = bias_or_saved[2u * p.channels + c];
+    let k = scale * inv_std * grads.x / f32(m);
+    let shift = scale * grads.y / f32(m);
+    for (var e = t; e < m; e += WORKGROUP_SIZE) {
+        let i = at(c, e);
+        out[i] = scale * weight_or_g[i] - k * (x[i] - mean) - shift;
+    }
+}

@@ -1,0 +1,108 @@
+//! Training-mode batch normalisation on the CPU, over x viewed as [N, C, L] (L = H W, or 1 for
+//! BatchNorm1d): channel c's M = N L values are the N rows x[n, c, ..] of length L. Each channel
+//! is one task, so its rows stay in cache from one pass to the next; natively rayon's threads share
+//! the channels. Sums run in f32 within a row (eight partial sums, so they vectorise) and in f64
+//! across rows.
+
+use super::cpu::sum_lanes;
+
+/// [N, C, L].
+type Dims = [usize; 3];
+
+/// Elements below which the channels stay on the calling thread (a hand-off costs microseconds).
+#[cfg(not(target_family = "wasm"))]
+const PARALLEL_MIN_LEN: usize = 1 << 15;
+
+/// Forward. Inputs: [x, weight, bias]. With M values per channel:
+///   mean = Σ x / M,  var = Σ (x - mean)² / M   (two passes: E[x²] - mean² would cancel)
+///   inv_std = 1 / sqrt(var + eps),  scale = weight inv_std
+///   y = (x - mean) scale + bias
+/// saved[.., c] = (mean, inv_std, scale): what backward and the running statistics need.
+pub fn batch_norm(inputs: &[&[f32]], eps: f32, saved: &mut [f32], y: &mut [f32], dims: Dims) {
+    let (x, weight, bias) = (inputs[0], inputs[1], inputs[2]);
+    let count = (dims[0] * dims[2]) as f64;
+    let stats = per_channel(Some(y), dims, |c, y_rows| {
+        let rows = || channel_rows(x, dims, c);
+        let mean = (rows().map(|r| sum_lanes(r) as f64).sum::<f64>() / count) as f32;
+        let var = rows().map(|r| sum_pairs(r, r, |v, _| (v - mean) * (v - mean)) as f64).sum::<f64>() / count;
+        let inv_std = (1.0 / (var + eps as f64).sqrt()) as f32;
+        let (scale, shift) = (weight[c] * inv_std, bias[c]);
+        for (out, row) in y_rows.iter_mut().zip(rows()) {
+            out.iter_mut().zip(row).for_each(|(o, &v)| *o = (v - mean) * scale + shift);
+        }
+        [mean, inv_std, scale]
+    });
+    scatter_rows(&stats, saved);
+}
+
+/// Backward, given g = d loss / d y. Inputs: [x, g, saved]. With x̂ = (x - mean) inv_std, so that
+/// y = x̂ weight + bias:
+///   d bias = Σ g,  d weight = Σ g x̂                                       (pass 1)
+///   d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂)                        (pass 2)
+///       = scale g - k (x - mean) - scale Σ g / M,  with k = scale inv_std Σ g x̂ / M
+/// (each x also moves its channel's mean and variance: the two sums in d x).
+/// param_grads[.., c] = (d weight, d bias); d x only when asked for.
+pub fn batch_norm_backward(inputs: &[&[f32]], param_grads: &mut [f32], dx: Option<&mut [f32]>, dims: Dims) {
+    let (x, g, saved) = (inputs[0], inputs[1], inputs[2]);
+    let channels = dims[1];
+    let count = (dims[0] * dims[2]) as f32;
+    let grads = per_channel(dx, dims, |c, dx_rows| {
+        let (mean, inv_std, scale) = (saved[c], saved[channels + c], saved[2 * channels + c]);
+        let rows = || channel_rows(g, dims, c).zip(channel_rows(x, dims, c));
+        let (mut sum_g, mut sum_g_centered) = (0f64, 0f64);
+        for (g_row, x_row) in rows() {
+            sum_g += sum_lanes(g_row) as f64;
+            sum_g_centered += sum_pairs(g_row, x_row, |gv, xv| gv * (xv - mean)) as f64;
+        }
+        let (d_weight, d_bias) = ((sum_g_centered * inv_std as f64) as f32, sum_g as f32);
+        let (k, shift) = (scale * inv_std * d_weight / count, scale * d_bias / count);
+        for (out, (g_row, x_row)) in dx_rows.iter_mut().zip(rows()) {
+            out.iter_mut().zip(g_row.iter().zip(x_row)).for_each(|(o, (&gv, &xv))| *o = scale * gv - k * (xv - mean) - shift);
+        }
+        [d_weight, d_bias]
+    });
+    scatter_rows(&grads, param_grads);
+}
+
+/// Channel c's rows of a [N, C, L] tensor.
+fn channel_rows(t: &[f32], [batch, channels, len]: Dims, c: usize) -> impl Iterator<Item = &[f32]> {
+    (0..batch).map(move |n| &t[(n * channels + c) * len..][..len])
+}
+
+/// Runs `task(c, channel c's rows of out)` for every channel and returns the results in channel
+/// order; without `out` the tasks get no rows.
+fn per_channel<R: Send>(out: Option<&mut [f32]>, dims: Dims, task: impl Fn(usize, &mut [&mut [f32]]) -> R + Sync) -> Vec<R> {
+    let [batch, channels, len] = dims;
+    let mut rows: Vec<Vec<&mut [f32]>> = (0..channels).map(|_| Vec::with_capacity(batch)).collect();
+    if let Some(out) = out {
+        for (i, row) in out.chunks_mut(len).enumerate() {
+            rows[i % channels].push(row);
+        }
+    }
+    #[cfg(not(target_family = "wasm"))]
+    if rayon::current_num_threads() > 1 && batch * channels * len >= PARALLEL_MIN_LEN {
+        use rayon::prelude::*;
+        return rows.into_par_iter().enumerate().map(|(c, mut r)| task(c, &mut r)).collect();
+    }
+    rows.into_iter().enumerate().map(|(c, mut r)| task(c, &mut r)).collect()
+}
+
+/// Per-channel tuples written as rows: out[k * C + c] = values[c][k].
+fn scatter_rows<const K: usize>(values: &[[f32; K]], out: &mut [f32]) {
+    for (c, v) in values.iter().enumerate() {
+        for (k, &value) in v.iter().enumerate() {
+            out[k * values.len() + c] = value;
+        }
+    }
+}
+
+/// Σ f(a_i, b_i) with eight partial sums, so the loop vectorises (see `sum_lanes`).
+fn sum_pairs(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).map(|(&x, &y)| f(x, y)).sum();
+    for (ca, cb) in chunks_a.zip(chunks_b) {
+        lanes.iter_mut().zip(ca.iter().zip(cb)).for_each(|(l, (&x, &y))| *l += f(x, y));
+    }
+    lanes.iter().sum::<f32>() + tail
+}
