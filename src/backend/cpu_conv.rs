@@ -4,6 +4,7 @@
 //! products too (with col2im to fold the column gradient back into the image). Grouped and
 //! depthwise convolutions, whose products would be tiny, run as direct loops.
 
+use super::cpu::transpose;
 use super::cpu_matmul::batched_matmul;
 use super::ConvGeometry;
 
@@ -12,7 +13,7 @@ pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
         let mut columns = vec![0.0; taps * pixels];
         for (n, out_image) in out.chunks_mut(g.out_channels * pixels).enumerate() {
-            im2col(g, image(g, x, n), &mut columns);
+            im2col(g, image(g, x, n), &mut columns, pixels);
             batched_matmul(w, &columns, out_image, 1, g.out_channels, taps, pixels, 0, 0);
         }
         return;
@@ -40,7 +41,7 @@ pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut
     dx.fill(0.0);
     if g.groups == 1 {
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
-        let w_t = transpose(w, g.out_channels, taps);
+        let w_t = transposed(w, g.out_channels, taps);
         let mut columns = vec![0.0; taps * pixels];
         for (n, dx_image) in dx.chunks_mut(g.in_channels * g.height * g.width).enumerate() {
             let grad_image = &grad[n * g.out_channels * pixels..][..g.out_channels * pixels];
@@ -60,25 +61,28 @@ pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut
     });
 }
 
-/// d loss / d weight: the sum over images of grad [o, h' w'] @ columns^T [h' w', c k k].
+/// d loss / d weight = Σ over images n of grad_n [o, h' w'] @ columns_n^T [h' w', c k k]. Computed
+/// transposed as one product whose inner dimension runs over every image, long enough to share
+/// among threads: d weight^T [c k k, o] = columns [c k k, N h' w'] @ grad^T [N h' w', o].
 pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mut [f32]) {
     if is_depthwise(g) {
         return depthwise_backward_weight(g, x, grad, dw);
     }
-    dw.fill(0.0);
     if g.groups == 1 {
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
-        let mut columns = vec![0.0; taps * pixels];
-        let mut per_image = vec![0.0; g.out_channels * taps];
+        let span = g.batch * pixels;
+        let mut columns = vec![0.0; taps * span];
         for n in 0..g.batch {
-            im2col(g, image(g, x, n), &mut columns);
-            let columns_t = transpose(&columns, taps, pixels);
-            let grad_image = &grad[n * g.out_channels * pixels..][..g.out_channels * pixels];
-            batched_matmul(grad_image, &columns_t, &mut per_image, 1, g.out_channels, pixels, taps, 0, 0);
-            dw.iter_mut().zip(&per_image).for_each(|(d, &v)| *d += v);
+            im2col(g, image(g, x, n), &mut columns[n * pixels..], span);
         }
+        let mut grad_t = vec![0.0; span * g.out_channels];
+        transpose(grad, &mut grad_t, g.out_channels, pixels); // [N, o, h' w'] -> [N h' w', o]
+        let mut dw_t = vec![0.0; taps * g.out_channels];
+        batched_matmul(&columns, &grad_t, &mut dw_t, 1, taps, span, g.out_channels, 0, 0);
+        transpose(&dw_t, dw, taps, g.out_channels);
         return;
     }
+    dw.fill(0.0);
     for_each_tap_row(g, |tap| {
         let grad_row = &grad[tap.output..][..tap.columns];
         dw[tap.weight] += if g.stride_w == 1 {
@@ -120,7 +124,14 @@ fn depthwise_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut 
             phases[run..][..g.out_w].iter_mut().zip(&grad_plane[y * g.out_w..][..g.out_w]).for_each(|(p, &gv)| *p += wv * gv);
         });
         for (iy, line) in dx_plane.chunks_mut(g.width).enumerate() {
-            line.iter_mut().enumerate().for_each(|(ix, d)| *d = phases[phase_index(g, iy + g.pad_h, ix + g.pad_w)]);
+            for (at, first, count) in phase_runs(g, iy) {
+                let run = &phases[at..][..count];
+                if g.stride_w == 1 {
+                    line[first..][..count].copy_from_slice(run);
+                } else {
+                    line[first..].iter_mut().step_by(g.stride_w).zip(run).for_each(|(d, &p)| *d = p);
+                }
+            }
         }
     });
 }
@@ -159,11 +170,29 @@ fn phase_index(g: &ConvGeometry, row: usize, col: usize) -> usize {
 fn phase_split(g: &ConvGeometry, plane: &[f32]) -> Vec<f32> {
     let mut phases = vec![0.0f32; phase_buffer_len(g)];
     for (iy, line) in plane.chunks(g.width).enumerate() {
-        for (ix, &v) in line.iter().enumerate() {
-            phases[phase_index(g, iy + g.pad_h, ix + g.pad_w)] = v;
+        for (at, first, count) in phase_runs(g, iy) {
+            let run = &mut phases[at..][..count];
+            if g.stride_w == 1 {
+                run.copy_from_slice(&line[first..][..count]);
+            } else {
+                run.iter_mut().zip(line[first..].iter().step_by(g.stride_w)).for_each(|(p, &v)| *p = v);
+            }
         }
     }
     phases
+}
+
+/// Where input row iy lives in the phase buffer, one run per stride phase q: (the run's start
+/// in the buffer, its first input column, its length); the run holds input columns first,
+/// first + stride, ... (padded columns q, q + stride, ...).
+fn phase_runs(g: &ConvGeometry, iy: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let s = g.stride_w;
+    (0..s).filter_map(move |q| {
+        // Padded column j s + q is input column j s + q - pad: keep 0 <= that < width.
+        let first = g.pad_w.saturating_sub(q).div_ceil(s);
+        let end = (g.pad_w + g.width).saturating_sub(q).div_ceil(s);
+        (first < end).then(|| (phase_index(g, iy + g.pad_h, first * s + q), first * s + q - g.pad_w, end - first))
+    })
 }
 
 /// For every output row y and kernel tap (ky, kx): where in the phase buffer the out_w input
@@ -206,11 +235,12 @@ fn image<'a>(g: &ConvGeometry, x: &'a [f32], n: usize) -> &'a [f32] {
     &x[n * size..][..size]
 }
 
-/// columns[(c k_h + ky) k_w + kx][y w' + x] = image[c, y s - p + ky, x s - p + kx], 0 in the padding.
-fn im2col(g: &ConvGeometry, image: &[f32], columns: &mut [f32]) {
+/// columns[(c k_h + ky) k_w + kx][y w' + x] = image[c, y s - p + ky, x s - p + kx], 0 in the padding;
+/// the rows of columns lie `row_stride` apart.
+fn im2col(g: &ConvGeometry, image: &[f32], columns: &mut [f32], row_stride: usize) {
     let pixels = g.out_h * g.out_w;
     for_each_tap(g, |row, c, iy, ix_of| {
-        let out_row = &mut columns[row * pixels..][..pixels];
+        let out_row = &mut columns[row * row_stride..][..pixels];
         for (y, out_line) in out_row.chunks_mut(g.out_w).enumerate() {
             match iy(y) {
                 Some(iy) => {
@@ -256,11 +286,9 @@ fn for_each_tap(g: &ConvGeometry, mut body: impl FnMut(usize, usize, &dyn Fn(usi
     }
 }
 
-fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+fn transposed(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut t = vec![0.0; rows * cols];
-    for (r, row) in m.chunks(cols).enumerate() {
-        row.iter().enumerate().for_each(|(c, &v)| t[c * rows + r] = v);
-    }
+    transpose(m, &mut t, rows, cols);
     t
 }
 
