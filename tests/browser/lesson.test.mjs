@@ -1,4 +1,4 @@
-// End to end: the SGD-from-scratch page, opened and watched as a person would.
+// End to end: the SGD-from-scratch page (sgd.html), opened and watched as a person would.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSite, outputDir } from './harness.mjs';
@@ -16,7 +16,7 @@ function leastSquares(x0, y) {
 
 async function runLesson(site, query, screenshot) {
   const { page } = site;
-  await page.goto(`${site.origin}/index.html${query}`);
+  await page.goto(`${site.origin}/sgd.html${query}`);
   await page.waitForFunction(() => window.lesson?.done === true, null, { timeout: 120_000 });
   await page.screenshot({ path: `${outputDir}/${screenshot}`, fullPage: true });
   return page.evaluate(() => window.lesson);

@@ -1,0 +1,177 @@
+// The Web Worker that owns kiln's Learner, so that decoding, lr_find and training never freeze the
+// page. The page talks to it with postMessage: {id, op, args} → {id, result} | {id, error}; the
+// Learner's progress events come as {progress}. Each op below is one function of `ops`.
+//
+// The worker also keeps the latest trained model in IndexedDB (the page restores it on reload
+// when the same classes are loaded) and loads the sample photos itself, so their bytes are not
+// copied from the page.
+import init, { useBackend, ImageDataset, Learner } from '../pkg/kiln.js';
+import { loadSampleFiles } from './sample.js';
+
+// Relative URLs in a worker resolve against the worker script, and kiln fetches with the URL it
+// is given: pass an absolute one.
+const WEIGHTS_URL = new URL('models/mobilenet_v2.safetensors', import.meta.url).href;
+
+const ready = init();
+/** @type {Learner | null} */
+let learner = null;
+
+const ops = {
+  /** Picks the backend; when WebGPU was asked for and is missing, falls back to the CPU and says why. */
+  async start({ backend }) {
+    try {
+      return await useBackend(backend);
+    } catch (error) {
+      const info = await useBackend('cpu');
+      return { ...info, reason: message(error).replace(/^useBackend: /, '') };
+    }
+  },
+
+  /**
+   * Builds a dataset and a fresh Learner from `source` ({kind: 'sample', classes} or {kind:
+   * 'files', files: [{file, name, label, valid?}]}), replays the cleaner's `edits`, and loads
+   * `model` (the page's last trained weights) or, with `restore`, the one kept in IndexedDB.
+   * On any error the previous learner stays.
+   */
+  async load({ source, size, batchSize, precompute = false, edits = [], model = null, restore = false, unfrozen = false, oversample = false }) {
+    const files = source.kind === 'sample'
+      ? await loadSampleFiles(undefined, { classes: source.classes, perClass: source.perClass })
+      : await Promise.all(source.files.map(async (f) => ({ name: f.name, label: f.label, valid: f.valid, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
+    const dataset = ImageDataset.fromFiles(files, { size });
+    const next = await Learner.vision(dataset, { weightsUrl: WEIGHTS_URL, batchSize, precompute });
+    try {
+      applyEdits(next, edits);
+      next.oversample = oversample;
+      if (unfrozen) next.unfreeze();
+      let restored = null;
+      if (model) {
+        next.loadExported(new Uint8Array(await model.weights.arrayBuffer()), model.description, 'model.safetensors');
+      } else if (restore) {
+        // A kept model that no longer loads is not worth failing the dataset for: say so instead.
+        restored = await restoreSaved(next).catch((error) => ({ failed: message(error) }));
+      }
+      learner?.free();
+      learner = next;
+      learner.onProgress = (progress) => postMessage({ progress });
+      return { summary: learner.dataset, restored };
+    } catch (error) {
+      next.free();
+      throw error;
+    }
+  },
+
+  lrFind: ({ numIt }) => the().lrFind({ numIt }),
+
+  /** fit_one_cycle or fine_tune; afterwards the weights are exported and kept in IndexedDB. */
+  async train({ method, epochs, lr }) {
+    const learn = the();
+    const outcome = method === 'fine_tune' ? await learn.fineTune(epochs, lr) : await learn.fitOneCycle(epochs, lr, {});
+    // A diverged model is not worth keeping: the page's last good weights stay the ones to go back to.
+    const model = outcome.outcome === 'diverged' ? null : await exported(learn);
+    if (model) await save('latest', { ...model, savedAt: Date.now() }).catch(() => {});
+    return { ...outcome, model };
+  },
+
+  stop: () => learner?.stop(),
+  freeze: () => the().freeze(),
+  unfreeze: () => the().unfreeze(),
+  oversample: ({ on }) => { the().oversample = on; },
+  setImageSize: ({ size }) => { the().setImageSize(size); return the().dataset; },
+  interpret: () => the().interpret(),
+
+  /** The cleaner's decisions, [{item, action: 'delete' | 'relabel', label}]; returns the new summary. */
+  clean({ changes }) {
+    for (const c of changes) {
+      if (c.action === 'delete') the().deleteItem(c.item);
+      else the().relabelItem(c.item, c.label);
+    }
+    return the().dataset;
+  },
+
+  async predict({ file, name }) {
+    return the().predict(new Uint8Array(await file.arrayBuffer()), name);
+  },
+
+  exportModel: () => exported(the()),
+
+  /** Loads a model.safetensors + model.json pair; on any error the learner is unchanged. */
+  async loadModel({ weights, description, name }) {
+    the().loadExported(new Uint8Array(await weights.arrayBuffer()), description, name);
+    const model = { weights, description };
+    await save('latest', { ...model, savedAt: Date.now() }).catch(() => {});
+    return { model };
+  },
+
+  /** Forgets the model kept in IndexedDB. */
+  forget: () => save('latest', undefined),
+};
+
+function the() {
+  if (!learner) throw new Error('load a dataset first');
+  return learner;
+}
+
+function message(error) {
+  return error?.message ?? String(error);
+}
+
+/** The cleaner's edits, recorded by item name, replayed on a freshly built dataset. */
+function applyEdits(learn, edits) {
+  if (!edits.length) return;
+  const index = new Map(learn.dataset.items.map((item, i) => [item.name, i]));
+  for (const edit of edits) {
+    const i = index.get(edit.name);
+    if (i === undefined) continue;
+    if (edit.action === 'delete') learn.deleteItem(i);
+    else learn.relabelItem(i, edit.label);
+  }
+}
+
+/** The weights as a Blob (posted to the page by reference, not copied) and the JSON description. */
+async function exported(learn) {
+  const { weights, description } = await learn.export();
+  return { weights: new Blob([weights], { type: 'application/octet-stream' }), description };
+}
+
+/** Loads the model kept in IndexedDB when it was trained on the same classes. */
+async function restoreSaved(learn) {
+  const saved = await open('latest').catch(() => undefined);
+  if (!saved) return null;
+  const vocab = JSON.parse(saved.description).vocab;
+  if (JSON.stringify(vocab) !== JSON.stringify(learn.dataset.vocab)) return null;
+  learn.loadExported(new Uint8Array(await saved.weights.arrayBuffer()), saved.description, 'the saved model');
+  return { savedAt: saved.savedAt, model: { weights: saved.weights, description: saved.description } };
+}
+
+// IndexedDB, the few lines of it needed here: one object store of models, by key.
+function database() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open('kiln', 1);
+    request.onupgradeneeded = () => request.result.createObjectStore('models');
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function transaction(mode, body) {
+  const db = await database();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('models', mode);
+    const request = body(tx.objectStore('models'));
+    tx.oncomplete = () => { db.close(); resolve(request.result); };
+    tx.onerror = () => { db.close(); reject(tx.error); };
+  });
+}
+
+const save = (key, value) => transaction('readwrite', (store) => (value === undefined ? store.delete(key) : store.put(value, key)));
+const open = (key) => transaction('readonly', (store) => store.get(key));
+
+self.onmessage = async ({ data: { id, op, args } }) => {
+  try {
+    await ready;
+    if (!(op in ops)) throw new Error(`unknown operation '${op}'`);
+    postMessage({ id, result: await ops[op](args ?? {}) });
+  } catch (error) {
+    postMessage({ id, error: message(error) });
+  }
+};

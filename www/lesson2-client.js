@@ -1,0 +1,49 @@
+// The page's side of the learner's Web Worker (www/learner-worker.js): each call is a Promise,
+// matched to its answer by id; progress events go to one callback.
+
+export class LearnerClient {
+  /** @param {(progress: object) => void} onProgress called with the Learner's progress events */
+  constructor(onProgress) {
+    this.pending = new Map();
+    this.nextId = 1;
+    this.worker = new Worker(new URL('learner-worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = ({ data }) => {
+      if (data.progress) {
+        onProgress(data.progress);
+        return;
+      }
+      const call = this.pending.get(data.id);
+      if (!call) return;
+      this.pending.delete(data.id);
+      if ('error' in data) call.reject(new Error(data.error));
+      else call.resolve(data.result);
+    };
+    // A worker that cannot start, or dies (out of memory), fails every call still waiting.
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      this.dead = new Error(`the learner's worker stopped (${event.message || 'it could not be started'})`);
+      this.failAll(this.dead);
+    };
+  }
+
+  /** Runs `op` in the worker; resolves with its result or rejects with its error message. */
+  call(op, args = {}) {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, args });
+    });
+  }
+
+  failAll(error) {
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
+  }
+
+  /** Ends the worker and everything in it (its memory, its GPU device). */
+  terminate() {
+    this.worker.terminate();
+    this.failAll(new Error('the learner was replaced'));
+  }
+}

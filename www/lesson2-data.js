@@ -1,0 +1,231 @@
+// Step 1 of the lesson: the photos. A dropped folder (walked with webkitGetAsEntry), a folder
+// picked with <input webkitdirectory>, or the bundled sample photos; one subfolder per class, the
+// folder's name the label (fastai's parent_label). The page reads nothing itself: it hands the
+// File objects to the worker, which decodes them. Then: class counts, examples, what was skipped.
+import { $, el, plain, say, showAlert } from './lesson2-ui.js';
+
+const MAX_FILE_MB = 50; // the Rust side refuses images over 50 megapixels; bigger files are not even read
+const EXAMPLES = 10;
+
+export function setupData(app) {
+  $('sample').addEventListener('click', () => loadSample(app));
+  $('folder-input').addEventListener('change', (event) => {
+    const picked = [...event.target.files].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
+    event.target.value = ''; // picking the same folder again still counts as a change
+    loadPicked(app, picked);
+  });
+  const zone = $('drop-data');
+  zone.addEventListener('dragover', (event) => { event.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (event) => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    // The entries must be taken during the drop event itself; they are walked afterwards.
+    const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+    loadPicked(app, await filesOf(entries));
+  });
+  $('size').addEventListener('change', () => resize(app));
+  $('precompute').addEventListener('change', (event) => {
+    if (!app.summary) return;
+    app.run('rebuilding the learner', async () => {
+      await app.rebuild(app.info.backend);
+      say('data-status', event.target.checked
+        ? "Precompute: the frozen body's features are computed once, and only the head trains on them. Much faster, without augmentation; Unfreeze turns it off."
+        : 'Precompute is off: every batch goes through the whole network, with augmentation.');
+    });
+  });
+  $('oversample').addEventListener('change', (event) => app.run('oversampling', async () => {
+    await app.worker.call('oversample', { on: event.target.checked });
+    say('data-status', event.target.checked
+      ? 'Oversampling: rare classes are now drawn as often as common ones in training.'
+      : 'Oversampling is off: every training photo is drawn once per epoch.');
+  }));
+  app.on('dataset', ({ summary, fresh }) => {
+    app.summary = summary;
+    if (fresh) $('oversample').checked = false;
+    show(app, summary);
+  });
+}
+
+/** What the worker needs to build the dataset and its learner. */
+export function loadArgs(app, extra = {}) {
+  return {
+    source: app.source,
+    size: Number($('size').value) || 224,
+    batchSize: Number($('batch-size').value) || 16,
+    precompute: $('precompute').checked,
+    edits: app.edits,
+    unfrozen: app.unfrozen,
+    oversample: $('oversample').checked,
+    ...extra,
+  };
+}
+
+/** The sample photos (all, or ?classes=fishes,tools and at most ?perclass=8 each), loaded in the worker. */
+export function loadSample(app) {
+  const classes = app.params.get('classes')?.split(',').map((c) => c.trim()).filter(Boolean);
+  const perClass = Number(app.params.get('perclass')) || undefined;
+  const names = (summary) => summary.items.map((item) => item.name);
+  return load(app, { kind: 'sample', classes, perClass }, (summary) => new Thumbs(names(summary), (name) => `www/sample/${name}`), []);
+}
+
+/** Files from a drop or the folder picker: labelled by their folder, checked, then loaded. */
+function loadPicked(app, picked) {
+  if (!picked.length) {
+    showAlert('The folder is empty: there are no files in it. Choose a folder with one subfolder of photos per class.');
+    return;
+  }
+  const { files, skipped } = label(picked);
+  if (!files.length) {
+    const why = [...new Set(skipped.map((s) => s.reason))].join('; ');
+    showAlert(`None of the ${picked.length} files can be used (${why}). The previous dataset is still loaded.`);
+    return;
+  }
+  const byName = new Map(files.map((f) => [f.name, f.file]));
+  load(app, { kind: 'files', files }, () => new Thumbs([...byName.keys()], (name) => URL.createObjectURL(byName.get(name)), true), skipped);
+}
+
+/**
+ * Labels from the parent folder; a `train`/`valid` folder above the class folders is the split
+ * (fastai's GrandparentSplitter), otherwise 20% chosen at random with a fixed seed. Hidden files,
+ * files outside a class folder and files over 50 MB are skipped here, with the reason.
+ */
+function label(picked) {
+  const files = [];
+  const skipped = [];
+  for (const { file, path } of picked) {
+    const parts = path.split('/').filter(Boolean);
+    const name = parts.join('/');
+    if (parts.at(-1).startsWith('.')) skipped.push({ name, reason: 'a hidden file' });
+    else if (parts.length < 2) skipped.push({ name, reason: 'not inside a class folder' });
+    else if (file.size > MAX_FILE_MB * 1e6) skipped.push({ name, reason: `${(file.size / 1e6).toFixed(0)} MB, more than the ${MAX_FILE_MB} MB kiln reads: not opened` });
+    else files.push({ file, name, label: parts.at(-2), split: parts.slice(0, -2).findLast((p) => p === 'train' || p === 'valid') });
+  }
+  const given = files.some((f) => f.split === 'valid') && files.some((f) => f.split === 'train');
+  for (const f of files) {
+    if (given) f.valid = f.split === 'valid';
+    delete f.split;
+  }
+  return { files, skipped };
+}
+
+/** Every file under the dropped entries, with its path from the drop. */
+async function filesOf(entries) {
+  const out = [];
+  const read = (reader) => new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+  async function walk(entry) {
+    if (entry.isFile) {
+      const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+      out.push({ file, path: entry.fullPath.replace(/^\//, '') });
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      // readEntries answers in chunks (100 at a time in Chromium) until it answers nothing.
+      for (let chunk = await read(reader); chunk.length; chunk = await read(reader)) {
+        for (const child of chunk) await walk(child);
+      }
+    }
+  }
+  for (const entry of entries) await walk(entry);
+  return out;
+}
+
+/**
+ * Builds the dataset and a fresh learner in the worker. Only when that works does the page
+ * switch to it; otherwise the message says why and the previous dataset stays.
+ */
+function load(app, source, thumbsFor, skippedHere) {
+  return app.run('loading the photos', async () => {
+    say('data-status', source.kind === 'sample' ? 'Loading the sample photos…' : `Reading ${source.files.length} files…`);
+    let loaded;
+    try {
+      loaded = await app.worker.call('load', loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true }));
+    } catch (error) {
+      if (app.summary) show(app, app.summary);
+      else say('data-status', '');
+      throw new Error(`These photos could not be loaded: ${plain(error.message)}.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
+    }
+    app.thumbs?.revoke();
+    app.thumbs = thumbsFor(loaded.summary);
+    Object.assign(app, { source, edits: [], unfrozen: false, lastModel: loaded.restored?.model ?? null, skippedHere });
+    app.emit('dataset', { summary: loaded.summary, fresh: true });
+    app.emit('restored', loaded.restored);
+  });
+}
+
+/** Progressive resizing: the images get a new size, the weights stay. */
+function resize(app) {
+  const size = Math.round(Number($('size').value));
+  if (!app.summary || size === app.summary.size) return;
+  if (!(size >= 32 && size <= 1024)) {
+    showAlert('The image size must be between 32 and 1024 pixels.');
+    $('size').value = app.summary.size;
+    return;
+  }
+  app.run('resizing', async () => {
+    const summary = await app.worker.call('setImageSize', { size });
+    app.emit('dataset', { summary, fresh: false });
+    say('data-status', `The photos are now ${size} px. The weights are kept: fastai calls this progressive resizing.`);
+  });
+}
+
+/** Object URLs (or the sample's own URLs) of the photos by item name, made when first shown. */
+class Thumbs {
+  constructor(names, make, revocable = false) {
+    this.known = new Set(names);
+    this.make = make;
+    this.urls = new Map();
+    this.revocable = revocable;
+  }
+
+  url(name) {
+    if (!this.known.has(name)) return '';
+    if (!this.urls.has(name)) this.urls.set(name, this.make(name));
+    return this.urls.get(name);
+  }
+
+  revoke() {
+    if (this.revocable) for (const url of this.urls.values()) URL.revokeObjectURL(url);
+  }
+}
+
+/** A photo with a caption; long captions may break after a slash. */
+export function photo(app, name, caption, extra = {}) {
+  const parts = caption.split('/').flatMap((part, i) => (i ? ['/', el('wbr'), part] : [part]));
+  return el('figure', { className: 'photo', ...extra },
+    el('img', { src: app.thumbs?.url(name) ?? '', alt: caption, loading: 'lazy', decoding: 'async' }),
+    el('figcaption', {}, ...parts));
+}
+
+/** Counts, warnings, skipped files and a few examples of the dataset. */
+function show(app, summary) {
+  const counts = summary.classCounts;
+  const train = counts.reduce((s, c) => s + c.train, 0);
+  const valid = counts.reduce((s, c) => s + c.valid, 0);
+  $('data-view').hidden = false;
+  say('data-status', `${train + valid} photos in ${counts.length} classes: ${train} to train on, ${valid} set aside to validate. Images are cropped to ${summary.size} px squares.`);
+  $('size').value = summary.size;
+
+  $('class-counts').tBodies[0].replaceChildren(...counts.map((c) => el('tr', {}, el('th', { scope: 'row' }, c.class), el('td', {}, String(c.train)), el('td', {}, String(c.valid)))));
+  $('class-counts').tFoot.replaceChildren(el('tr', {}, el('th', { scope: 'row' }, 'total'), el('td', {}, String(train)), el('td', {}, String(valid))));
+
+  // kiln warns about classes too small to learn and about unbalanced classes (the largest three
+  // times the smallest or more), which oversampling helps.
+  const warnings = summary.warnings.map((w) => w.charAt(0).toUpperCase() + w.slice(1));
+  $('warnings').hidden = !warnings.length && !$('oversample').checked;
+  $('warning-list').replaceChildren(...warnings.map((w) => el('li', {}, w)));
+
+  const skipped = [...(app.skippedHere ?? []), ...summary.skipped];
+  $('skipped').hidden = !skipped.length;
+  $('skipped-count').textContent = `${skipped.length} file${skipped.length === 1 ? '' : 's'} skipped`;
+  // The reasons from kiln repeat the operation and the file's name; the list shows the name once.
+  const reason = (s) => plain(s.reason.replace(`${s.name}: `, ''));
+  $('skipped-list').replaceChildren(...skipped.map((s) => el('li', {}, el('code', {}, s.name), `: ${reason(s)}`)));
+
+  // Examples: the classes in turn, so every class shows up.
+  const byClass = summary.vocab.map((v) => summary.items.filter((item) => item.label === v && item.split !== 'deleted'));
+  const examples = [];
+  for (let round = 0; examples.length < EXAMPLES && round < 50; round++) {
+    for (const items of byClass) if (items[round] && examples.length < EXAMPLES) examples.push(items[round]);
+  }
+  $('examples').replaceChildren(...examples.map((item) => photo(app, item.name, `${item.label} · ${item.split}`)));
+}

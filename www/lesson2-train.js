@@ -1,0 +1,275 @@
+// Steps 2 and 3 of the lesson: the learning-rate finder and training. The finder's curve is
+// drawn on a log axis with fastai's four suggestions; training fills fastai's epoch table as the
+// epochs end, plots the smoothed loss and the schedule per batch, and says afterwards what the
+// numbers mean (lesson2-diagnosis.js).
+import uPlot from './vendor/uPlot.esm.js';
+import { $, el, clock, keepSized, rate, say, six, showAlert, widthOf } from './lesson2-ui.js';
+import { diagnose } from './lesson2-diagnosis.js';
+
+const SUGGESTIONS = [
+  { key: 'valley', colour: '#c2410c', what: "fastai's default: the middle of the longest downhill stretch" },
+  { key: 'steep', colour: '#1d4ed8', what: 'where the loss falls fastest' },
+  { key: 'minimum', colour: '#047857', what: 'the lowest loss, divided by 10' },
+  { key: 'slide', colour: '#7c3aed', what: 'where the slope stops changing much' },
+];
+
+let lrPlot = null;
+let lossPlot = null;
+let schedPlot = null;
+/** The training run on screen: per batch, and the epoch rows. */
+let shown = null;
+
+export function setupTrain(app) {
+  $('lr-find-button').addEventListener('click', () => findLearningRate(app));
+  $('train-form').addEventListener('submit', (event) => { event.preventDefault(); train(app); });
+  $('stop').addEventListener('click', () => {
+    app.worker.call('stop');
+    say('train-status', 'Stopping after this batch…');
+  });
+  $('unfreeze').addEventListener('click', () => setFrozen(app, false));
+  $('freeze').addEventListener('click', () => setFrozen(app, true));
+  app.on('progress', (event) => (event.type === 'lrFind' ? lrProgress(event) : trainProgress(event)));
+  app.on('dataset', ({ fresh }) => { if (fresh) showFrozen(app); });
+  app.on('restored', (restored) => {
+    if (restored?.savedAt) {
+      say('restore-status', `Restored the model you trained on ${new Date(restored.savedAt).toLocaleString()}, kept in this browser for these classes. Training goes on from it.`);
+      $('forget').hidden = false;
+    } else {
+      say('restore-status', restored?.failed ? `A model kept in this browser could not be restored (${restored.failed}); starting from the ImageNet weights.` : '');
+      $('forget').hidden = true;
+    }
+  });
+  $('forget').addEventListener('click', () => app.run('forgetting', async () => {
+    await app.worker.call('forget');
+    app.lastModel = null;
+    await app.rebuild(app.info.backend);
+    $('forget').hidden = true;
+    say('restore-status', 'Forgotten: the learner starts again from the ImageNet weights and a new head.');
+  }));
+  showFrozen(app);
+}
+
+/** lr_find: a short run with the rate growing from 1e-7 to 10; the weights are restored afterwards. */
+export function findLearningRate(app) {
+  return app.run('the learning rate finder', async () => {
+    const numIt = Math.max(10, Math.round(Number($('num-it').value)) || 100);
+    $('lr-progress').hidden = false;
+    $('lr-progress').value = 0;
+    say('lr-status', `Training ${numIt} batches with a growing learning rate…`);
+    try {
+      const found = await app.worker.call('lrFind', { numIt });
+      drawFinder(found);
+      $('lr').value = rate(found.suggestions.valley);
+      say('lr-status', `Suggested learning rate (valley): ${rate(found.suggestions.valley)}. It is in the learning rate field below; click the plot to pick another.`);
+    } finally {
+      $('lr-progress').hidden = true;
+    }
+  });
+}
+
+function lrProgress(event) {
+  $('lr-progress').max = event.iterations;
+  $('lr-progress').value = event.iteration + 1;
+}
+
+function drawFinder({ lrs: allLrs, losses: allLosses, suggestions }) {
+  $('lr-figure').hidden = false;
+  // fastai's plot_lr_find leaves out the last 5 points (skip_end=5), where the loss shoots up and
+  // would squash the interesting part of the curve.
+  const shownPoints = allLrs.length > 10 ? allLrs.length - 5 : allLrs.length;
+  const lrs = allLrs.slice(0, shownPoints);
+  const losses = allLosses.slice(0, shownPoints);
+  const container = $('lr-plot');
+  // The loss at a suggested rate: the recorded point nearest to it on the log scale.
+  const lossAt = (lr) => losses[lrs.reduce((best, l, i) => (Math.abs(Math.log(l / lr)) < Math.abs(Math.log(lrs[best] / lr)) ? i : best), 0)];
+  const marks = SUGGESTIONS.map((s) => ({ ...s, lr: suggestions[s.key], loss: lossAt(suggestions[s.key]) }));
+  const drawMarks = (u) => {
+    const { ctx } = u;
+    const px = devicePixelRatio;
+    ctx.save();
+    ctx.font = `${14 * px}px system-ui, sans-serif`;
+    marks.forEach((m, i) => {
+      const x = u.valToPos(m.lr, 'x', true);
+      const y = u.valToPos(m.loss, 'y', true);
+      ctx.fillStyle = m.colour;
+      ctx.beginPath();
+      ctx.arc(x, y, 7 * px, 0, 2 * Math.PI);
+      ctx.fill();
+      // Labels alternately above and below the curve, so that neighbours do not overlap.
+      ctx.textAlign = 'center';
+      ctx.fillText(m.key, x, i % 2 ? y + 24 * px : y - 12 * px);
+    });
+    ctx.restore();
+  };
+  lrPlot?.destroy();
+  lrPlot = new uPlot({
+    width: widthOf(container),
+    height: 340,
+    scales: { x: { time: false, distr: 3, log: 10 } },
+    axes: [{ label: 'learning rate (log scale)', splits: decades, values: (u, splits) => splits.map(rate) }, { label: 'loss (smoothed)' }],
+    legend: { show: false },
+    series: [{}, { label: 'loss', stroke: '#1d232b', width: 2, points: { show: false } }],
+    hooks: { draw: [drawMarks] },
+  }, [lrs, losses], container);
+  keepSized(lrPlot, container, 340);
+  lrPlot.over.addEventListener('click', () => {
+    const lr = lrPlot.posToVal(lrPlot.cursor.left, 'x');
+    if (!(lr > 0)) return;
+    $('lr').value = rate(lr);
+    say('lr-status', `Learning rate set to ${rate(lr)}, picked on the plot.`);
+  });
+  container.setAttribute('aria-label', `Smoothed loss against learning rate from ${rate(lrs[0])} to ${rate(lrs.at(-1))}; suggestions: ${marks.map((m) => `${m.key} ${rate(m.lr)}`).join(', ')}`);
+  $('suggestions').replaceChildren(...marks.map((m) => el('li', {},
+    el('button', { type: 'button', className: 'link', onclick: () => { $('lr').value = rate(m.lr); $('lr').focus(); } }, `Use ${rate(m.lr)}`),
+    ' ', el('span', { className: 'swatch', style: `background:${m.colour}` }), el('strong', {}, m.key), `: ${m.what}`)));
+}
+
+/** Axis ticks at the powers of ten only (uPlot's log axis also marks 2, 3, ... 9 of each decade). */
+function decades(u, axis, min, max) {
+  const out = [];
+  for (let e = Math.ceil(Math.log10(min) - 1e-9); e <= Math.floor(Math.log10(max) + 1e-9); e++) out.push(10 ** e);
+  return out;
+}
+
+/** "2e-3" → 2e-3; "1e-5, 1e-3" or "slice(1e-5, 1e-3)" → [1e-5, 1e-3]; anything else → null. */
+function parseRate(text) {
+  const parts = text.replace(/slice|[()]/g, ' ').split(/[\s,]+/).filter(Boolean).map(Number);
+  if (parts.length < 1 || parts.length > 2 || !parts.every((v) => Number.isFinite(v) && v > 0)) return null;
+  if (parts.length === 2 && parts[0] > parts[1]) return null;
+  return parts.length === 1 ? parts[0] : parts;
+}
+
+/** Trains with the settings in the form; the table and plots show this run. */
+export function train(app) {
+  const epochs = Math.round(Number($('epochs').value));
+  const lr = parseRate($('lr').value);
+  const method = $('method').value;
+  if (!(epochs >= 1 && epochs <= 1000)) return showAlert('Epochs must be a whole number, at least 1.');
+  if (lr === null) return showAlert(`"${$('lr').value}" is not a learning rate: write one positive number like 1e-3, or two, smallest first, like 1e-5, 1e-3.`);
+  if (method === 'fine_tune' && Array.isArray(lr)) return showAlert('fine_tune takes one base learning rate (it makes its own slice). For a slice, use fit_one_cycle.');
+  return app.run('training', async () => {
+    startShowing(method === 'fine_tune' ? epochs + 1 : epochs);
+    say('train-status', `Training: ${method}(${epochs}, ${Array.isArray(lr) ? `slice(${lr.map(rate).join(', ')})` : rate(lr)})…`);
+    $('diagnosis').replaceChildren();
+    const result = await app.worker.call('train', { method, epochs, lr });
+    if (result.model) app.lastModel = result.model;
+    if (method === 'fine_tune') app.unfrozen = true;
+    showFrozen(app);
+    const last = shown.rows.at(-1);
+    const summary = {
+      finished: `Training finished${last ? `: error_rate ${last.errorRate.toFixed(4)} on the ${validCount(app)} validation photos` : ''}. The model is kept in this browser.`,
+      stopped: 'Stopped: the weights trained so far are kept (the interrupted epoch has no row).',
+      diverged: `Training stopped: ${result.message ?? 'the loss exploded'}.`,
+    }[result.outcome];
+    say('train-status', summary, result.outcome === 'diverged' ? 'bad' : '');
+    $('batch-text').textContent = result.outcome === 'finished' ? 'done' : result.outcome;
+    $('diagnosis').replaceChildren(...diagnose({ ...result, rows: shown.rows, lr, unfrozen: app.unfrozen, app }));
+    app.emit('trained', result);
+  });
+}
+
+const validCount = (app) => app.summary.items.filter((i) => i.split === 'valid').length;
+
+/** A fresh table, progress bars and plots for a new run of `epochs` epochs. */
+function startShowing(epochs) {
+  shown = { epochs, epochsDone: 0, xs: [], train: [], valid: [], lrs: [], moms: [], rows: [], pending: false };
+  $('epochs-table').tBodies[0].replaceChildren();
+  $('training-view').hidden = false;
+  $('epoch-progress').max = epochs;
+  $('epoch-progress').value = 0;
+  $('batch-progress').value = 0;
+  $('epoch-text').textContent = `epoch 0 of ${epochs}`;
+  $('batch-text').textContent = '';
+  drawTraining();
+}
+
+function trainProgress(event) {
+  if (!shown) return;
+  if (event.type === 'batch') {
+    shown.xs.push(shown.xs.length + 1);
+    shown.train.push(event.smoothed);
+    shown.valid.push(null);
+    shown.lrs.push(event.lr);
+    shown.moms.push(event.momentum);
+    $('batch-progress').max = event.batches;
+    $('batch-progress').value = event.batch + 1;
+    $('epoch-progress').value = shown.epochsDone + (event.batch + 1) / event.batches;
+    $('batch-text').textContent = event.batch + 1 === event.batches ? 'validating…' : `batch ${event.batch + 1} of ${event.batches}`;
+  } else if (event.type === 'epoch') {
+    if (shown.rows.length && event.epoch === 0) {
+      // fine_tune's second fit: fastai prints a second table, here a labelled break in the one table.
+      $('epochs-table').tBodies[0].append(el('tr', { className: 'phase' }, el('th', { colSpan: 5, scope: 'rowgroup' }, 'unfrozen')));
+    }
+    shown.rows.push(event);
+    shown.epochsDone += 1;
+    if (shown.valid.length) shown.valid[shown.valid.length - 1] = event.validLoss;
+    $('epoch-progress').value = shown.epochsDone;
+    $('epoch-text').textContent = `epoch ${shown.epochsDone} of ${shown.epochs}`;
+    $('epochs-table').tBodies[0].append(el('tr', {},
+      el('td', {}, String(event.epoch)), el('td', {}, six(event.trainLoss)), el('td', {}, six(event.validLoss)),
+      el('td', {}, six(event.errorRate)), el('td', {}, clock(event.seconds))));
+  }
+  // Redraw at most once a frame, however fast the batches come.
+  if (!shown.pending) {
+    shown.pending = true;
+    requestAnimationFrame(() => { shown.pending = false; drawTraining(); });
+  }
+}
+
+function drawTraining() {
+  const loss = [shown.xs, shown.train, shown.valid];
+  const sched = [shown.xs, shown.lrs, shown.moms];
+  if (lossPlot) {
+    lossPlot.setData(loss);
+    schedPlot.setData(sched);
+    return;
+  }
+  const axisX = { label: 'batches' };
+  lossPlot = new uPlot({
+    width: widthOf($('loss-plot')),
+    height: 280,
+    scales: { x: { time: false } },
+    axes: [axisX, { label: 'loss' }],
+    legend: { live: false },
+    series: [{ label: 'batch' },
+      { label: 'train (smoothed)', stroke: '#1d4ed8', width: 2, points: { show: false } },
+      { label: 'valid', stroke: '#c2410c', width: 0, paths: () => null, points: { show: true, size: 10, fill: '#c2410c' } }],
+  }, loss, $('loss-plot'));
+  keepSized(lossPlot, $('loss-plot'), 280);
+  schedPlot = new uPlot({
+    width: widthOf($('sched-plot')),
+    height: 280,
+    scales: { x: { time: false }, mom: { range: [0.8, 1] } },
+    legend: { live: false },
+    axes: [axisX, { label: 'learning rate', values: (u, splits) => splits.map((v) => (v == null ? '' : rate(v))), size: 70 },
+      { scale: 'mom', side: 1, label: 'momentum', grid: { show: false } }],
+    series: [{ label: 'batch' },
+      { label: 'lr (head)', stroke: '#c2410c', width: 2, points: { show: false }, value: (u, v) => (v == null ? '–' : rate(v)) },
+      { label: 'momentum', scale: 'mom', stroke: '#047857', width: 2, points: { show: false } }],
+  }, sched, $('sched-plot'));
+  keepSized(schedPlot, $('sched-plot'), 280);
+}
+
+/** Unfreeze: the whole network trains (every layer group); freeze: only the head again. */
+function setFrozen(app, frozen) {
+  return app.run(frozen ? 'freezing' : 'unfreezing', async () => {
+    await app.worker.call(frozen ? 'freeze' : 'unfreeze');
+    app.unfrozen = !frozen;
+    showFrozen(app);
+    say('train-status', frozen
+      ? 'Frozen again: only the head trains.'
+      : 'Unfrozen: the whole network trains now, the pretrained body too. Find the learning rate again (the curve changes), then train with a slice such as 1e-5, 1e-3: small steps for the early layers, larger ones for the head.');
+  });
+}
+
+/** The three layer groups, each marked frozen or training. */
+function showFrozen(app) {
+  const training = app.unfrozen ? [true, true, true] : [false, false, true];
+  [...$('groups').children].forEach((li, i) => {
+    li.className = training[i] ? 'training' : 'frozen';
+    li.querySelector('.state').textContent = training[i] ? 'trains' : 'frozen';
+  });
+  $('freeze-status').textContent = app.unfrozen
+    ? 'The whole network trains: all three layer groups.'
+    : 'The pretrained body is frozen: only the new head trains (and the batch-norm layers).';
+}

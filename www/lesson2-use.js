@@ -1,0 +1,95 @@
+// Step 6 of the lesson: use the model. Classify one photo (dropped or picked), save the model
+// (fastai's export: model.safetensors with PyTorch names + model.json) and load it back.
+import { $, el, percent, say, showAlert } from './lesson2-ui.js';
+
+const MAX_FILE_MB = 50;
+let previewUrl = null;
+
+export function setupUse(app) {
+  $('image-input').addEventListener('change', (event) => {
+    const [file] = event.target.files;
+    event.target.value = '';
+    if (file) predict(app, file);
+  });
+  const zone = $('drop-image');
+  zone.addEventListener('dragover', (event) => { event.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    const file = [...event.dataTransfer.files][0];
+    if (file) predict(app, file);
+  });
+  $('save-model').addEventListener('click', () => saveModel(app));
+  $('model-input').addEventListener('change', (event) => {
+    const files = [...event.target.files];
+    event.target.value = '';
+    loadModel(app, files);
+  });
+  app.on('dataset', ({ fresh }) => { if (fresh) $('prediction').hidden = true; });
+}
+
+/** The class probabilities of one photo, most likely first. */
+function predict(app, file) {
+  if (!app.summary) return showAlert('Load a dataset and train a model first: the model needs to know the classes.');
+  if (file.size > MAX_FILE_MB * 1e6) return showAlert(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB, more than the ${MAX_FILE_MB} MB kiln reads. It was not opened.`);
+  return app.run('predicting', async () => {
+    say('predict-status', `Classifying ${file.name}…`);
+    let result;
+    try {
+      result = await app.worker.call('predict', { file, name: file.name });
+    } catch (error) {
+      say('predict-status', '');
+      throw error;
+    }
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = URL.createObjectURL(file);
+    $('predict-image').src = previewUrl;
+    $('predict-image').alt = file.name;
+    const ranked = result.probabilities.map((p, i) => ({ label: app.summary.vocab[i], p })).sort((a, b) => b.p - a.p);
+    $('probabilities').replaceChildren(...ranked.map(({ label, p }) => el('li', {},
+      el('span', { className: 'label' }, label),
+      el('span', { className: 'bar', ariaHidden: 'true' }, el('span', { style: `width:${(100 * p).toFixed(1)}%` })),
+      el('span', { className: 'value' }, percent(p)))));
+    $('prediction').hidden = false;
+    say('predict-status', `${file.name}: ${result.label} (${percent(ranked[0].p)})${app.lastModel ? '' : '. The head is not trained yet, so this is a guess: train first.'}`);
+  });
+}
+
+/** Downloads model.safetensors and model.json. */
+function saveModel(app) {
+  return app.run('saving the model', async () => {
+    const { weights, description } = await app.worker.call('exportModel');
+    download(weights, 'model.safetensors');
+    download(new Blob([description], { type: 'application/json' }), 'model.json');
+    say('model-status', 'Saved model.safetensors (the weights, with PyTorch names) and model.json (the classes and image size). Load both to use the model again.');
+  });
+}
+
+function download(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = el('a', { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** model.safetensors + model.json, picked together; on any error the current model stays. */
+function loadModel(app, files) {
+  const weights = files.find((f) => f.name.endsWith('.safetensors'));
+  const json = files.find((f) => f.name.endsWith('.json'));
+  if (!app.summary) return showAlert('Load the dataset the model was trained on first: the model has to match its classes.');
+  if (!weights || !json) return showAlert('Choose both files of a saved model together: model.safetensors and model.json.');
+  return app.run('loading the model', async () => {
+    const description = await json.text();
+    try {
+      const { model } = await app.worker.call('loadModel', { weights, description, name: weights.name });
+      app.lastModel = model;
+    } catch (error) {
+      throw new Error(`The model could not be loaded: ${error.message}. The current model is unchanged.`);
+    }
+    app.emit('trained', { outcome: 'loaded' });
+    say('model-status', `Loaded ${weights.name}: predictions now use it.`);
+  });
+}
