@@ -5,7 +5,7 @@
 import { $, el, plain, say, showAlert } from './lesson2-ui.js';
 
 const MAX_FILE_MB = 50; // the Rust side refuses images over 50 megapixels; bigger files are not even read
-const EXAMPLES = 10;
+const EXAMPLES = 12;
 
 export function setupData(app) {
   $('sample').addEventListener('click', () => loadSample(app));

@@ -29,7 +29,16 @@ export function setupTrain(app) {
   $('unfreeze').addEventListener('click', () => setFrozen(app, false));
   $('freeze').addEventListener('click', () => setFrozen(app, true));
   app.on('progress', (event) => (event.type === 'lrFind' ? lrProgress(event) : trainProgress(event)));
-  app.on('dataset', ({ fresh }) => { if (fresh) showFrozen(app); });
+  app.on('dataset', ({ fresh }) => {
+    if (!fresh) return;
+    // New data, new learner: what was shown belonged to the previous one.
+    showFrozen(app);
+    $('lr-figure').hidden = true;
+    $('suggestions').replaceChildren();
+    $('training-view').hidden = true;
+    say('lr-status', '');
+    say('train-status', '');
+  });
   app.on('restored', (restored) => {
     if (restored?.savedAt) {
       say('restore-status', `Restored the model you trained on ${new Date(restored.savedAt).toLocaleString()}, kept in this browser for these classes. Training goes on from it.`);
@@ -205,6 +214,7 @@ function trainProgress(event) {
     if (shown.valid.length) shown.valid[shown.valid.length - 1] = event.validLoss;
     $('epoch-progress').value = shown.epochsDone;
     $('epoch-text').textContent = `epoch ${shown.epochsDone} of ${shown.epochs}`;
+    $('batch-text').textContent = '';
     $('epochs-table').tBodies[0].append(el('tr', {},
       el('td', {}, String(event.epoch)), el('td', {}, six(event.trainLoss)), el('td', {}, six(event.validLoss)),
       el('td', {}, six(event.errorRate)), el('td', {}, clock(event.seconds))));
@@ -224,7 +234,8 @@ function drawTraining() {
     schedPlot.setData(sched);
     return;
   }
-  const axisX = { label: 'batches' };
+  // Whole batches on the x axis: no 1.5 or 2.5 ticks.
+  const axisX = { label: 'batches', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000] };
   lossPlot = new uPlot({
     width: widthOf($('loss-plot')),
     height: 280,

@@ -8,7 +8,7 @@
 //   lesson2-use.js        6. predict, save and load the model
 // This module holds the shared state (`app`), the backend and the URL parameters.
 import { LearnerClient } from './lesson2-client.js';
-import { $, hideAlert, say, showAlert } from './lesson2-ui.js';
+import { $, hideAlert, plain, say, showAlert } from './lesson2-ui.js';
 import { setupData, loadSample, loadArgs } from './lesson2-data.js';
 import { setupTrain, findLearningRate, train } from './lesson2-train.js';
 import { setupInterpret } from './lesson2-interpret.js';
@@ -114,7 +114,7 @@ function showBackend(info, asked) {
   app.info = info;
   $('backend-status').textContent = describe(info);
   $('backend-select').value = asked === 'auto' ? 'auto' : info.backend;
-  if (info.reason) say('backend-notice', `Running on kiln's CPU backend: ${info.reason}.`);
+  if (info.reason) say('backend-notice', `Running on kiln's CPU backend: ${plain(info.reason).replace(/\.$/, '')}.`);
   else say('backend-notice', '');
 }
 
