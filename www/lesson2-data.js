@@ -22,7 +22,9 @@ export function setupData(app) {
     zone.classList.remove('over');
     // The entries must be taken during the drop event itself; they are walked afterwards.
     const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
-    loadPicked(app, await filesOf(entries));
+    // Without entries (a browser that has no webkitGetAsEntry) there are only the files themselves.
+    const loose = [...event.dataTransfer.files].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
+    loadPicked(app, entries.length ? await filesOf(entries) : loose);
   });
   $('size').addEventListener('change', () => resize(app));
   $('precompute').addEventListener('change', (event) => {
@@ -78,7 +80,8 @@ function loadPicked(app, picked) {
   const { files, skipped } = label(picked);
   if (!files.length) {
     const why = [...new Set(skipped.map((s) => s.reason))].join('; ');
-    showAlert(`None of the ${picked.length} files can be used (${why}). The previous dataset is still loaded.`);
+    const none = picked.length === 1 ? 'The file cannot be used' : `None of the ${picked.length} files can be used`;
+    showAlert(`${none} (${why}). Put the photos in one subfolder per class.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
     return;
   }
   const byName = new Map(files.map((f) => [f.name, f.file]));

@@ -323,6 +323,16 @@ describe('uploading a folder, and bad input', () => {
       await alert.waitFor(LONG);
       assert.match(await alert.textContent(), message);
     }
+    // A photo dropped on its own, outside any class folder (a synthetic drop: the drop zone's handler).
+    await page.getByRole('button', { name: 'Dismiss the message' }).click();
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['not really a photo'], 'loose.png', { type: 'image/png' }));
+      return transfer;
+    });
+    await page.dispatchEvent('#drop-data', 'drop', { dataTransfer: dropped });
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /The file cannot be used \(not inside a class folder\).*previous dataset is still loaded/s);
     await page.getByRole('button', { name: 'Dismiss the message' }).click();
     assert.match(await status(page, 'Data status').textContent(), /^12 photos in 2 classes/);
     assert.deepEqual(await page.getByRole('table', { name: 'Photos per class' }).locator('tbody th').allTextContents(), ['discs', 'squares']);
