@@ -68,7 +68,17 @@ export function loadSample(app) {
   const classes = app.params.get('classes')?.split(',').map((c) => c.trim()).filter(Boolean);
   const perClass = Number(app.params.get('perclass')) || undefined;
   const names = (summary) => summary.items.map((item) => item.name);
-  return load(app, { kind: 'sample', classes, perClass }, (summary) => new Thumbs(names(summary), (name) => `www/sample/${name}`), []);
+  // The page keeps its own copy of the photos it shows, as blobs, so that once loaded it needs
+  // nothing more from the server (it works offline).
+  const thumbs = async (summary) => {
+    const blobs = new Map(await Promise.all(names(summary).map(async (name) => {
+      const response = await fetch(`www/sample/${name}`);
+      if (!response.ok) throw new Error(`sample photo ${name} could not be loaded (HTTP ${response.status})`);
+      return [name, await response.blob()];
+    })));
+    return new Thumbs([...blobs.keys()], (name) => URL.createObjectURL(blobs.get(name)), true);
+  };
+  return load(app, { kind: 'sample', classes, perClass }, thumbs, []);
 }
 
 /** Files from a drop or the folder picker: labelled by their folder, checked, then loaded. */
@@ -147,8 +157,9 @@ function load(app, source, thumbsFor, skippedHere) {
       else say('data-status', '');
       throw new Error(`These photos could not be loaded: ${plain(error.message)}.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
     }
+    const thumbs = await thumbsFor(loaded.summary);
     app.thumbs?.revoke();
-    app.thumbs = thumbsFor(loaded.summary);
+    app.thumbs = thumbs;
     Object.assign(app, { source, edits: [], unfrozen: false, lastModel: loaded.restored?.model ?? null, skippedHere });
     app.emit('dataset', { summary: loaded.summary, fresh: true });
     app.emit('restored', loaded.restored);
@@ -171,7 +182,7 @@ function resize(app) {
   });
 }
 
-/** Object URLs (or the sample's own URLs) of the photos by item name, made when first shown. */
+/** Object URLs of the photos by item name, made when first shown. */
 class Thumbs {
   constructor(names, make, revocable = false) {
     this.known = new Set(names);

@@ -80,6 +80,9 @@ describe('the Lesson 2 page on the CPU backend, the sample photos, every step', 
     await page.getByRole('textbox', { name: 'Learning rate' }).fill('2e-3');
     await page.getByRole('combobox', { name: 'Method' }).selectOption('fit_one_cycle');
     await page.evaluate(() => { window.longTasks.length = 0; });
+    // From here on the network is gone: once loaded, the page needs nothing more from the server
+    // (training, top losses, the cleaner, predictions, saving and loading all work offline).
+    await page.context().setOffline(true);
     const started = Date.now();
     await page.getByRole('button', { name: 'Train', exact: true }).click();
     await page.getByRole('table', { name: 'Results per epoch' }).locator('tbody tr').first().waitFor(LONG);
@@ -181,6 +184,7 @@ describe('the Lesson 2 page on the CPU backend, the sample photos, every step', 
   });
 
   test('after a reload, the trained model comes back from IndexedDB', LONG, async () => {
+    await page.context().setOffline(false); // reloading fetches the page again
     await page.reload();
     await page.getByRole('button', { name: 'Use sample dataset' }).click();
     const text = await waitForStatus(page, 'Saved model', /Restored the model/);
