@@ -11,7 +11,6 @@ mod cpu_conv;
 mod cpu_image;
 mod cpu_matmul;
 mod cpu_norm;
-mod cpu_simd;
 pub mod gpu;
 
 use std::rc::Rc;
