@@ -349,10 +349,10 @@ impl Learner {
                 }
                 self.step(&loss_tensor)?;
                 best = best.min(smoothed);
-                self.recorder.losses.push(smoothed);
-                self.recorder.lrs.push(*rates.last().expect("three groups"));
-                self.recorder.moms.push(momentum);
                 let lr = *rates.last().expect("three groups");
+                self.recorder.losses.push(smoothed);
+                self.recorder.lrs.push(lr);
+                self.recorder.moms.push(momentum);
                 self.report(Progress::Batch { epoch, batch: b, batches: batches.len(), loss, smoothed, lr, momentum });
                 yield_to_event_loop().await;
                 if self.stop_requested.replace(false) {
