@@ -18,7 +18,13 @@ const types = {
   '.ts': 'text/plain; charset=utf-8',
 };
 
-export function startServer(port = 8000) {
+/**
+ * Serves the site on 127.0.0.1:`port`. With `isolated` (the default) every response carries the
+ * COOP/COEP headers that make the page cross-origin isolated, which WebAssembly threads need
+ * (SharedArrayBuffer); `isolated: false` serves the page as a host that cannot set headers would.
+ */
+export function startServer(port = 8000, { isolated = true } = {}) {
+  const isolation = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, 'http://localhost').pathname);
     let file = normalize(join(root, path));
@@ -29,7 +35,7 @@ export function startServer(port = 8000) {
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
-      response.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' });
+      response.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', ...isolation });
       response.end(body);
     } catch {
       response.writeHead(404, { 'Content-Type': 'text/plain' }).end(`not found: ${path}`);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything kiln needs on a Debian/Ubuntu machine, idempotently:
 # system packages (Chromium + ChromeDriver for browser tests, Mesa's lavapipe so native wgpu
-# always finds a Vulkan adapter), the wasm32 Rust target, the wasm-bindgen CLI pinned to the
-# crate's version, and the pinned Node packages. Each step is skipped when already done.
+# always finds a Vulkan adapter), the wasm32 Rust target, std's source (the threaded wasm build
+# compiles std), the wasm-bindgen CLI pinned to the crate's version, and the pinned Node packages. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,8 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# The threaded WebAssembly builds compile std themselves, with atomics (scripts/build.sh).
+rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   echo "setup: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"

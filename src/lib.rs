@@ -22,6 +22,6 @@ pub mod tensor;
 pub mod js;
 
 pub use backend::{BackendInfo, Device};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use optim::{Adam, ParamGroup, Sgd, SgdConfig};
 pub use tensor::{no_grad, Tensor};

@@ -5,26 +5,34 @@
 // The worker also keeps the latest trained model in IndexedDB (the page restores it on reload
 // when the same classes are loaded) and loads the sample photos itself, so their bytes are not
 // copied from the page.
-import init, { useBackend, ImageDataset, Learner } from '../pkg/kiln.js';
+//
+// It loads the fastest kiln build the browser can run (kiln-loader.js) and owns the CPU backend's
+// thread pool: `?threads=N` in the worker's URL (default: one per core). The pool's workers wait
+// on shared memory, which only a worker (never the page's main thread) may do.
+import { loadKiln } from './kiln-loader.js';
 import { loadSampleFiles } from './sample.js';
 
 // Relative URLs in a worker resolve against the worker script, and kiln fetches with the URL it
 // is given: pass an absolute one.
 const WEIGHTS_URL = new URL('models/mobilenet_v2.safetensors', import.meta.url).href;
 
-const ready = init();
+const asked = Number(new URL(self.location.href).searchParams.get('threads')) || undefined;
+const ready = loadKiln({ threads: asked });
 /** @type {Learner | null} */
 let learner = null;
 
 const ops = {
-  /** Picks the backend; when WebGPU was asked for and is missing, falls back to the CPU and says why. */
+  /**
+   * Picks the backend; when WebGPU was asked for and is missing, falls back to the CPU and says
+   * why (`reason`). `cpu` is kiln.cpuInfo(), with `threadsReason` when it runs on one thread.
+   */
   async start({ backend }) {
-    try {
-      return await useBackend(backend);
-    } catch (error) {
-      const info = await useBackend('cpu');
-      return { ...info, reason: message(error).replace(/^useBackend: /, '') };
-    }
+    const { kiln, cpu, reason: threadsReason } = await ready;
+    const info = await kiln.useBackend(backend).catch(async (error) => ({
+      ...(await kiln.useBackend('cpu')),
+      reason: message(error).replace(/^useBackend: /, ''),
+    }));
+    return { ...info, cpu: { ...cpu, threadsReason } };
   },
 
   /**
@@ -37,6 +45,7 @@ const ops = {
     const files = source.kind === 'sample'
       ? await loadSampleFiles(undefined, { classes: source.classes, perClass: source.perClass })
       : await Promise.all(source.files.map(async (f) => ({ name: f.name, label: f.label, valid: f.valid, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
+    const { ImageDataset, Learner } = (await ready).kiln;
     const dataset = ImageDataset.fromFiles(files, { size });
     const next = await Learner.vision(dataset, { weightsUrl: WEIGHTS_URL, batchSize, precompute });
     try {

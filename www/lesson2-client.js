@@ -2,11 +2,16 @@
 // matched to its answer by id; progress events go to one callback.
 
 export class LearnerClient {
-  /** @param {(progress: object) => void} onProgress called with the Learner's progress events */
-  constructor(onProgress) {
+  /**
+   * @param {(progress: object) => void} onProgress called with the Learner's progress events
+   * @param {{threads?: number}} options threads for the CPU backend (default: one per core)
+   */
+  constructor(onProgress, { threads } = {}) {
     this.pending = new Map();
     this.nextId = 1;
-    this.worker = new Worker(new URL('learner-worker.js', import.meta.url), { type: 'module' });
+    const url = new URL('learner-worker.js', import.meta.url);
+    if (threads) url.searchParams.set('threads', threads);
+    this.worker = new Worker(url, { type: 'module' });
     this.worker.onmessage = ({ data }) => {
       if (data.progress) {
         onProgress(data.progress);

@@ -106,7 +106,7 @@ function refresh() {
 }
 
 function describe(info) {
-  if (info.backend === 'cpu') return info.adapter; // "CPU (WebAssembly SIMD128)"
+  if (info.backend === 'cpu') return info.adapter; // "CPU, 8 threads, WebAssembly SIMD128 + FMA"
   return `WebGPU · ${info.adapter}${info.fallback ? ' (software adapter)' : ''}`;
 }
 
@@ -114,8 +114,22 @@ function showBackend(info, asked) {
   app.info = info;
   $('backend-status').textContent = describe(info);
   $('backend-select').value = asked === 'auto' ? 'auto' : info.backend;
-  if (info.reason) say('backend-notice', `Running on kiln's CPU backend: ${plain(info.reason).replace(/\.$/, '')}.`);
-  else say('backend-notice', '');
+  const notes = [];
+  if (info.reason) notes.push(`Running on kiln's CPU backend: ${plain(info.reason).replace(/\.$/, '')}.`);
+  if (info.cpu.threadsReason) notes.push(`The CPU backend uses one thread: ${info.cpu.threadsReason}.`);
+  say('backend-notice', notes.join(' '));
+}
+
+/** The `threads=N` URL parameter: the CPU backend's threads (default: one per core). */
+function threadsParam() {
+  const text = params.get('threads');
+  if (text === null) return undefined;
+  const threads = Number(text);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    showAlert(`threads=${text} is not a number of threads from 1 to 256: using one per core.`);
+    return undefined;
+  }
+  return threads;
 }
 
 /**
@@ -123,7 +137,7 @@ function showBackend(info, asked) {
  * frozen state and the last trained weights); the old worker goes only once the new one works.
  */
 async function rebuild(backend, { restore = false } = {}) {
-  const worker = new LearnerClient((progress) => app.emit('progress', progress));
+  const worker = new LearnerClient((progress) => app.emit('progress', progress), { threads: threadsParam() });
   try {
     const info = await worker.call('start', { backend });
     const loaded = app.source ? await worker.call('load', loadArgs(app, { model: app.lastModel, restore })) : null;

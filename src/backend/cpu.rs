@@ -8,15 +8,31 @@ use super::cpu_matmul::batched_matmul;
 use super::cpu_norm;
 use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
+/// "CPU, 2 threads, AVX2 + FMA", "CPU, 8 threads, WebAssembly SIMD128 + FMA", "CPU, 1 thread,
+/// WebAssembly SIMD128": the threads in use and the vector instructions the loops compile to.
 pub fn describe() -> String {
+    let threads = super::cpu_parallel::threads();
+    let vectors = if cfg!(target_family = "wasm") {
+        if cfg!(target_feature = "relaxed-simd") {
+            "WebAssembly SIMD128 + FMA"
+        } else {
+            "WebAssembly SIMD128"
+        }
+    } else if has_avx2_fma() {
+        "AVX2 + FMA"
+    } else if cfg!(target_arch = "aarch64") {
+        "NEON"
+    } else {
+        "SSE2"
+    };
+    format!("CPU, {threads} thread{}, {vectors}", if threads == 1 { "" } else { "s" })
+}
+
+fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        return "CPU (AVX2 + FMA)".into();
-    }
-    #[cfg(target_family = "wasm")]
-    return "CPU (WebAssembly SIMD128)".into();
+    return std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
     #[allow(unreachable_code)]
-    "CPU".into()
+    false
 }
 
 /// Runs one kernel. `Device::run` has already checked that every buffer lives on the CPU;

@@ -6,6 +6,7 @@
 
 use super::cpu::transpose;
 use super::cpu_matmul::batched_matmul;
+use super::cpu_parallel as parallel;
 use super::ConvGeometry;
 
 pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
@@ -93,14 +94,14 @@ pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mu
     });
 }
 
-/// Depthwise convolution (one filter per channel), plane by plane (over threads natively).
+/// Depthwise convolution (one filter per channel), plane by plane (shared among threads).
 /// Each input plane is copied once into a zero-padded buffer whose rows are split into `stride`
 /// phases (phase q holds padded columns q, q + s, q + 2s, ...), so output column x at kernel
 /// column kx reads phase kx mod s at position x + kx / s: contiguous for every stride, which lets
 /// the compiler vectorise the inner loops. The two gradients walk the same layout.
 fn depthwise(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
     let taps = g.kernel_h * g.kernel_w;
-    for_each_plane(out, g.out_h * g.out_w, |plane, out_plane| {
+    parallel::for_each_chunk(out, g.out_h * g.out_w, |plane, out_plane| {
         let phases = phase_split(g, &x[plane * g.height * g.width..][..g.height * g.width]);
         let weights = &w[(plane % g.in_channels) * taps..][..taps];
         out_plane.fill(0.0);
@@ -115,7 +116,7 @@ fn depthwise(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
 /// taps into a phase-split padded buffer, which is then read back without its padding.
 fn depthwise_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut [f32]) {
     let (taps, pixels) = (g.kernel_h * g.kernel_w, g.out_h * g.out_w);
-    for_each_plane(dx, g.height * g.width, |plane, dx_plane| {
+    parallel::for_each_chunk(dx, g.height * g.width, |plane, dx_plane| {
         let grad_plane = &grad[plane * pixels..][..pixels];
         let weights = &w[(plane % g.in_channels) * taps..][..taps];
         let mut phases = vec![0.0f32; phase_buffer_len(g)];
@@ -136,11 +137,11 @@ fn depthwise_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut 
     });
 }
 
-/// d loss / d weight of a depthwise convolution: for each channel (over threads natively), the
+/// d loss / d weight of a depthwise convolution: for each channel (shared among threads), the
 /// sum over images of each tap's run dotted with the gradient rows.
 fn depthwise_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mut [f32]) {
     let (taps, pixels, image) = (g.kernel_h * g.kernel_w, g.out_h * g.out_w, g.height * g.width);
-    for_each_plane(dw, taps, |c, dw_c| {
+    parallel::for_each_chunk(dw, taps, |c, dw_c| {
         dw_c.fill(0.0);
         for n in 0..g.batch {
             let plane = n * g.in_channels + c;
@@ -216,18 +217,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         lanes.iter_mut().zip(ca.iter().zip(cb)).for_each(|(l, (&x, &y))| *l += x * y);
     }
     lanes.iter().sum::<f32>() + tail
-}
-
-/// Calls `f(plane index, plane)` for each `plane_len`-sized chunk of `out`; natively the planes
-/// are shared among rayon's threads.
-fn for_each_plane(out: &mut [f32], plane_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    #[cfg(not(target_family = "wasm"))]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(plane_len).enumerate().for_each(|(i, plane)| f(i, plane));
-    }
-    #[cfg(target_family = "wasm")]
-    out.chunks_mut(plane_len).enumerate().for_each(|(i, plane)| f(i, plane));
 }
 
 fn image<'a>(g: &ConvGeometry, x: &'a [f32], n: usize) -> &'a [f32] {

@@ -3,8 +3,10 @@
 //! A register-tiled micro-kernel: each step computes a 4 x 16 tile of c, keeping its 64 sums in
 //! registers while walking a block of k; per k it loads 16 numbers of a b row (one cache line)
 //! and 4 numbers of a, and does 64 multiply-adds. The b strip (K_BLOCK x 16) is packed once and
-//! stays in L1 across all the row tiles. Natively it is compiled twice: with AVX2 + FMA (fused multiply-add) when
-//! the processor has them, and plain; in wasm the plain version vectorises to SIMD128.
+//! stays in L1 across all the row tiles. Natively it is compiled twice: with AVX2 + FMA (fused
+//! multiply-add) when the processor has them, and plain. In wasm the plain version vectorises to
+//! SIMD128; the relaxed-SIMD build (`+relaxed-simd`, for browsers that have it) uses its fused
+//! multiply-add instead.
 
 /// Rows of a and c per tile.
 const TILE_ROWS: usize = 4;
@@ -15,38 +17,34 @@ const K_BLOCK: usize = 256;
 /// Rows of a per pass, so the a block (64 KiB) stays in L2 while the b strips go by.
 const M_BLOCK: usize = 64;
 
+use super::cpu_parallel as parallel;
+
 /// c[i] = a[i] @ b[i] for each of `batch` products; a batch stride of 0 reuses one matrix.
-/// Natively, rayon's threads share the work: whole products when there are several (the largest
-/// tasks, so waking a thread pays off), else rows of one big product. Each task owns its part of
-/// c, so no synchronisation is needed. Products too small to be worth a hand-off stay on the
-/// calling thread.
+/// With several threads (natively, or the threaded WebAssembly build) they share the work: whole
+/// products when there are several (the largest tasks, so waking a thread pays off), else rows of
+/// one big product. Each task owns its part of c, so no synchronisation is needed. Products too
+/// small to be worth a hand-off stay on the calling thread.
 #[allow(clippy::too_many_arguments)]
 pub fn batched_matmul(a: &[f32], b: &[f32], c: &mut [f32], batch: usize, m: usize, k: usize, n: usize, a_stride: usize, b_stride: usize) {
     let product =
         |i: usize, c_item: &mut [f32]| matmul_one_thread(&a[i * a_stride..][..m * k], &b[i * b_stride..][..k * n], c_item, m, k, n);
-    #[cfg(not(target_family = "wasm"))]
-    {
-        use rayon::prelude::*;
-        let work = batch * m * n * k;
-        if rayon::current_num_threads() > 1 && work >= PARALLEL_MIN_WORK {
-            if batch > 1 {
-                c.par_chunks_mut(m * n).enumerate().for_each(|(i, c_item)| product(i, c_item));
-            } else {
-                let rows_per_task = m.div_ceil(rayon::current_num_threads()).next_multiple_of(TILE_ROWS);
-                c.par_chunks_mut(rows_per_task * n).enumerate().for_each(|(task, c_rows)| {
-                    let rows = c_rows.len() / n;
-                    matmul_one_thread(&a[task * rows_per_task * k..][..rows * k], b, c_rows, rows, k, n);
-                });
-            }
-            return;
-        }
+    let c = &mut c[..batch * m * n];
+    let threads = parallel::threads();
+    if threads == 1 || batch * m * n * k < PARALLEL_MIN_WORK {
+        c.chunks_mut(m * n).enumerate().for_each(|(i, c_item)| product(i, c_item));
+    } else if batch > 1 {
+        parallel::for_each_chunk(c, m * n, product);
+    } else {
+        let rows_per_task = m.div_ceil(threads).next_multiple_of(TILE_ROWS);
+        parallel::for_each_chunk(c, rows_per_task * n, |task, c_rows| {
+            let rows = c_rows.len() / n;
+            matmul_one_thread(&a[task * rows_per_task * k..][..rows * k], b, c_rows, rows, k, n);
+        });
     }
-    c[..batch * m * n].chunks_mut(m * n).enumerate().for_each(|(i, c_item)| product(i, c_item));
 }
 
 /// Multiply-adds below which a product runs on the calling thread alone (measured: splitting
 /// one 512^3 product over two threads is barely faster than one thread on this machine).
-#[cfg(not(target_family = "wasm"))]
 const PARALLEL_MIN_WORK: usize = 1 << 24;
 
 fn matmul_one_thread(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
@@ -55,19 +53,37 @@ fn matmul_one_thread(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n:
         // SAFETY: the processor supports AVX2 and FMA, checked just above.
         return unsafe { matmul_avx2_fma(a, b, c, m, k, n) };
     }
-    matmul_tiled(a, b, c, m, k, n, |x, y, acc| acc + x * y)
+    let madd = |x: f32, y: f32, acc: f32| acc + x * y;
+    #[cfg(all(target_family = "wasm", target_feature = "relaxed-simd"))]
+    return matmul_tiled(a, b, c, m, k, n, madd, relaxed_simd::tile);
+    #[allow(unreachable_code)]
+    matmul_tiled(a, b, c, m, k, n, madd, |a, i, k, ks, strip| tile(a, i, k, ks, strip, madd))
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn matmul_avx2_fma(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
     // mul_add becomes one vfmadd instruction here (elsewhere it would be a slow library call).
-    matmul_tiled(a, b, c, m, k, n, f32::mul_add)
+    matmul_tiled(a, b, c, m, k, n, f32::mul_add, |a, i, k, ks, strip| tile(a, i, k, ks, strip, f32::mul_add))
 }
 
-/// The tiled loops; `madd(x, y, acc)` = acc + x * y, fused or not.
+/// One tile's sums over a block of k: acc[r][t] = Σ_kk a[i + r, kk] strip[kk - k0, t].
+type Tile = [[f32; TILE_COLS]; TILE_ROWS];
+
+/// The tiled loops; `madd(x, y, acc)` = acc + x * y, fused or not, for the edges, and `tile` for
+/// the 4 x 16 tiles (the micro-kernel, where nearly all the time goes).
 #[inline(always)]
-fn matmul_tiled(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize, madd: impl Fn(f32, f32, f32) -> f32 + Copy) {
+#[allow(clippy::too_many_arguments)]
+fn matmul_tiled(
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    madd: impl Fn(f32, f32, f32) -> f32 + Copy,
+    tile: impl Fn(&[f32], usize, usize, std::ops::Range<usize>, &[f32]) -> Tile,
+) {
     c.fill(0.0);
     let full_rows = m - m % TILE_ROWS;
     let full_cols = n - n % TILE_COLS;
@@ -82,15 +98,7 @@ fn matmul_tiled(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usiz
                     packed.copy_from_slice(&b[kk * n + j..kk * n + j + TILE_COLS]);
                 }
                 for i in (i0..(i0 + M_BLOCK).min(full_rows)).step_by(TILE_ROWS) {
-                    let mut acc = [[0f32; TILE_COLS]; TILE_ROWS];
-                    for (kk, b_row) in (k0..k_end).zip(strip.chunks_exact(TILE_COLS)) {
-                        for (r, acc_row) in acc.iter_mut().enumerate() {
-                            let av = a[(i + r) * k + kk];
-                            for t in 0..TILE_COLS {
-                                acc_row[t] = madd(av, b_row[t], acc_row[t]);
-                            }
-                        }
-                    }
+                    let acc = tile(a, i, k, k0..k_end, &strip);
                     for (r, acc_row) in acc.iter().enumerate() {
                         let c_row = &mut c[(i + r) * n + j..][..TILE_COLS];
                         c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s);
@@ -104,6 +112,58 @@ fn matmul_tiled(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usiz
         for r in full_rows..m {
             row_times_panel(a, b, c, r, k0..k_end, 0..n, k, n, madd);
         }
+    }
+}
+
+/// The micro-kernel in plain Rust: 64 sums kept in registers, 16 numbers of b and 4 of a loaded
+/// per step of k. The compiler turns the inner loop into vector instructions (AVX2 or SIMD128).
+#[inline(always)]
+fn tile(a: &[f32], i: usize, k: usize, ks: std::ops::Range<usize>, strip: &[f32], madd: impl Fn(f32, f32, f32) -> f32) -> Tile {
+    let mut acc = [[0f32; TILE_COLS]; TILE_ROWS];
+    for (kk, b_row) in ks.zip(strip.chunks_exact(TILE_COLS)) {
+        for (r, acc_row) in acc.iter_mut().enumerate() {
+            let av = a[(i + r) * k + kk];
+            for t in 0..TILE_COLS {
+                acc_row[t] = madd(av, b_row[t], acc_row[t]);
+            }
+        }
+    }
+    acc
+}
+
+/// The micro-kernel with WebAssembly's relaxed SIMD: `f32x4_relaxed_madd` is one fused
+/// multiply-add where the processor has one (a separate multiply and add elsewhere, which is why
+/// it is "relaxed": the last bit of a sum may differ between machines). Plain Rust cannot ask for
+/// it: the compiler never fuses `acc + x * y` by itself, since that would change the rounding.
+#[cfg(all(target_family = "wasm", target_feature = "relaxed-simd"))]
+mod relaxed_simd {
+    use super::{Tile, TILE_COLS, TILE_ROWS};
+    use core::arch::wasm32::{f32x4_relaxed_madd, f32x4_splat, v128, v128_load, v128_store};
+
+    /// Four v128 registers hold a row of the tile.
+    const VECTORS: usize = TILE_COLS / 4;
+
+    #[inline(always)]
+    pub fn tile(a: &[f32], i: usize, k: usize, ks: std::ops::Range<usize>, strip: &[f32]) -> Tile {
+        let mut acc = [[f32x4_splat(0.0); VECTORS]; TILE_ROWS];
+        for (kk, b_row) in ks.zip(strip.chunks_exact(TILE_COLS)) {
+            // SAFETY: b_row holds TILE_COLS = 4 VECTORS floats; v128_load accepts any alignment.
+            let b: [v128; VECTORS] = std::array::from_fn(|v| unsafe { v128_load(b_row.as_ptr().add(4 * v).cast()) });
+            for (r, acc_row) in acc.iter_mut().enumerate() {
+                let av = f32x4_splat(a[(i + r) * k + kk]);
+                for v in 0..VECTORS {
+                    acc_row[v] = f32x4_relaxed_madd(av, b[v], acc_row[v]);
+                }
+            }
+        }
+        let mut out = [[0f32; TILE_COLS]; TILE_ROWS];
+        for (out_row, acc_row) in out.iter_mut().zip(&acc) {
+            for (v, &sum) in acc_row.iter().enumerate() {
+                // SAFETY: out_row holds 4 VECTORS floats; v128_store accepts any alignment.
+                unsafe { v128_store(out_row.as_mut_ptr().add(4 * v).cast(), sum) };
+            }
+        }
+        out
     }
 }
 

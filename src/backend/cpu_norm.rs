@@ -1,6 +1,6 @@
 //! Training-mode batch normalisation on the CPU, over x viewed as [N, C, L] (L = H W, or 1 for
 //! BatchNorm1d): channel c's M = N L values are the N rows x[n, c, ..] of length L. Each channel
-//! is one task, so its rows stay in cache from one pass to the next; natively rayon's threads share
+//! is one task, so its rows stay in cache from one pass to the next; the CPU backend's threads share
 //! the channels. Sums run in f32 within a row (eight partial sums, so they vectorise) and in f64
 //! across rows.
 
@@ -10,7 +10,6 @@ use super::cpu::sum_lanes;
 type Dims = [usize; 3];
 
 /// Elements below which the channels stay on the calling thread (a hand-off costs microseconds).
-#[cfg(not(target_family = "wasm"))]
 const PARALLEL_MIN_LEN: usize = 1 << 15;
 
 /// Forward. Inputs: [x, weight, bias]. With M values per channel:
@@ -79,10 +78,8 @@ fn per_channel<R: Send>(out: Option<&mut [f32]>, dims: Dims, task: impl Fn(usize
             rows[i % channels].push(row);
         }
     }
-    #[cfg(not(target_family = "wasm"))]
-    if rayon::current_num_threads() > 1 && batch * channels * len >= PARALLEL_MIN_LEN {
-        use rayon::prelude::*;
-        return rows.into_par_iter().enumerate().map(|(c, mut r)| task(c, &mut r)).collect();
+    if batch * channels * len >= PARALLEL_MIN_LEN {
+        return super::cpu_parallel::map(rows, |c, mut r| task(c, &mut r));
     }
     rows.into_iter().enumerate().map(|(c, mut r)| task(c, &mut r)).collect()
 }

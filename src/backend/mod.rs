@@ -11,6 +11,7 @@ mod cpu_conv;
 mod cpu_image;
 mod cpu_matmul;
 mod cpu_norm;
+pub mod cpu_parallel;
 pub mod gpu;
 
 use std::rc::Rc;
@@ -258,7 +259,7 @@ impl Device {
 
     pub fn upload(&self, data: &[f32]) -> Result<Storage> {
         match self {
-            Device::Cpu => Ok(Storage::Cpu(CpuBuffer::from_slice(data))),
+            Device::Cpu => Ok(Storage::Cpu(CpuBuffer::from_slice(data)?)),
             Device::Gpu(ctx) => Ok(Storage::Gpu(ctx.upload(data)?)),
         }
     }
@@ -266,7 +267,7 @@ impl Device {
     /// Storage for `n` numbers whose contents a kernel will overwrite.
     pub fn alloc(&self, n: usize) -> Result<Storage> {
         match self {
-            Device::Cpu => Ok(Storage::Cpu(CpuBuffer::for_output(n))),
+            Device::Cpu => Ok(Storage::Cpu(CpuBuffer::for_output(n)?)),
             Device::Gpu(ctx) => Ok(Storage::Gpu(ctx.alloc(n)?)),
         }
     }

@@ -14,6 +14,7 @@ mod dataset;
 mod learner;
 mod model;
 mod nn;
+mod threads;
 
 thread_local! {
     /// The backend new tensors are created on; chosen with `useBackend`.

@@ -28,7 +28,7 @@ test('useBackend reports the backend and adapter, and refuses unknown names', as
   assert.match(gpu.adapter, /swiftshader/i);
   assert.equal(gpu.fallback, true, 'SwiftShader is a software (fallback) adapter');
   const cpu = await inPage('cpu', (k) => k.backendInfo());
-  assert.deepEqual(cpu, { backend: 'cpu', adapter: 'CPU (WebAssembly SIMD128)', fallback: false });
+  assert.deepEqual(cpu, { backend: 'cpu', adapter: 'CPU, 1 thread, WebAssembly SIMD128', fallback: false });
   const refused = await inPage('cpu', (k) => k.useBackend('tpu').then(() => 'resolved', (e) => [e instanceof Error, e.message]));
   assert.deepEqual(refused, [true, "useBackend: unknown backend 'tpu'; use 'auto', 'webgpu' or 'cpu'"]);
 });

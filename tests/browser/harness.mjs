@@ -30,9 +30,11 @@ export async function openKilnPage() {
 /**
  * Starts the server and a browser; returns helpers and a `close()` for both.
  * `webgpu: false` starts a browser without WebGPU (no navigator.gpu), as many still are.
+ * `isolated: false` serves without the COOP/COEP headers (as a plain static host does), and
+ * `serviceWorkers: 'block'` stops the page's service worker from supplying them instead.
  */
-export async function openSite({ webgpu = true } = {}) {
-  const server = await startServer(0);
+export async function openSite({ webgpu = true, isolated = true, serviceWorkers = 'allow' } = {}) {
+  const server = await startServer(0, { isolated });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const userDataDir = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -40,6 +42,7 @@ export async function openSite({ webgpu = true } = {}) {
     headless: true,
     args: webgpu ? CHROMIUM_ARGS : [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-blink-features=WebGPU'],
     viewport: { width: 1200, height: 900 },
+    serviceWorkers,
   });
   // Everything the pages ask for must come from the site itself.
   const foreignRequests = [];
