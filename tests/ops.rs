@@ -18,6 +18,26 @@ fn creation() {
     assert_eq!(values(&Tensor::full(&[], 2.5, &CPU).unwrap()), vec![2.5]);
 }
 
+/// Large enough for the elementwise kernels and transposes to be split among threads (natively
+/// there are always several), with odd axes so runs start mid-way through the outer axes.
+#[test]
+fn large_elementwise_ops_and_transposes_split_among_threads_stay_exact() {
+    let (n, c, l) = (3, 37, 1031);
+    let x = Tensor::randn(&[n, c, l], 4, &CPU).unwrap();
+    let per_channel = Tensor::randn(&[c, 1], 5, &CPU).unwrap();
+    let (xs, ps) = (values(&x), values(&per_channel));
+    let expected: Vec<f32> = (0..n * c * l).map(|i| xs[i] * ps[(i / l) % c]).collect();
+    assert_eq!(values(&x.mul(&per_channel).unwrap()), expected, "broadcast product");
+    let row = Tensor::randn(&[l], 6, &CPU).unwrap();
+    let rs = values(&row);
+    let expected: Vec<f32> = (0..n * c * l).map(|i| rs[i % l] - xs[i]).collect();
+    assert_eq!(values(&row.sub(&x).unwrap()), expected, "a row minus every row");
+    assert_eq!(values(&x.affine(2.0, -1.0).unwrap()), xs.iter().map(|v| v * 2.0 - 1.0).collect::<Vec<_>>(), "unary");
+    let t = values(&x.transpose().unwrap());
+    let expected: Vec<f32> = (0..n * l * c).map(|i| xs[(i / (l * c)) * c * l + (i % c) * l + (i / c) % l]).collect();
+    assert_eq!(t, expected, "batched transpose");
+}
+
 #[test]
 fn elementwise_and_broadcasting() {
     let a = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &CPU);

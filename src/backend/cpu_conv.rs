@@ -11,12 +11,14 @@ use super::ConvGeometry;
 
 pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
     if g.groups == 1 {
+        // One task per image, each with its own columns: a single image's product is too small
+        // to be worth sharing among threads.
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
-        let mut columns = vec![0.0; taps * pixels];
-        for (n, out_image) in out.chunks_mut(g.out_channels * pixels).enumerate() {
+        parallel::for_each_chunk(out, g.out_channels * pixels, |n, out_image| {
+            let mut columns = vec![0.0; taps * pixels];
             im2col(g, image(g, x, n), &mut columns, pixels);
             batched_matmul(w, &columns, out_image, 1, g.out_channels, taps, pixels, 0, 0);
-        }
+        });
         return;
     }
     if is_depthwise(g) {
@@ -41,14 +43,15 @@ pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut
     }
     dx.fill(0.0);
     if g.groups == 1 {
+        // One task per image, as in the forward pass.
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
         let w_t = transposed(w, g.out_channels, taps);
-        let mut columns = vec![0.0; taps * pixels];
-        for (n, dx_image) in dx.chunks_mut(g.in_channels * g.height * g.width).enumerate() {
+        parallel::for_each_chunk(dx, g.in_channels * g.height * g.width, |n, dx_image| {
             let grad_image = &grad[n * g.out_channels * pixels..][..g.out_channels * pixels];
+            let mut columns = vec![0.0; taps * pixels];
             batched_matmul(&w_t, grad_image, &mut columns, 1, taps, g.out_channels, pixels, 0, 0);
             col2im(g, &columns, dx_image);
-        }
+        });
         return;
     }
     for_each_tap_row(g, |tap| {

@@ -14,6 +14,7 @@ mod dataset;
 mod learner;
 mod model;
 mod nn;
+mod speed;
 mod threads;
 
 thread_local! {

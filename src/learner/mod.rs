@@ -20,6 +20,7 @@ mod features;
 mod head;
 mod lr_finder;
 mod snapshot;
+pub mod speed;
 
 use clock::{now, yield_to_event_loop};
 pub use evaluate::TtaResult;

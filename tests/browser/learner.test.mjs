@@ -24,18 +24,40 @@ function inPage(backend, fn, arg) {
 
 const table = (rows) => rows.map((r) => `${r.epoch}  ${r.trainLoss.toFixed(6)}  ${r.validLoss.toFixed(6)}  ${r.errorRate.toFixed(6)}  ${r.seconds.toFixed(1)}s`).join('\n');
 
+/** Lesson 2's fine_tune(2) on the sample photos at 128 px, batch 16, timed. */
+async function fineTuneOnSample({ ImageDataset, Learner }, sample) {
+  const dataset = ImageDataset.fromFiles(await sample.loadSampleFiles(), { size: 128 });
+  const summary = dataset.summary();
+  const learn = await Learner.vision(dataset, { batchSize: 16, weightsUrl: '/www/models/mobilenet_v2.safetensors' });
+  const events = [];
+  learn.onProgress = (e) => events.push(e.type);
+  const started = performance.now();
+  const outcome = await learn.fineTune(2);
+  return { summary, outcome, rows: learn.results, batches: events.filter((t) => t === 'batch').length, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Runs `fn(kiln, sample, arg)` in a Web Worker on kiln's `build` with `threads` threads
+ * (tests/browser/kiln-worker.js); resolves with its result and the worker's `{build, cpu}`.
+ */
+function inWorker(build, threads, fn, arg) {
+  return site.page.evaluate(([build, threads, source, arg]) => {
+    const call = (worker, message) => new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data.result));
+      worker.onerror = (event) => reject(new Error(event.message));
+      worker.postMessage(message);
+    });
+    const worker = new Worker(`/tests/browser/kiln-worker.js?build=${build}&threads=${threads}`, { type: 'module' });
+    return call(worker, { source: null })
+      .then(async (loaded) => ({ ...loaded, result: await call(worker, { source, arg }) }))
+      .finally(() => worker.terminate());
+  }, [build, threads, fn.toString(), arg]);
+}
+
+let singleThreaded;
 test('cpu: fineTune(2) at 128 px, batch 16, on the sample photos reaches error_rate <= 0.25', async () => {
-  const run = await inPage('cpu', async ({ ImageDataset, Learner }, sample) => {
-    const dataset = ImageDataset.fromFiles(await sample.loadSampleFiles(), { size: 128 });
-    const summary = dataset.summary();
-    const learn = await Learner.vision(dataset, { batchSize: 16, weightsUrl: '/www/models/mobilenet_v2.safetensors' });
-    const events = [];
-    learn.onProgress = (e) => events.push(e.type);
-    const started = performance.now();
-    const outcome = await learn.fineTune(2);
-    return { summary, outcome, rows: learn.results, batches: events.filter((t) => t === 'batch').length, seconds: (performance.now() - started) / 1000 };
-  });
-  console.log(`fine_tune(2) in the browser, CPU backend (${run.seconds.toFixed(1)} s):\nepoch train_loss valid_loss error_rate time\n${table(run.rows)}`);
+  const run = (singleThreaded = await inPage('cpu', fineTuneOnSample));
+  console.log(`fine_tune(2) in the browser, CPU backend, one thread (${run.seconds.toFixed(1)} s):\nepoch train_loss valid_loss error_rate time\n${table(run.rows)}`);
   assert.deepEqual(run.summary.vocab, ['fishes', 'monuments', 'others', 'renewable', 'tools']);
   assert.equal(run.summary.items.filter((i) => i.split === 'valid').length, 27);
   assert.equal(run.summary.augment, true, "fastai's aug_transforms by default");
@@ -43,6 +65,28 @@ test('cpu: fineTune(2) at 128 px, batch 16, on the sample photos reaches error_r
   assert.equal(run.rows.length, 3, 'one frozen epoch, then two unfrozen');
   assert.equal(run.batches, 3 * Math.floor(112 / 16));
   assert.ok(run.rows.at(-1).errorRate <= 0.25, `final error_rate ${run.rows.at(-1).errorRate}`);
+});
+
+test('cpu: the threaded builds (2 threads, with and without FMA) give the single-threaded epoch table', async () => {
+  assert.ok(singleThreaded, 'the single-threaded run above finished');
+  for (const build of ['threads', 'threads-fma']) {
+    const { cpu, result: run } = await inWorker(build, 2, fineTuneOnSample);
+    console.log(`${build}, ${cpu.threads} threads (${run.seconds.toFixed(1)} s):\n${table(run.rows)}`);
+    assert.deepEqual({ build: cpu.build, threads: cpu.threads, fma: cpu.fma }, { build, threads: 2, fma: build === 'threads-fma' });
+    assert.deepEqual(run.outcome, { outcome: 'finished' });
+    assert.equal(run.batches, singleThreaded.batches);
+    // Threads split the work without changing any sum's order: the same numbers. FMA rounds each
+    // multiply-add once instead of twice, so its sums differ in the last bits, and training
+    // carries that along a little.
+    const tolerance = build === 'threads' ? 1e-5 : 2e-3;
+    run.rows.forEach((row, i) => {
+      const one = singleThreaded.rows[i];
+      for (const key of ['trainLoss', 'validLoss']) {
+        assert.ok(Math.abs(row[key] - one[key]) <= tolerance * (1 + one[key]), `${build} ${key} of epoch ${i}: ${row[key]} vs ${one[key]}`);
+      }
+      assert.ok(Math.abs(row.errorRate - one.errorRate) <= (build === 'threads' ? 0 : 1 / 27 + 1e-9), `${build} error_rate of epoch ${i}`);
+    });
+  }
 });
 
 test('webgpu: a short fit of the head on precomputed features gives the CPU backend\'s numbers', async () => {
