@@ -181,6 +181,6 @@ self.onmessage = async ({ data: { id, op, args } }) => {
     if (!(op in ops)) throw new Error(`unknown operation '${op}'`);
     postMessage({ id, result: await ops[op](args ?? {}) });
   } catch (error) {
-    postMessage({ id, error: message(error) });
+    postMessage({ id, error: message(error), kind: error?.kind });
   }
 };

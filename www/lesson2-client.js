@@ -20,7 +20,7 @@ export class LearnerClient {
       const call = this.pending.get(data.id);
       if (!call) return;
       this.pending.delete(data.id);
-      if ('error' in data) call.reject(new Error(data.error));
+      if ('error' in data) call.reject(Object.assign(new Error(data.error), { kind: data.kind })); // kind: kiln's error.kind
       else call.resolve(data.result);
     };
     // A worker that cannot start, or dies (out of memory), fails every call still waiting.

@@ -73,7 +73,8 @@ async function run(name, body) {
 function fail(error) {
   const text = error?.message ?? String(error);
   const gpuLost = app.info?.backend === 'webgpu' && /device(?: was| is)? lost|\bGPU\b|webgpu|wgpu/i.test(text);
-  const crashed = /worker stopped|unreachable|out of bounds|out of memory|RuntimeError/i.test(text);
+  // kiln's own out-of-memory error leaves the learner as it was: its message says what to do.
+  const crashed = error?.kind !== 'out-of-memory' && /worker stopped|unreachable|out of bounds|out of memory|RuntimeError/i.test(text);
   if (crashed && !gpuLost) {
     showAlert(`The learner crashed (${text}). Your dataset and the weights from the last finished training are kept: start it again.`, {
       label: 'Start again',

@@ -8,7 +8,7 @@ use js_sys::{Array, Float32Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{no_grad, Device, Error, Sgd, SgdConfig, Tensor};
+use crate::{no_grad, Device, Error, ErrorKind, Sgd, SgdConfig, Tensor};
 
 mod dataset;
 mod learner;
@@ -32,8 +32,17 @@ fn current() -> Device {
     CURRENT.with(|c| c.borrow().clone())
 }
 
+/// A JS `Error` with kiln's message, and `error.kind` saying what kind of failure it is
+/// ("out-of-memory", or "other"), so callers can act on it without reading the message.
 fn js_error(e: Error) -> JsError {
-    JsError::new(e.message())
+    let error = JsError::new(e.message());
+    let kind = match e.kind() {
+        ErrorKind::OutOfMemory => "out-of-memory",
+        ErrorKind::Other => "other",
+    };
+    // A JsError is a handle to the JS object: a copy of the handle sets the field on the same object.
+    let _ = Reflect::set(&JsValue::from(error.clone()), &"kind".into(), &kind.into());
+    error
 }
 
 /// A plain JS object with these fields.

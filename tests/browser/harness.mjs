@@ -61,3 +61,23 @@ export async function openSite({ webgpu = true, isolated = true, serviceWorkers 
     },
   };
 }
+
+/**
+ * Runs `fn(kiln, sample, arg)` in a Web Worker of `page` (tests/browser/kiln-worker.js) on kiln's
+ * `build` with `threads` threads; resolves with `{build, cpu, reason, result}`. Threaded builds
+ * need a worker: only a worker may wait for the thread pool. A rejection carries the error's
+ * message and `kind`.
+ */
+export function runInWorker(page, build, threads, fn, arg) {
+  return page.evaluate(([build, threads, source, arg]) => {
+    const call = (worker, message) => new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => (data.error ? reject(Object.assign(new Error(data.error), { kind: data.kind })) : resolve(data.result));
+      worker.onerror = (event) => reject(new Error(event.message));
+      worker.postMessage(message);
+    });
+    const worker = new Worker(`/tests/browser/kiln-worker.js?build=${build}&threads=${threads}`, { type: 'module' });
+    return call(worker, { source: null })
+      .then(async (loaded) => ({ ...loaded, result: await call(worker, { source, arg }) }))
+      .finally(() => worker.terminate());
+  }, [build, threads, fn.toString(), arg]);
+}

@@ -18,6 +18,6 @@ self.onmessage = async ({ data: { source, arg } }) => {
     }
     postMessage({ result: await (0, eval)(`(${source})`)(kiln, sample, arg) });
   } catch (error) {
-    postMessage({ error: error?.message ?? String(error) });
+    postMessage({ error: error?.message ?? String(error), kind: error?.kind });
   }
 };

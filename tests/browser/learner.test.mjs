@@ -3,7 +3,7 @@
 // checked against the CPU, lr_find, interpretation, the cleaner, export/load, stop and errors.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openKilnPage } from './harness.mjs';
+import { openKilnPage, runInWorker } from './harness.mjs';
 
 let site;
 before(async () => {
@@ -36,24 +36,6 @@ async function fineTuneOnSample({ ImageDataset, Learner }, sample) {
   return { summary, outcome, rows: learn.results, batches: events.filter((t) => t === 'batch').length, seconds: (performance.now() - started) / 1000 };
 }
 
-/**
- * Runs `fn(kiln, sample, arg)` in a Web Worker on kiln's `build` with `threads` threads
- * (tests/browser/kiln-worker.js); resolves with its result and the worker's `{build, cpu}`.
- */
-function inWorker(build, threads, fn, arg) {
-  return site.page.evaluate(([build, threads, source, arg]) => {
-    const call = (worker, message) => new Promise((resolve, reject) => {
-      worker.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data.result));
-      worker.onerror = (event) => reject(new Error(event.message));
-      worker.postMessage(message);
-    });
-    const worker = new Worker(`/tests/browser/kiln-worker.js?build=${build}&threads=${threads}`, { type: 'module' });
-    return call(worker, { source: null })
-      .then(async (loaded) => ({ ...loaded, result: await call(worker, { source, arg }) }))
-      .finally(() => worker.terminate());
-  }, [build, threads, fn.toString(), arg]);
-}
-
 let singleThreaded;
 test('cpu: fineTune(2) at 128 px, batch 16, on the sample photos reaches error_rate <= 0.25', async () => {
   const run = (singleThreaded = await inPage('cpu', fineTuneOnSample));
@@ -70,7 +52,7 @@ test('cpu: fineTune(2) at 128 px, batch 16, on the sample photos reaches error_r
 test('cpu: the threaded builds (2 threads, with and without FMA) give the single-threaded epoch table', async () => {
   assert.ok(singleThreaded, 'the single-threaded run above finished');
   for (const build of ['threads', 'threads-fma']) {
-    const { cpu, result: run } = await inWorker(build, 2, fineTuneOnSample);
+    const { cpu, result: run } = await runInWorker(site.page, build, 2, fineTuneOnSample);
     console.log(`${build}, ${cpu.threads} threads (${run.seconds.toFixed(1)} s):\n${table(run.rows)}`);
     assert.deepEqual({ build: cpu.build, threads: cpu.threads, fma: cpu.fma }, { build, threads: 2, fma: build === 'threads-fma' });
     assert.deepEqual(run.outcome, { outcome: 'finished' });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { openSite, outputDir } from './harness.mjs';
+import { openKilnPage, openSite, outputDir, runInWorker } from './harness.mjs';
 
 const LONG = { timeout: 300_000 };
 const status = (page, name) => page.getByRole('status', { name });
@@ -68,6 +68,36 @@ test('where isolation is impossible the page runs on one thread and says why', L
     );
     await loadSample(site.page);
     await site.page.screenshot({ path: join(outputDir, 'threads-not-isolated.png') });
+  } finally {
+    await site.close();
+  }
+});
+
+test('running out of the shared memory gives an out-of-memory error with advice, and kiln carries on', LONG, async () => {
+  const site = await openKilnPage();
+  try {
+    const { result } = await runInWorker(site.page, 'threads-fma', 2, async (kiln) => {
+      // 256 MB a tensor, kept until the 4 GB that a wasm32 memory can hold run out.
+      const a = kiln.Tensor.zeros([64, 1024, 1024]);
+      const kept = [];
+      let failure = null;
+      while (!failure && kept.length < 40) {
+        try {
+          kept.push(a.add(1));
+        } catch (error) {
+          failure = { message: error.message, kind: error.kind };
+        }
+      }
+      const held = kept.length;
+      kept.forEach((t) => t.free());
+      const after = await a.add(2).sum().item(); // kiln still works once memory is free again
+      return { failure, held, after };
+    });
+    assert.ok(result.failure, 'memory ran out');
+    assert.equal(result.failure.kind, 'out-of-memory');
+    assert.match(result.failure.message, /^out of memory: could not get 256 MB more memory\. Use smaller images or a smaller batch size, or fewer photos, and try again$/);
+    assert.ok(result.held >= 8, `${result.held} tensors of 256 MB fitted`);
+    assert.equal(result.after, 2 * 64 * 1024 * 1024);
   } finally {
     await site.close();
   }
