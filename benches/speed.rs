@@ -5,6 +5,7 @@
 //!
 //!     cargo bench --bench speed            # a table
 //!     cargo bench --bench speed -- --json  # one JSON object (what bench-browser.mjs reads)
+//!     cargo bench --bench speed -- 128     # chosen image sizes only, no matmul
 
 use std::time::Duration;
 
@@ -19,9 +20,10 @@ const BATCH: usize = 16;
 
 fn main() {
     let json = std::env::args().any(|a| a == "--json");
+    let chosen: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let device = Device::Cpu;
     let mut rows = Vec::new();
-    for size in [128, 224] {
+    for &size in if chosen.is_empty() { &[128, 224][..] } else { &chosen } {
         let mut test = SpeedTest::new(size, BATCH, &device).expect("the network");
         let train = median_seconds(Duration::from_secs(15), 10, || {
             pollster::block_on(test.train_step()).expect("a training step");
@@ -32,7 +34,7 @@ fn main() {
         rows.push((format!("train{size}"), BATCH as f64 / train));
         rows.push((format!("infer{size}"), BATCH as f64 / infer));
     }
-    for n in [256, 512, 1024] {
+    for &n in if chosen.is_empty() { &[256, 512, 1024][..] } else { &[] } {
         let a = Tensor::randn(&[n, n], 1, &device).unwrap();
         let b = Tensor::randn(&[n, n], 2, &device).unwrap();
         let seconds = median_seconds(Duration::from_secs(3), 50, || {

@@ -6,7 +6,6 @@ use super::cpu_conv;
 use super::cpu_image;
 use super::cpu_matmul::batched_matmul;
 use super::cpu_norm;
-use super::cpu_parallel as parallel;
 use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
 /// "CPU, 2 threads, AVX2 + FMA", "CPU, 8 threads, WebAssembly SIMD128 + FMA", "CPU, 1 thread,
@@ -171,8 +170,8 @@ pub fn sgd_direction(p: f32, g: f32, m: &mut f32, momentum: f32, weight_decay: f
 
 fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
     // Generic over the function, so each op gets its own loop the compiler can vectorise.
-    fn map(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32 + Sync + Send) {
-        parallel::for_each_run(out, 1, |start, run| run.iter_mut().zip(&x[start..]).for_each(|(o, &v)| *o = f(v)));
+    fn map(x: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+        out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v));
     }
     match op {
         UnaryOp::Neg => map(x, out, |v| -v),
@@ -196,42 +195,26 @@ fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
     }
 }
 
-/// out[b] = x[b]^T for each [rows, cols] matrix, the matrices shared among threads. (Tiling it
-/// measured no faster: it is bound by memory traffic, not by the strided writes.)
+/// out[b] = x[b]^T for each [rows, cols] matrix. (Tiling it measured no faster: it is bound by
+/// memory traffic, not by the strided writes.)
 pub(super) fn transpose(x: &[f32], out: &mut [f32], rows: usize, cols: usize) {
-    if rows * cols == 0 {
-        return;
-    }
-    parallel::for_each_chunk(out, rows * cols, |b, t| {
-        for (r, row) in x[b * rows * cols..][..rows * cols].chunks(cols).enumerate() {
+    for (m, t) in x.chunks(rows * cols).zip(out.chunks_mut(rows * cols)) {
+        for (r, row) in m.chunks(cols).enumerate() {
             row.iter().enumerate().for_each(|(c, &v)| t[c * rows + r] = v);
         }
-    });
+    }
 }
 
 /// Walks the output in row-major order with an odometer over all axes but the last; the last
-/// axis is a plain strided loop, which is where the time goes. Threads take runs of whole rows.
-fn binary(plan: &crate::shape::BroadcastPlan, inputs: &[&[f32]], out: &mut [f32], f: impl Fn(f32, f32) -> f32 + Sync + Send) {
-    let row = *plan.out_shape.last().expect("a broadcast has at least one axis");
-    parallel::for_each_run(out, row, |start, run| binary_rows(plan, inputs, run, start / row.max(1), &f));
-}
-
-/// `binary` for the rows `first_row..` of the output that `out` holds.
-fn binary_rows(plan: &crate::shape::BroadcastPlan, inputs: &[&[f32]], out: &mut [f32], first_row: usize, f: impl Fn(f32, f32) -> f32) {
+/// axis is a plain strided loop, which is where the time goes.
+fn binary(plan: &crate::shape::BroadcastPlan, inputs: &[&[f32]], out: &mut [f32], f: impl Fn(f32, f32) -> f32) {
     let (a, b) = (inputs[0], inputs[1]);
     let shape = &plan.out_shape;
     let last = shape.len() - 1;
     let (sa, sb) = (plan.a_strides[last], plan.b_strides[last]);
-    // The odometer set to `first_row`: its digits are the row's index along each outer axis.
     let mut index = vec![0usize; shape.len()];
-    let (mut base_a, mut base_b, mut rest) = (0usize, 0usize, first_row);
-    for axis in (0..last).rev() {
-        index[axis] = rest % shape[axis];
-        rest /= shape[axis];
-        base_a += index[axis] * plan.a_strides[axis];
-        base_b += index[axis] * plan.b_strides[axis];
-    }
-    for row in out.chunks_mut(shape[last].max(1)) {
+    let (mut base_a, mut base_b) = (0usize, 0usize);
+    for row in out.chunks_mut(shape[last]) {
         if sa == 1 && sb == 1 {
             let (ra, rb) = (&a[base_a..base_a + row.len()], &b[base_b..base_b + row.len()]);
             row.iter_mut().zip(ra.iter().zip(rb)).for_each(|(o, (&x, &y))| *o = f(x, y));

@@ -31,21 +31,6 @@ pub fn for_each_chunk(out: &mut [f32], chunk_len: usize, f: impl Fn(usize, &mut 
     out.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
 }
 
-/// Elements below which elementwise work stays on the calling thread (a hand-off costs microseconds).
-const MIN_SPLIT: usize = 1 << 15;
-
-/// Splits `out` into one run per thread, each a whole number of `row`-sized rows, and calls
-/// `f(offset of the run in out, run)`; small outputs are one run on the calling thread. For
-/// elementwise work, where any split will do.
-pub fn for_each_run(out: &mut [f32], row: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    let threads = threads();
-    if threads == 1 || out.len() < MIN_SPLIT || row == 0 {
-        return f(0, out);
-    }
-    let run = (out.len() / row).div_ceil(threads) * row;
-    for_each_chunk(out, run, |i, chunk| f(i * run, chunk));
-}
-
 /// `tasks.map(f)` in order, on all threads when there are several.
 pub fn map<T: Send, R: Send>(tasks: Vec<T>, f: impl Fn(usize, T) -> R + Sync + Send) -> Vec<R> {
     #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
@@ -95,11 +80,5 @@ mod tests {
         for_each_chunk(&mut out, 3, |i, chunk| chunk.iter_mut().for_each(|v| *v = i as f32));
         assert_eq!(out, [0., 0., 0., 1., 1., 1., 2., 2., 2., 3.]);
         assert_eq!(map((0..5).collect(), |i, t: usize| i * 10 + t), [0, 11, 22, 33, 44]);
-        let mut big = vec![0.0; 3 * MIN_SPLIT + 7];
-        for_each_run(&mut big, 7, |start, run| {
-            assert_eq!(start % 7, 0, "runs start on a row");
-            run.iter_mut().enumerate().for_each(|(i, v)| *v = (start + i) as f32);
-        });
-        assert!(big.iter().enumerate().all(|(i, &v)| v == i as f32));
     }
 }
