@@ -95,7 +95,11 @@ fn matmul_tiled(
         for i0 in (0..full_rows).step_by(M_BLOCK) {
             for j in (0..full_cols).step_by(TILE_COLS) {
                 for (kk, packed) in (k0..k_end).zip(strip.chunks_exact_mut(TILE_COLS)) {
-                    packed.copy_from_slice(&b[kk * n + j..kk * n + j + TILE_COLS]);
+                    // A fixed-size copy, so it compiles to vector loads and stores: a slice copy
+                    // would be a memory.copy call in the threaded wasm builds, slow on shared memory.
+                    let row: &[f32; TILE_COLS] = b[kk * n + j..][..TILE_COLS].try_into().expect("a full row of the tile");
+                    let packed: &mut [f32; TILE_COLS] = packed.try_into().expect("chunks_exact gives full rows");
+                    *packed = *row;
                 }
                 for i in (i0..(i0 + M_BLOCK).min(full_rows)).step_by(TILE_ROWS) {
                     let acc = tile(a, i, k, k0..k_end, &strip);

@@ -55,7 +55,10 @@ async fn start_pool(n: usize) -> Result<(), JsValue> {
         browser::started(n);
     } else if n > browser::pool_size() {
         let size = browser::pool_size();
-        return Err(JsError::new(&format!("initThreads: the pool already has {size} threads and cannot grow to {n}; reload the page to start a bigger one")).into());
+        return Err(JsError::new(&format!(
+            "initThreads: the pool already has {size} threads and cannot grow to {n}; reload the page to start a bigger one"
+        ))
+        .into());
     }
     Ok(())
 }
@@ -63,7 +66,10 @@ async fn start_pool(n: usize) -> Result<(), JsValue> {
 #[cfg(not(feature = "threads"))]
 async fn start_pool(n: usize) -> Result<(), JsValue> {
     if n > 1 {
-        return Err(JsError::new("initThreads: this is kiln's single-threaded build; load the threaded one (pkg/threads/) in a cross-origin isolated page").into());
+        return Err(JsError::new(
+            "initThreads: this is kiln's single-threaded build; load the threaded one (pkg/threads/) in a cross-origin isolated page",
+        )
+        .into());
     }
     Ok(())
 }
