@@ -8,9 +8,11 @@ use js_sys::{Array, Float32Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{no_grad, Device, Error, ErrorKind, Sgd, SgdConfig, Tensor};
+use crate::{no_grad, Device, Sgd, SgdConfig, Tensor};
+use interop::{js_error, js_object};
 
 mod dataset;
+mod interop;
 mod learner;
 mod model;
 mod nn;
@@ -30,28 +32,6 @@ thread_local! {
 
 fn current() -> Device {
     CURRENT.with(|c| c.borrow().clone())
-}
-
-/// A JS `Error` with kiln's message, and `error.kind` saying what kind of failure it is
-/// ("out-of-memory", or "other"), so callers can act on it without reading the message.
-fn js_error(e: Error) -> JsError {
-    let error = JsError::new(e.message());
-    let kind = match e.kind() {
-        ErrorKind::OutOfMemory => "out-of-memory",
-        ErrorKind::Other => "other",
-    };
-    // A JsError is a handle to the JS object: a copy of the handle sets the field on the same object.
-    let _ = Reflect::set(&JsValue::from(error.clone()), &"kind".into(), &kind.into());
-    error
-}
-
-/// A plain JS object with these fields.
-fn js_object(fields: &[(&str, JsValue)]) -> JsValue {
-    let object = js_sys::Object::new();
-    for (key, value) in fields {
-        let _ = Reflect::set(&object, &(*key).into(), value);
-    }
-    object.into()
 }
 
 /// The backend's description as a plain JS object `{backend, adapter, fallback}`.
