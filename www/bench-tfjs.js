@@ -13,6 +13,7 @@
 //   copy of tfjs-core). Not tf-backend-wasm.js: that UMD build is ES5, and its backend class fails
 //   with "Class constructor KernelBackend cannot be invoked without 'new'" against ES2017 tfjs-core.
 import * as tf from '../node_modules/@tensorflow/tfjs/dist/tf.fesm.js';
+import { timed } from './bench-timing.js';
 
 export { tf };
 
@@ -189,14 +190,7 @@ export async function inferenceSeconds(model, batch, reps) {
     y.dispose();
   };
   try {
-    await once();
-    const seconds = [];
-    for (let i = 0; i < reps; i++) {
-      const start = performance.now();
-      await once();
-      seconds.push((performance.now() - start) / 1000);
-    }
-    return seconds;
+    return await timed(reps, once);
   } finally {
     x.dispose();
   }
@@ -229,14 +223,7 @@ export async function trainStepSeconds(model, batch, reps) {
   const x = randomImages(model, batch);
   const y = randomOneHot(model, batch);
   try {
-    await model.trainOnBatch(x, y);
-    const seconds = [];
-    for (let i = 0; i < reps; i++) {
-      const start = performance.now();
-      await model.trainOnBatch(x, y);
-      seconds.push((performance.now() - start) / 1000);
-    }
-    return seconds;
+    return await timed(reps, () => model.trainOnBatch(x, y));
   } finally {
     x.dispose();
     y.dispose();

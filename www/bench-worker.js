@@ -4,22 +4,11 @@
 // Messages: {id, op, args} → {id, result} | {id, error}; each op returns seconds per call.
 import { loadKiln } from './kiln-loader.js';
 import { loadSampleFiles } from './sample.js';
+import { timed } from './bench-timing.js';
 
 const query = new URL(self.location.href).searchParams;
 const ready = loadKiln({ build: query.get('build'), threads: Number(query.get('threads')) || undefined });
 const speedTests = new Map(); // one network per (size, batch), built once
-
-/** Seconds of each of `reps` calls of `f`, after one untimed warm-up call. */
-async function timed(reps, f) {
-  await f();
-  const seconds = [];
-  for (let i = 0; i < reps; i++) {
-    const started = performance.now();
-    await f();
-    seconds.push((performance.now() - started) / 1000);
-  }
-  return seconds;
-}
 
 function speedTest(kiln, size, batch) {
   const key = `${size}x${batch}`;
