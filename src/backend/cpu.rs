@@ -6,6 +6,7 @@ use super::cpu_conv;
 use super::cpu_image;
 use super::cpu_matmul::batched_matmul;
 use super::cpu_norm;
+use super::cpu_parallel as parallel;
 use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 
 /// "CPU, 2 threads, AVX2 + FMA", "CPU, 8 threads, WebAssembly SIMD128 + FMA", "CPU, 1 thread,
@@ -195,15 +196,34 @@ fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
     }
 }
 
-/// out[b] = x[b]^T for each [rows, cols] matrix. (Tiling it measured no faster: it is bound by
-/// memory traffic, not by the strided writes.)
+/// out[b] = x[b]^T for each [rows, cols] matrix, in 8 x 8 blocks so that both the reads and the
+/// strided writes stay within a few cache lines; large batches of matrices are shared among threads.
 pub(super) fn transpose(x: &[f32], out: &mut [f32], rows: usize, cols: usize) {
-    for (m, t) in x.chunks(rows * cols).zip(out.chunks_mut(rows * cols)) {
-        for (r, row) in m.chunks(cols).enumerate() {
-            row.iter().enumerate().for_each(|(c, &v)| t[c * rows + r] = v);
+    let size = rows * cols;
+    if size == 0 {
+        return;
+    }
+    let one = |b: usize, t: &mut [f32]| {
+        let m = &x[b * size..][..size];
+        for r0 in (0..rows).step_by(8) {
+            for c0 in (0..cols).step_by(8) {
+                for r in r0..(r0 + 8).min(rows) {
+                    for c in c0..(c0 + 8).min(cols) {
+                        t[c * rows + r] = m[r * cols + c];
+                    }
+                }
+            }
         }
+    };
+    if out.len() >= TRANSPOSE_PARALLEL_MIN && out.len() > size {
+        parallel::for_each_chunk(out, size, one);
+    } else {
+        out.chunks_mut(size).enumerate().for_each(|(b, t)| one(b, t));
     }
 }
+
+/// Numbers below which a batch of transposes stays on the calling thread.
+const TRANSPOSE_PARALLEL_MIN: usize = 1 << 18;
 
 /// Walks the output in row-major order with an odometer over all axes but the last; the last
 /// axis is a plain strided loop, which is where the time goes.
