@@ -2,7 +2,7 @@
 //!
 //! Natively rayon's global pool has a thread per core (`RAYON_NUM_THREADS` overrides it). In the
 //! browser there are threads only in the threaded WebAssembly build (cargo feature `threads`, shared
-//! memory + atomics), and only once `set_threads` has started rayon's pool on Web Workers
+//! memory + atomics), and only once `initThreads` (js/threads.rs) has started rayon's pool on Web Workers
 //! (wasm-bindgen-rayon). Until then, and in the single-threaded build, every helper here runs its
 //! tasks one after another on the calling thread, so callers never need a `cfg` of their own.
 //!
