@@ -38,8 +38,10 @@ const FOLDERS = { simd: '', threads: 'threads/', 'threads-fma': 'threads-fma/' }
  * A threaded build that fails to start (a browser that cannot reserve its shared memory, say)
  * gives way to the single-threaded one, and `reason` says what failed.
  */
-export async function loadKiln({ threads = navigator.hardwareConcurrency || 1, build = pickBuild().build } = {}) {
-  let reason = build === 'simd' && threads > 1 ? pickBuild().reason : undefined;
+export async function loadKiln({ threads = navigator.hardwareConcurrency || 1, build } = {}) {
+  const picked = pickBuild();
+  build ??= picked.build;
+  let reason = build === 'simd' && threads > 1 ? picked.reason : undefined;
   if (build !== 'simd') {
     try {
       const kiln = await import(new URL(`../pkg/${FOLDERS[build]}kiln.js`, import.meta.url).href);

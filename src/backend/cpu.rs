@@ -12,7 +12,7 @@ use super::{BinaryOp, ConvGeometry, Kernel, ReduceOp, UnaryOp};
 /// "CPU, 2 threads, AVX2 + FMA", "CPU, 8 threads, WebAssembly SIMD128 + FMA", "CPU, 1 thread,
 /// WebAssembly SIMD128": the threads in use and the vector instructions the loops compile to.
 pub fn describe() -> String {
-    let threads = super::cpu_parallel::threads();
+    let threads = parallel::threads();
     let vectors = if cfg!(target_family = "wasm") {
         if cfg!(target_feature = "relaxed-simd") {
             "WebAssembly SIMD128 + FMA"
@@ -29,7 +29,8 @@ pub fn describe() -> String {
     format!("CPU, {threads} thread{}, {vectors}", if threads == 1 { "" } else { "s" })
 }
 
-fn has_avx2_fma() -> bool {
+/// Whether the processor has AVX2 and FMA (the native matmul picks its kernel by this too).
+pub(super) fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     return std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
     #[allow(unreachable_code)]

@@ -49,7 +49,7 @@ const PARALLEL_MIN_WORK: usize = 1 << 24;
 
 fn matmul_one_thread(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::cpu::has_avx2_fma() {
         // SAFETY: the processor supports AVX2 and FMA, checked just above.
         return unsafe { matmul_avx2_fma(a, b, c, m, k, n) };
     }

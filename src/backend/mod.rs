@@ -13,6 +13,7 @@ mod cpu_matmul;
 mod cpu_norm;
 pub mod cpu_parallel;
 pub mod gpu;
+mod gpu_kernels;
 
 use std::rc::Rc;
 

@@ -8,8 +8,8 @@ use std::rc::Rc;
 use crate::backend::Device;
 use crate::data::dataset::ImageDataset;
 use crate::error::{Error, Result};
-use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module, NamedTensor, Sequential, TensorKind};
-use crate::optim::{Adam, ParamGroup};
+use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module, NamedTensor, Sequential};
+use crate::optim::Adam;
 use crate::rng::Pcg32;
 use crate::schedule::{sgdr, LearningRate, OneCycle, SmoothedLoss};
 use crate::tensor::{no_grad, Tensor};
@@ -17,6 +17,7 @@ use crate::tensor::{no_grad, Tensor};
 mod clock;
 mod evaluate;
 mod features;
+mod groups;
 mod head;
 mod lr_finder;
 mod snapshot;
@@ -30,8 +31,6 @@ use snapshot::Snapshot;
 
 /// MobileNetV2's last feature width, the input of the head.
 const BODY_FEATURES: usize = 1280;
-/// The body is split into early and late layer groups before features.7.
-const LATE_BODY_START: usize = 7;
 /// Training batches recorded before a smoothed loss 4x above the best counts as divergence.
 const EXPLOSION_WARMUP_BATCHES: usize = 8;
 
@@ -173,66 +172,6 @@ impl Learner {
             return Err(fail(format!("the model knows the classes {vocab:?}, this dataset has {:?}", self.data.vocab)));
         }
         load_safetensors(&self.model(), weights, source)
-    }
-
-    /// The three layer groups' parameters and buffers: early body, late body, head.
-    pub fn layer_groups(&self) -> [Vec<NamedTensor>; 3] {
-        let collect = |layers: &[Rc<dyn Module>], offset: usize, prefix: &str| {
-            let mut out = Vec::new();
-            for (i, layer) in layers.iter().enumerate() {
-                layer.collect_tensors(&format!("{prefix}.{}", i + offset), &mut out);
-            }
-            out
-        };
-        let body = &self.body.layers;
-        [
-            collect(&body[..LATE_BODY_START], 0, "0"),
-            collect(&body[LATE_BODY_START..], LATE_BODY_START, "0"),
-            collect(&self.head.layers, 0, "1"),
-        ]
-    }
-
-    /// Trains only the last `3 - n` layer groups (fastai's freeze_to(n)), plus every batch-norm
-    /// parameter (train_bn). Clears the optimizer's state.
-    pub fn freeze_to(&mut self, n: usize) {
-        self.frozen_groups = n.min(2);
-        self.optimizer = None;
-        for (i, group) in self.layer_groups().into_iter().enumerate() {
-            for t in group.into_iter().filter(|t| t.kind == TensorKind::Parameter) {
-                let trainable = i >= self.frozen_groups || t.tensor.shape().len() == 1;
-                t.tensor.set_requires_grad(trainable).expect("parameters are leaves");
-            }
-        }
-    }
-
-    /// Only the head trains (and batch norm everywhere).
-    pub fn freeze(&mut self) {
-        self.freeze_to(2);
-    }
-
-    pub fn unfreeze(&mut self) {
-        self.freeze_to(0);
-    }
-
-    /// Adam over the trainable parameters (those `freeze_to` left requiring grad): for each layer
-    /// group, rank-1 parameters (batch norm, biases) without weight decay, the others with it.
-    fn build_optimizer(&self) -> Result<Adam> {
-        let mut groups = Vec::new();
-        for group in self.layer_groups() {
-            let trainable = group.into_iter().filter(|t| t.kind == TensorKind::Parameter && t.tensor.requires_grad());
-            let (norms, weights): (Vec<Tensor>, Vec<Tensor>) = trainable.map(|t| t.tensor).partition(|p| p.shape().len() == 1);
-            groups.push(ParamGroup { params: norms, lr: 1e-3, weight_decay: 0.0 });
-            groups.push(ParamGroup { params: weights, lr: 1e-3, weight_decay: self.weight_decay });
-        }
-        Adam::new(groups)
-    }
-
-    /// Sets each layer group's learning rate (optimizer groups come in pairs per layer group).
-    fn set_rates(optimizer: &mut Adam, rates: &[f64], momentum: f64) {
-        for (i, group) in optimizer.groups.iter_mut().enumerate() {
-            group.lr = rates[i / 2] as f32;
-        }
-        optimizer.momentum = momentum as f32;
     }
 
     fn next_seed(&mut self) -> u64 {
