@@ -3,16 +3,14 @@
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
-use crate::{Error, ErrorKind};
+use crate::Error;
 
 /// A JS `Error` with kiln's message, and `error.kind` saying what kind of failure it is
-/// ("out-of-memory", or "other"), so callers can act on it without reading the message.
+/// (`ErrorKind::name`: "bad-input", "shape", "out-of-memory", ...), so callers can act on it
+/// without reading the message.
 pub(super) fn js_error(e: Error) -> JsError {
     let error = JsError::new(e.message());
-    let kind = match e.kind() {
-        ErrorKind::OutOfMemory => "out-of-memory",
-        ErrorKind::Other => "other",
-    };
+    let kind = e.kind().name();
     // A JsError is a handle to the JS object: a copy of the handle sets the field on the same object.
     let _ = Reflect::set(&JsValue::from(error.clone()), &"kind".into(), &kind.into());
     error
