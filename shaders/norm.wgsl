@@ -1,14 +1,11 @@
 // Training-mode batch normalisation of x viewed as [N, C, L] (L = H W, or 1 for BatchNorm1d),
 // over every axis but the channel axis. One workgroup per channel c: its M = N L values are
 // x[(n C + c) L + l]; the threads stride over them and combine partial sums in workgroup memory.
-//   batch_norm:                 mean = Σ x / M,  var = Σ (x - mean)² / M  (two passes, no
-//                               cancellation),  inv_std = 1 / sqrt(var + eps),
-//                               scale = weight inv_std,  y = (x - mean) scale + bias;
+// The formulas are written out once, beside `NormKernel` in src/ops/norm/mod.rs:
+//   batch_norm:                 mean, var (two passes, no cancellation), inv_std, scale, y;
 //                               saved[.., c] = (mean, inv_std, scale)
-//   batch_norm_backward_params: with g = d loss / d y and x̂ = (x - mean) inv_std:
-//                               d weight = Σ g x̂,  d bias = Σ g
-//   batch_norm_backward:        the same, then d x = scale / M (M g - Σ g - x̂ Σ g x̂)
-//                               = scale g - k (x - mean) - scale Σ g / M,  k = scale inv_std Σ g x̂ / M
+//   batch_norm_backward_params: d weight = Σ g x̂,  d bias = Σ g
+//   batch_norm_backward:        the same, then d x = scale g - k (x - mean) - scale Σ g / M
 
 const WORKGROUP_SIZE: u32 = 256u;
 

@@ -4,6 +4,9 @@
 //   sum_axis:    the sum
 //   max_axis:    the largest value (NaN if any is NaN)
 //   argmax_axis: the index of the largest value, as f32 (the first on ties; NaN counts as largest)
+// and max_axis's gradient, which puts values back where the winners were:
+//   scatter_axis: out[o, l, i] = x[o, i] if l == indices[o, i], else 0   (one thread per output;
+//                 indices are f32, exact below 2^24)
 
 const WORKGROUP_SIZE: u32 = 256u;
 
@@ -15,6 +18,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> indices: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
@@ -98,4 +102,15 @@ fn argmax_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) g
     let valid = output < p.outer * p.inner;
     reduce_largest(output, valid, t);
     if (valid && t == 0u) { out[output] = f32(partial_index[0]); }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn scatter_axis(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let k = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+    if (k >= p.outer * p.len * p.inner) { return; }
+    let i = k % p.inner;
+    let l = (k / p.inner) % p.len;
+    let o = k / (p.inner * p.len);
+    let source_index = o * p.inner + i;
+    out[k] = select(0.0, x[source_index], indices[source_index] == f32(l));
 }

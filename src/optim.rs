@@ -1,6 +1,7 @@
 //! Optimizers update parameters in place, outside the autograd graph.
 
-use crate::backend::{Kernel, Storage};
+use crate::backend::Storage;
+use crate::ops::update::{AdamStep, SgdStep};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -62,7 +63,7 @@ impl Sgd {
                 Some(existing) => existing,
                 None => buffer.insert(device.alloc(param.numel())?),
             };
-            let kernel = Kernel::SgdStep { n: param.numel(), lr, momentum, weight_decay, first_step };
+            let kernel = SgdStep { n: param.numel(), lr, momentum, weight_decay, first_step };
             device.run(&kernel, &[&grad.storage()], &[&param.storage(), momentum_buffer])?;
         }
         Ok(())
@@ -125,7 +126,7 @@ impl Adam {
                 }
                 let (avg, sqr_avg, steps) = state.as_mut().expect("state was just created");
                 *steps += 1;
-                let kernel = Kernel::AdamStep {
+                let kernel = AdamStep {
                     n: param.numel(),
                     lr: group.lr,
                     momentum: self.momentum,

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::backend::{Device, Storage};
 use crate::error::{Error, Result};
-use crate::ops::Op;
+use crate::autograd::Op;
 use crate::rng::Pcg32;
 use crate::shape::{numel, show};
 

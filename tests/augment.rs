@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
-use kiln::backend::AUGMENT_PARAMS;
+use kiln::ops::image::AUGMENT_PARAMS;
 use kiln::data::augment::{AugTransforms, ImageAugmentation};
 use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
 use kiln::data::{crop_normalized, crop_unit, ImageNetNormalization};

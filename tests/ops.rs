@@ -143,12 +143,9 @@ fn max_argmax_gather_softmax_cross_entropy() {
     let nan = tensor(&[1.0, f32::NAN, 3.0], &[3], &CPU);
     assert!(values(&nan.max_axis(0, false).unwrap())[0].is_nan());
     assert_eq!(values(&nan.argmax_axis(0, false).unwrap()), vec![1.0]);
-    let picks = tensor(&[2.0, 0.0], &[2, 1], &CPU);
-    assert_eq!(values(&x.gather_axis(1, &picks).unwrap()), vec![5.0, -1.0]);
     // softmax of (0, ln 2, ln 5) = (1, 2, 5) / 8
     let logits = tensor(&[0.0, 2f32.ln(), 5f32.ln()], &[1, 3], &CPU);
     assert_close(&values(&logits.softmax(1).unwrap()), &[0.125, 0.25, 0.625], 1e-6, "softmax");
-    assert_close(&values(&logits.log_softmax(1).unwrap()), &[-(8f32.ln()), -(4f32.ln()), -(1.6f32.ln())], 1e-6, "log_softmax");
     let target = Tensor::class_indices(&[2], 3, &CPU).unwrap();
     assert_close(&values(&logits.cross_entropy(&target, 0.0).unwrap()), &[1.6f32.ln()], 1e-6, "cross-entropy");
     // eps 0.1: (0.1/3) * (ln 8 + ln 4 + ln 1.6) + 0.9 * ln 1.6

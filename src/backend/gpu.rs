@@ -15,9 +15,8 @@ use std::num::NonZeroU64;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use super::gpu_kernels::{dispatch_plan, shader_source};
-use super::{BackendInfo, Kernel};
-use crate::error::{Error, Result};
+use super::{BackendInfo, Kernel, Shader};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Dispatches recorded before the batch is submitted. Bounded so parameters fit one uniform
 /// buffer and temporaries are recycled regularly.
@@ -85,6 +84,7 @@ pub struct GpuContext {
     pipelines: RefCell<HashMap<&'static str, Pipeline>>,
     pool: Rc<RefCell<BufferPool>>,
     batch: RefCell<Batch>,
+    dispatch_counts: RefCell<HashMap<&'static str, usize>>,
     /// The first validation error or device loss wgpu reported; every later call fails with it.
     failure: Arc<Mutex<Option<String>>>,
 }
@@ -106,7 +106,7 @@ impl GpuContext {
                 ..Default::default()
             })
             .await
-            .map_err(|_| Error::new("webgpu", NO_ADAPTER))?;
+            .map_err(|_| Error::of(ErrorKind::NoGpu, "webgpu", NO_ADAPTER))?;
         let adapter_info = adapter.get_info();
         // Ask for the adapter's own limits: the defaults cap storage buffers at 128 MiB.
         let (device, queue) = adapter
@@ -119,7 +119,7 @@ impl GpuContext {
                 trace: wgpu::Trace::Off,
             })
             .await
-            .map_err(|e| Error::new("webgpu", format!("could not open the GPU device: {e}")))?;
+            .map_err(|e| Error::of(ErrorKind::NoGpu, "webgpu", format!("could not open the GPU device: {e}")))?;
         let failure = Arc::new(Mutex::new(None));
         // wgpu's default handler panics on a validation error; record it and fail the next call.
         let on_error = failure.clone();
@@ -144,6 +144,7 @@ impl GpuContext {
             pipelines: RefCell::default(),
             pool: Rc::default(),
             batch: RefCell::default(),
+            dispatch_counts: RefCell::default(),
             failure,
         })
     }
@@ -154,7 +155,7 @@ impl GpuContext {
 
     fn check_healthy(&self) -> Result<()> {
         match self.failure.lock().unwrap().as_ref() {
-            Some(message) => Err(Error::new("webgpu", message)),
+            Some(message) => Err(Error::of(ErrorKind::DeviceLost, "webgpu", message)),
             None => Ok(()),
         }
     }
@@ -163,7 +164,8 @@ impl GpuContext {
     pub fn alloc(&self, len: usize) -> Result<GpuBuffer> {
         let bytes = (len * 4).next_power_of_two().max(256) as u64;
         if bytes > self.max_binding_bytes {
-            return Err(Error::new(
+            return Err(Error::of(
+                ErrorKind::OutOfMemory,
                 "webgpu",
                 format!("a tensor of {len} numbers needs {bytes} bytes; this GPU binds at most {}", self.max_binding_bytes),
             ));
@@ -187,11 +189,11 @@ impl GpuContext {
     }
 
     /// Records one kernel into the pending batch.
-    pub fn run(&self, kernel: &Kernel, inputs: &[&GpuBuffer], outputs: &[&GpuBuffer]) -> Result<()> {
+    pub fn run(&self, kernel: &dyn Kernel, inputs: &[&GpuBuffer], outputs: &[&GpuBuffer]) -> Result<()> {
         self.check_healthy()?;
-        let (file, params, groups) = dispatch_plan(kernel);
-        let name = kernel.name();
-        self.ensure_pipeline(file, name);
+        let (params, groups, name) = (kernel.params(), kernel.workgroups(), kernel.name());
+        self.ensure_pipeline(kernel.shader(), name);
+        *self.dispatch_counts.borrow_mut().entry(name).or_default() += 1;
         let pipelines = self.pipelines.borrow();
         let pipeline = &pipelines[name];
 
@@ -210,8 +212,7 @@ impl GpuContext {
         }
         let slot = batch.dispatches * PARAM_SLOT;
         batch.params.resize(slot + PARAM_SLOT, 0);
-        let param_bytes: Vec<u8> = params.iter().flat_map(|v| v.to_le_bytes()).collect();
-        batch.params[slot..slot + param_bytes.len()].copy_from_slice(&param_bytes);
+        batch.params[slot..slot + params.len()].copy_from_slice(&params);
 
         // The binding convention of every WGSL file: 0 is the parameter block, inputs are numbered
         // from 1, outputs follow them from 3 at the earliest (so a one-input kernel also writes 3).
@@ -287,28 +288,33 @@ impl GpuContext {
         #[cfg(not(target_family = "wasm"))]
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::new("webgpu", format!("waiting for the GPU failed: {e}")))?;
-        let mapped = receiver.await.map_err(|_| Error::new("webgpu", "the readback was cancelled"));
+            .map_err(|e| Error::of(ErrorKind::DeviceLost, "webgpu", format!("waiting for the GPU failed: {e}")))?;
+        let mapped = receiver.await.map_err(|_| Error::of(ErrorKind::DeviceLost, "webgpu", "the readback was cancelled"));
         self.check_healthy()?;
-        mapped?.map_err(|e| Error::new("webgpu", format!("reading results back failed: {e}")))?;
+        mapped?.map_err(|e| Error::of(ErrorKind::DeviceLost, "webgpu", format!("reading results back failed: {e}")))?;
         let data = {
             let view =
-                staging.slice(..).get_mapped_range().map_err(|e| Error::new("webgpu", format!("reading results back failed: {e}")))?;
+                staging.slice(..).get_mapped_range().map_err(|e| Error::of(ErrorKind::DeviceLost, "webgpu", format!("reading results back failed: {e}")))?;
             view.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
         };
         staging.unmap();
         Ok(data)
     }
 
-    fn ensure_pipeline(&self, file: &'static str, entry_point: &'static str) {
+    /// How many times each kernel has been dispatched on this device, by entry point.
+    pub fn dispatch_counts(&self) -> HashMap<&'static str, usize> {
+        self.dispatch_counts.borrow().clone()
+    }
+
+    fn ensure_pipeline(&self, shader: &'static Shader, entry_point: &'static str) {
         if self.pipelines.borrow().contains_key(entry_point) {
             return;
         }
         let mut modules = self.modules.borrow_mut();
-        let module = modules.entry(file).or_insert_with(|| {
+        let module = modules.entry(shader.name).or_insert_with(|| {
             self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(file),
-                source: wgpu::ShaderSource::Wgsl(shader_source(file).into()),
+                label: Some(shader.name),
+                source: wgpu::ShaderSource::Wgsl(shader.source.into()),
             })
         });
         // layout: None lets wgpu derive the bind group layout from what the entry point uses.

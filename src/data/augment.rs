@@ -9,7 +9,7 @@
 //! matrix maps an output position to the position it reads: source = warp(affine(output)), with
 //! affine = flip · rotate · zoom (fastai multiplies its affine matrices in that order).
 
-use crate::backend::AUGMENT_PARAMS;
+use crate::ops::image::AUGMENT_PARAMS;
 use crate::error::{Error, Result};
 use crate::rng::Pcg32;
 

@@ -8,7 +8,8 @@ use regex::Regex;
 
 use super::augment::AugTransforms;
 use super::image::{crop_normalized, crop_unit, decode_image, resize_shorter_side, ImageNetNormalization};
-use crate::backend::{Device, AUGMENT_PARAMS};
+use crate::backend::Device;
+use crate::ops::image::AUGMENT_PARAMS;
 use crate::error::{Error, Result};
 use crate::rng::Pcg32;
 use crate::tensor::Tensor;

@@ -4,10 +4,10 @@
 //! products too (with col2im to fold the column gradient back into the image). Grouped and
 //! depthwise convolutions, whose products would be tiny, run as direct loops.
 
-use super::cpu::transpose;
-use super::cpu_matmul::batched_matmul;
-use super::cpu_parallel as parallel;
 use super::ConvGeometry;
+use crate::backend::cpu_parallel as parallel;
+use crate::ops::layout::cpu::transpose;
+use crate::ops::matmul::cpu::batched_matmul;
 
 pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
     if g.groups == 1 {

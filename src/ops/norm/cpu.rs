@@ -4,7 +4,8 @@
 //! the channels. Sums run in f32 within a row (eight partial sums, so they vectorise) and in f64
 //! across rows.
 
-use super::cpu::sum_lanes;
+use crate::backend::cpu_parallel;
+use crate::ops::reduce::cpu::sum_lanes;
 
 /// [N, C, L].
 type Dims = [usize; 3];
@@ -12,11 +13,8 @@ type Dims = [usize; 3];
 /// Elements below which the channels stay on the calling thread (a hand-off costs microseconds).
 const PARALLEL_MIN_LEN: usize = 1 << 15;
 
-/// Forward. Inputs: [x, weight, bias]. With M values per channel:
-///   mean = Σ x / M,  var = Σ (x - mean)² / M   (two passes: E[x²] - mean² would cancel)
-///   inv_std = 1 / sqrt(var + eps),  scale = weight inv_std
-///   y = (x - mean) scale + bias
-/// saved[.., c] = (mean, inv_std, scale): what backward and the running statistics need.
+/// Forward (the formulas: `NormKernel::Forward` in mod.rs). Inputs: [x, weight, bias]; the
+/// variance takes two passes, as E[x²] - mean² would cancel.
 pub fn batch_norm(inputs: &[&[f32]], eps: f32, saved: &mut [f32], y: &mut [f32], dims: Dims) {
     let (x, weight, bias) = (inputs[0], inputs[1], inputs[2]);
     let count = (dims[0] * dims[2]) as f64;
@@ -34,13 +32,9 @@ pub fn batch_norm(inputs: &[&[f32]], eps: f32, saved: &mut [f32], y: &mut [f32],
     scatter_rows(&stats, saved);
 }
 
-/// Backward, given g = d loss / d y. Inputs: [x, g, saved]. With x̂ = (x - mean) inv_std, so that
-/// y = x̂ weight + bias:
-///   d bias = Σ g,  d weight = Σ g x̂                                       (pass 1)
-///   d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂)                        (pass 2)
-///       = scale g - k (x - mean) - scale Σ g / M,  with k = scale inv_std Σ g x̂ / M
-/// (each x also moves its channel's mean and variance: the two sums in d x).
-/// param_grads[.., c] = (d weight, d bias); d x only when asked for.
+/// Backward (the formulas: `NormKernel::Backward` in mod.rs), in two passes over each channel:
+/// the sums Σ g and Σ g x̂, then d x. Inputs: [x, g, saved]; param_grads[.., c] = (d weight,
+/// d bias); d x only when asked for.
 pub fn batch_norm_backward(inputs: &[&[f32]], param_grads: &mut [f32], dx: Option<&mut [f32]>, dims: Dims) {
     let (x, g, saved) = (inputs[0], inputs[1], inputs[2]);
     let channels = dims[1];
@@ -79,7 +73,7 @@ fn per_channel<R: Send>(out: Option<&mut [f32]>, dims: Dims, task: impl Fn(usize
         }
     }
     if batch * channels * len >= PARALLEL_MIN_LEN {
-        return super::cpu_parallel::map(rows, |c, mut r| task(c, &mut r));
+        return cpu_parallel::map(rows, |c, mut r| task(c, &mut r));
     }
     rows.into_iter().enumerate().map(|(c, mut r)| task(c, &mut r)).collect()
 }

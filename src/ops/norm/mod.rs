@@ -1,11 +1,108 @@
 //! Batch normalisation (training mode one fused primitive, evaluation composed) and dropout.
+//! Kernels: shaders/norm.wgsl; the fast CPU path is in cpu.rs.
 
-use super::Op;
-use crate::backend::Kernel;
+mod cpu;
+#[cfg(test)]
+pub(crate) mod reference;
+
+use crate::autograd::{record, wanted, Derivative};
+use crate::backend::{Kernel, Shader};
 use crate::error::{Error, Result};
 use crate::rng::Pcg32;
 use crate::shape::show;
 use crate::tensor::{no_grad, Tensor};
+
+pub static SHADER: Shader = Shader { name: "norm", source: include_str!("../../../shaders/norm.wgsl") };
+
+crate::params_struct! {
+    /// x viewed as [batch, channels, len]; eps only forward.
+    Params { batch: u32, channels: u32, len: u32, eps: f32 }
+}
+
+/// Training-mode batch normalisation of x viewed as [N, C, L] (L = H W, or 1 for BatchNorm1d),
+/// over every axis but the channel axis: channel c's M = N L values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NormKernel {
+    /// Inputs [x, weight [C], bias [C]]; outputs [saved [3, C], y]:
+    ///   mean = Σ x / M,  var = Σ (x - mean)² / M (biased),  inv_std = 1 / sqrt(var + eps),
+    ///   scale = weight inv_std,  y = (x - mean) scale + bias,
+    ///   saved[.., c] = (mean, inv_std, scale): what backward and the running statistics need.
+    Forward { batch: usize, channels: usize, len: usize, eps: f32 },
+    /// Inputs [x, g = d loss / d y, saved]; outputs [[2, C] = (d weight, d bias)], then d x when
+    /// `input_grad`. With x̂ = (x - mean) inv_std, so that y = x̂ weight + bias:
+    ///   d bias = Σ g,  d weight = Σ g x̂,
+    ///   d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂)
+    ///       = scale g - k (x - mean) - scale Σ g / M,  with k = scale inv_std Σ g x̂ / M
+    /// (each x also moves its channel's mean and variance: the two sums in d x).
+    Backward { batch: usize, channels: usize, len: usize, input_grad: bool },
+}
+
+impl Kernel for NormKernel {
+    fn name(&self) -> &'static str {
+        match self {
+            NormKernel::Forward { .. } => "batch_norm",
+            NormKernel::Backward { input_grad: true, .. } => "batch_norm_backward",
+            NormKernel::Backward { input_grad: false, .. } => "batch_norm_backward_params",
+        }
+    }
+
+    fn shader(&self) -> &'static Shader {
+        &SHADER
+    }
+
+    fn params(&self) -> Vec<u8> {
+        let (NormKernel::Forward { batch, channels, len, .. } | NormKernel::Backward { batch, channels, len, .. }) = *self;
+        let eps = if let NormKernel::Forward { eps, .. } = *self { eps } else { 0.0 };
+        super::bytes(Params { batch: batch as u32, channels: channels as u32, len: len as u32, eps })
+    }
+
+    fn workgroups(&self) -> [u32; 3] {
+        // One workgroup per channel (batch_norm keeps channels within the 65535 limit).
+        let (NormKernel::Forward { channels, .. } | NormKernel::Backward { channels, .. }) = *self;
+        [channels as u32, 1, 1]
+    }
+
+    fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        match *self {
+            NormKernel::Forward { batch, channels, len, eps } => {
+                let [saved, y] = outputs else { unreachable!("batch_norm writes saved statistics and y") };
+                cpu::batch_norm(inputs, eps, saved, y, [batch, channels, len])
+            }
+            NormKernel::Backward { batch, channels, len, .. } => {
+                let (param_grads, dx) = match outputs {
+                    [param_grads] => (param_grads, None),
+                    [param_grads, dx] => (param_grads, Some(&mut **dx)),
+                    _ => unreachable!("batch_norm_backward writes parameter gradients and maybe d x"),
+                };
+                cpu::batch_norm_backward(inputs, param_grads, dx, [batch, channels, len])
+            }
+        }
+    }
+}
+
+/// Training-mode y = batch_norm(x, weight, bias), recorded with the statistics its forward kernel
+/// saved (which get no gradient).
+struct BatchNorm {
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    saved: Tensor,
+}
+
+impl Derivative for BatchNorm {
+    fn inputs(&self) -> Vec<&Tensor> {
+        vec![&self.x, &self.weight, &self.bias]
+    }
+
+    // One fused kernel computes all three (the formulas: `NormKernel::Backward`); d x only when x
+    // needs it.
+    fn backward(&self, _y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let BatchNorm { x, weight, bias, saved } = self;
+        let (param_grads, dx) = x.batch_norm_backward(g, saved, x.requires_grad())?;
+        let row = |r: usize| param_grads.narrow(0, r, 1)?.reshape(weight.shape());
+        Ok(vec![dx, wanted(weight, || row(0))?, wanted(bias, || row(1))?])
+    }
+}
 
 /// The settings PyTorch's BatchNorm uses by default.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -38,13 +135,13 @@ impl Tensor {
     ) -> Result<Tensor> {
         let s = self.shape();
         if !(s.len() == 2 || s.len() == 4) {
-            return Err(Error::new("batch_norm", format!("needs [N, C] or [N, C, H, W], got {}", show(s))));
+            return Err(Error::shape("batch_norm", format!("needs [N, C] or [N, C, H, W], got {}", show(s))));
         }
         let channels = s[1];
         for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)] {
             self.check_same("batch_norm", t)?;
             if t.shape() != [channels] {
-                return Err(Error::new(
+                return Err(Error::shape(
                     "batch_norm",
                     format!("{name} has shape {}, expected [{channels}] for input {}", show(t.shape()), show(s)),
                 ));
@@ -68,13 +165,13 @@ impl Tensor {
         if channels > 65535 {
             return Err(Error::new("batch_norm", format!("training supports at most 65535 channels, got input {}", show(s))));
         }
-        // One fused kernel (cpu_norm.rs, shaders/norm.wgsl): statistics and y in one dispatch.
-        let kernel = Kernel::BatchNorm { batch: s[0], channels, len: spatial, eps: config.eps };
+        // One fused kernel: statistics and y in one dispatch.
+        let kernel = NormKernel::Forward { batch: s[0], channels, len: spatial, eps: config.eps };
         let mut outs = self.launch(&kernel, &[self, weight, bias], &[3 * channels, self.numel()])?.into_iter();
         let (saved, y) = (outs.next().expect("saved statistics"), outs.next().expect("y"));
         let saved = Tensor::from_op(vec![3, channels], self.device(), saved, None);
-        let op = Op::BatchNorm(self.clone(), weight.clone(), bias.clone(), saved.clone());
-        let y = Tensor::from_op(s.to_vec(), self.device(), y, Some(op));
+        let op = record(BatchNorm { x: self.clone(), weight: weight.clone(), bias: bias.clone(), saved: saved.clone() });
+        let y = Tensor::from_op(s.to_vec(), self.device(), y, op);
         no_grad(|| -> Result<()> {
             // running = (1 - m) running + m batch, with the unbiased variance M / (M - 1) var,
             // where var = 1 / inv_std² - eps.
@@ -92,7 +189,7 @@ impl Tensor {
     pub(crate) fn batch_norm_backward(&self, g: &Tensor, saved: &Tensor, input_grad: bool) -> Result<(Tensor, Option<Tensor>)> {
         let s = self.shape();
         let (channels, spatial) = (s[1], s[2..].iter().product());
-        let kernel = Kernel::BatchNormBackward { batch: s[0], channels, len: spatial, input_grad };
+        let kernel = NormKernel::Backward { batch: s[0], channels, len: spatial, input_grad };
         let lens: &[usize] = if input_grad { &[2 * channels, self.numel()] } else { &[2 * channels] };
         let mut outs = self.launch(&kernel, &[self, g, saved], lens)?.into_iter();
         let param_grads = Tensor::from_op(vec![2, channels], self.device(), outs.next().expect("parameter gradients"), None);

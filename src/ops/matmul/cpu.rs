@@ -17,7 +17,7 @@ const K_BLOCK: usize = 256;
 /// Rows of a per pass, so the a block (64 KiB) stays in L2 while the b strips go by.
 const M_BLOCK: usize = 64;
 
-use super::cpu_parallel as parallel;
+use crate::backend::cpu_parallel as parallel;
 
 /// c[i] = a[i] @ b[i] for each of `batch` products; a batch stride of 0 reuses one matrix.
 /// With several threads (natively, or the threaded WebAssembly build) they share the work: whole
@@ -49,7 +49,7 @@ const PARALLEL_MIN_WORK: usize = 1 << 24;
 
 fn matmul_one_thread(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
-    if super::cpu::has_avx2_fma() {
+    if crate::backend::cpu::has_avx2_fma() {
         // SAFETY: the processor supports AVX2 and FMA, checked just above.
         return unsafe { matmul_avx2_fma(a, b, c, m, k, n) };
     }

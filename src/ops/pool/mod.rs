@@ -1,10 +1,79 @@
-//! Pooling, flattening, joining and the linear layer, in terms of the primitives.
+//! Pooling: max pooling (a primitive, with its gradient), average and global pooling (composed),
+//! and fastai's concat pooling. Kernels: shaders/pool.wgsl after shaders/window_geometry.wgsl,
+//! sharing the convolution family's `ConvGeometry` parameters.
 
-use super::Op;
-use crate::backend::{ConvGeometry, Kernel};
+mod cpu;
+#[cfg(test)]
+pub(crate) mod reference;
+
+use super::conv::ConvGeometry;
+use crate::autograd::{record, Derivative};
+use crate::backend::{linear_groups, Kernel, Shader};
 use crate::error::{Error, Result};
-use crate::shape::{self, show};
+use crate::shape::show;
 use crate::tensor::Tensor;
+
+pub static SHADER: Shader = Shader {
+    name: "pool",
+    source: concat!(include_str!("../../../shaders/window_geometry.wgsl"), include_str!("../../../shaders/pool.wgsl")),
+};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PoolKernel {
+    /// Max over each window (geometry as a depthwise convolution). Inputs: [input].
+    Max(ConvGeometry),
+    /// d loss / d input of Max: each window's gradient goes to its winner. Inputs: [input, g].
+    MaxBackward(ConvGeometry),
+}
+
+impl Kernel for PoolKernel {
+    fn name(&self) -> &'static str {
+        match self {
+            PoolKernel::Max(_) => "max_pool2d",
+            PoolKernel::MaxBackward(_) => "max_pool2d_backward",
+        }
+    }
+
+    fn shader(&self) -> &'static Shader {
+        &SHADER
+    }
+
+    fn params(&self) -> Vec<u8> {
+        let (PoolKernel::Max(g) | PoolKernel::MaxBackward(g)) = self;
+        g.params()
+    }
+
+    fn workgroups(&self) -> [u32; 3] {
+        // One thread per element written: the output, or the input gradient.
+        linear_groups(match self {
+            PoolKernel::Max(g) => g.output_len(),
+            PoolKernel::MaxBackward(g) => g.input_len(),
+        })
+    }
+
+    fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        match self {
+            PoolKernel::Max(g) => cpu::max_pool2d(g, inputs[0], outputs[0]),
+            PoolKernel::MaxBackward(g) => cpu::max_pool2d_backward(g, inputs[0], inputs[1], outputs[0]),
+        }
+    }
+}
+
+/// y = max_pool2d(x), recorded.
+struct MaxPool(Tensor, ConvGeometry);
+
+impl Derivative for MaxPool {
+    fn inputs(&self) -> Vec<&Tensor> {
+        vec![&self.0]
+    }
+
+    // y = max over a window: d y / d x = 1 for the window's winner, 0 elsewhere; so each window's
+    // g goes to its winner (summed where windows overlap).
+    fn backward(&self, _y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let MaxPool(x, geometry) = self;
+        Ok(vec![Some(x.run_kernel(&PoolKernel::MaxBackward(*geometry), &[x, g], x.shape().to_vec(), None)?)])
+    }
+}
 
 impl Tensor {
     /// Average pooling over k x k windows, zero padding included in the average (PyTorch's
@@ -44,7 +113,7 @@ impl Tensor {
             out_w: (s[3] + 2 * padding - kernel) / stride + 1,
         };
         let out_shape = vec![s[0], s[1], geometry.out_h, geometry.out_w];
-        self.run_kernel(Kernel::MaxPool2d(geometry), &[self], out_shape, Some(Op::MaxPool2d(self.clone(), geometry)))
+        self.run_kernel(&PoolKernel::Max(geometry), &[self], out_shape, record(MaxPool(self.clone(), geometry)))
     }
 
     /// Mean over each channel's whole image: [N, C, H, W] -> [N, C, 1, 1] (AdaptiveAvgPool2d(1)).
@@ -64,53 +133,10 @@ impl Tensor {
         self.global_max_pool()?.concat(&self.global_avg_pool()?, 1)
     }
 
-    /// Keeps the first axis and flattens the rest: [N, ...] -> [N, product of the rest].
-    pub fn flatten(&self) -> Result<Tensor> {
-        let s = self.shape();
-        if s.is_empty() {
-            return Err(Error::new("flatten", "needs at least one dimension, got a scalar"));
-        }
-        self.reshape(&[s[0], s[1..].iter().product()])
-    }
-
-    /// PyTorch's Linear: x @ weight^T + bias, weight [out, in], x [..., in].
-    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-        let y = self.matmul(&weight.transpose()?)?;
-        match bias {
-            Some(bias) => y.add(bias),
-            None => Ok(y),
-        }
-    }
-
-    /// Joins `other` after self along `axis`; the other axes must match.
-    pub fn concat(&self, other: &Tensor, axis: usize) -> Result<Tensor> {
-        self.check_same("concat", other)?;
-        let (a, b) = (self.shape(), other.shape());
-        let same_elsewhere = a.len() == b.len() && (0..a.len()).all(|i| i == axis || a[i] == b[i]);
-        if axis >= a.len() || !same_elsewhere {
-            return Err(Error::new("concat", format!("cannot join shapes {} and {} along axis {axis}", show(a), show(b))));
-        }
-        let outer: usize = a[..axis].iter().product();
-        let inner: usize = a[axis + 1..].iter().product();
-        let kernel = Kernel::ConcatPair { outer, a_width: a[axis] * inner, b_width: b[axis] * inner };
-        let mut out_shape = a.to_vec();
-        out_shape[axis] += b[axis];
-        self.run_kernel(kernel, &[self, other], out_shape, Some(Op::Concat(self.clone(), other.clone(), axis)))
-    }
-
-    /// Entries start .. start + len along `axis` (a copy; used for concat's gradient).
-    pub(crate) fn narrow(&self, axis: usize, start: usize, len: usize) -> Result<Tensor> {
-        let (outer, size, inner) = shape::split_at_axis(self.shape(), axis);
-        let kernel = Kernel::SliceColumns { outer, width: size * inner, start: start * inner, len: len * inner };
-        let mut out_shape = self.shape().to_vec();
-        out_shape[axis] = len;
-        self.run_kernel(kernel, &[self], out_shape, None)
-    }
-
     fn spatial_shape(&self, op: &str) -> Result<&[usize]> {
         match self.shape().len() {
             4 => Ok(self.shape()),
-            _ => Err(Error::new(op, format!("needs [N, C, H, W], got {}", show(self.shape())))),
+            _ => Err(Error::shape(op, format!("needs [N, C, H, W], got {}", show(self.shape())))),
         }
     }
 }

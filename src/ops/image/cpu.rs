@@ -1,12 +1,12 @@
-//! Data augmentation on the CPU: the reference for shaders/image.wgsl (where the formulas are
-//! written out), with the same f32 operations in the same order so the two agree to rounding.
+//! Data augmentation on the CPU, with the same f32 operations in the same order as
+//! shaders/image.wgsl (where the formulas are written out), so the two agree to rounding.
 
 use super::AUGMENT_PARAMS;
 
 /// fastai's `logit` clamps its input to [eps, 1 - eps] so black and white stay finite.
-const LOGIT_EPS: f32 = 1e-7;
+pub const LOGIT_EPS: f32 = 1e-7;
 
-/// Kernel::Augment: each output pixel reads its source position through the image's homography
+/// `Augment`: each output pixel reads its source position through the image's homography
 /// (reflected, bilinear), its three channels together; then lighting and normalisation.
 pub fn augment(images: &[f32], params: &[f32], out: &mut [f32], height: usize, width: usize, mean: [f32; 3], std: [f32; 3]) {
     let plane = height * width;
@@ -42,7 +42,7 @@ pub fn augment(images: &[f32], params: &[f32], out: &mut [f32], height: usize, w
 /// A pixel coordinate reflected into [0, size - 1] about the end pixels' centres (PyTorch's
 /// grid_sample reflection with align_corners=True): |t| is folded back and forth over spans of
 /// size - 1, then clipped against rounding.
-fn reflect(t: f32, size: usize) -> f32 {
+pub fn reflect(t: f32, size: usize) -> f32 {
     let span = (size - 1) as f32;
     if span == 0.0 {
         return 0.0;

@@ -1,4 +1,4 @@
-// Optimizer steps, in place, one thread per weight.
+// PyTorch's SGD step, in place, one thread per weight.
 //
 // sgd_step, PyTorch's SGD: d = g + wd * p
 //   with momentum: m = d on the first step, else m = momentum * m + d (no dampening); d = m

@@ -1,0 +1,200 @@
+//! 2-D convolution (cross-correlation, as in PyTorch), grouped and depthwise included, and its two
+//! gradients. Kernels: shaders/conv.wgsl after shaders/window_geometry.wgsl (the `Params` both
+//! sliding-window families share); the fast CPU path (im2col + matmul, direct depthwise loops) is
+//! in cpu.rs.
+
+pub(crate) mod cpu;
+#[cfg(test)]
+pub(crate) mod reference;
+
+use crate::autograd::{record, wanted, Derivative};
+use crate::backend::{linear_groups, Kernel, Shader};
+use crate::error::{Error, Result};
+use crate::shape::show;
+use crate::tensor::Tensor;
+
+pub static SHADER: Shader = Shader {
+    name: "conv",
+    source: concat!(include_str!("../../../shaders/window_geometry.wgsl"), include_str!("../../../shaders/conv.wgsl")),
+};
+
+/// The shapes of a 2-D sliding window (convolution or pooling):
+/// input [batch, in_channels, height, width], weight [out_channels, in_channels / groups, kernel_h,
+/// kernel_w], output [batch, out_channels, out_h, out_w], out = (in + 2 pad - kernel) / stride + 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvGeometry {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub out_channels: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    pub pad_h: usize,
+    pub pad_w: usize,
+    pub groups: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+crate::params_struct! {
+    /// `ConvGeometry`, field for field.
+    Params {
+        batch: u32, in_channels: u32, height: u32, width: u32,
+        out_channels: u32, kernel_h: u32, kernel_w: u32, stride_h: u32,
+        stride_w: u32, pad_h: u32, pad_w: u32, groups: u32,
+        out_h: u32, out_w: u32,
+    }
+}
+
+impl ConvGeometry {
+    /// The parameter block of the sliding-window kernels (conv and pool).
+    pub(crate) fn params(&self) -> Vec<u8> {
+        let g = self;
+        let [batch, in_channels, height, width, out_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, groups, out_h, out_w] = [
+            g.batch, g.in_channels, g.height, g.width, g.out_channels, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.pad_h,
+            g.pad_w, g.groups, g.out_h, g.out_w,
+        ]
+        .map(|v| v as u32);
+        let params = Params {
+            batch, in_channels, height, width, out_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, groups, out_h, out_w,
+        };
+        super::bytes(params)
+    }
+
+    pub(crate) fn input_len(&self) -> usize {
+        self.batch * self.in_channels * self.height * self.width
+    }
+
+    pub(crate) fn output_len(&self) -> usize {
+        self.batch * self.out_channels * self.out_h * self.out_w
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ConvKernel {
+    /// out[n, o, y, x] = sum over the input channels c of o's group and the window of
+    /// input[n, c, y*stride - pad + ky, x*stride - pad + kx] * weight[o, c mod group size, ky, kx].
+    /// Inputs: [input, weight].
+    Forward(ConvGeometry),
+    /// d loss / d input. Inputs: [output gradient, weight].
+    BackwardInput(ConvGeometry),
+    /// d loss / d weight. Inputs: [input, output gradient].
+    BackwardWeight(ConvGeometry),
+}
+
+impl Kernel for ConvKernel {
+    fn name(&self) -> &'static str {
+        match self {
+            ConvKernel::Forward(_) => "conv2d",
+            ConvKernel::BackwardInput(_) => "conv2d_backward_input",
+            ConvKernel::BackwardWeight(_) => "conv2d_backward_weight",
+        }
+    }
+
+    fn shader(&self) -> &'static Shader {
+        &SHADER
+    }
+
+    fn params(&self) -> Vec<u8> {
+        self.geometry().params()
+    }
+
+    fn workgroups(&self) -> [u32; 3] {
+        // One thread per element written: the output, the input gradient or the weight gradient.
+        linear_groups(match self {
+            ConvKernel::Forward(g) => g.output_len(),
+            ConvKernel::BackwardInput(g) => g.input_len(),
+            ConvKernel::BackwardWeight(g) => g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w,
+        })
+    }
+
+    fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        match self {
+            ConvKernel::Forward(g) => cpu::conv2d(g, inputs[0], inputs[1], outputs[0]),
+            ConvKernel::BackwardInput(g) => cpu::conv2d_backward_input(g, inputs[0], inputs[1], outputs[0]),
+            ConvKernel::BackwardWeight(g) => cpu::conv2d_backward_weight(g, inputs[0], inputs[1], outputs[0]),
+        }
+    }
+}
+
+impl ConvKernel {
+    fn geometry(&self) -> &ConvGeometry {
+        let (ConvKernel::Forward(g) | ConvKernel::BackwardInput(g) | ConvKernel::BackwardWeight(g)) = self;
+        g
+    }
+}
+
+/// y = conv2d(x, w), recorded.
+struct Convolution(Tensor, Tensor, ConvGeometry);
+
+impl Derivative for Convolution {
+    fn inputs(&self) -> Vec<&Tensor> {
+        vec![&self.0, &self.1]
+    }
+
+    // y is linear in each argument: y[n,o,p] = Σ_{c,k} x[n,c,p·s+k-pad] w[o,c,k], so
+    // dL/dx[n,c,i] = Σ_{o,k: i = p·s+k-pad} g[n,o,p] w[o,c,k]   (the "transposed" convolution)
+    // dL/dw[o,c,k] = Σ_{n,p} g[n,o,p] x[n,c,p·s+k-pad].
+    fn backward(&self, _y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let Convolution(x, w, geometry) = self;
+        Ok(vec![
+            wanted(x, || g.run_kernel(&ConvKernel::BackwardInput(*geometry), &[g, w], x.shape().to_vec(), None))?,
+            wanted(w, || x.run_kernel(&ConvKernel::BackwardWeight(*geometry), &[x, g], w.shape().to_vec(), None))?,
+        ])
+    }
+}
+
+impl Tensor {
+    /// PyTorch's `F.conv2d(input, weight, stride, padding, groups)` without bias:
+    /// input [n, c, h, w], weight [o, c / groups, kh, kw] -> [n, o, h', w'] with
+    /// h' = (h + 2 pad_h - kh) / stride_h + 1 (and likewise w'). groups = c gives a depthwise
+    /// convolution.
+    pub fn conv2d(&self, weight: &Tensor, stride: (usize, usize), padding: (usize, usize), groups: usize) -> Result<Tensor> {
+        self.check_same("conv2d", weight)?;
+        let (x, w) = (self.shape(), weight.shape());
+        let fail = |why: &str| Error::shape("conv2d", format!("input {} and weight {}: {why}", show(x), show(w)));
+        if x.len() != 4 || w.len() != 4 {
+            return Err(fail("both must be 4-D ([n, c, h, w] and [o, c / groups, kh, kw])"));
+        }
+        if groups == 0 || x[1] % groups != 0 || w[0] % groups != 0 || w[1] * groups != x[1] {
+            return Err(fail(&format!(
+                "with groups = {groups}, weight dim 1 must be channels / groups and both channel counts divisible by groups"
+            )));
+        }
+        if stride.0 == 0 || stride.1 == 0 {
+            return Err(fail("stride must be at least 1"));
+        }
+        let (padded_h, padded_w) = (x[2] + 2 * padding.0, x[3] + 2 * padding.1);
+        if padded_h < w[2] || padded_w < w[3] {
+            return Err(fail("the kernel is larger than the padded input"));
+        }
+        let geometry = ConvGeometry {
+            batch: x[0],
+            in_channels: x[1],
+            height: x[2],
+            width: x[3],
+            out_channels: w[0],
+            kernel_h: w[2],
+            kernel_w: w[3],
+            stride_h: stride.0,
+            stride_w: stride.1,
+            pad_h: padding.0,
+            pad_w: padding.1,
+            groups,
+            out_h: (padded_h - w[2]) / stride.0 + 1,
+            out_w: (padded_w - w[3]) / stride.1 + 1,
+        };
+        let out_shape = vec![geometry.batch, geometry.out_channels, geometry.out_h, geometry.out_w];
+        if w[2] == 1 && w[3] == 1 && stride == (1, 1) && padding == (0, 0) && groups == 1 {
+            // A pointwise (1x1) convolution is a matrix product per image, [o, c] @ [c, h*w]: most of
+            // MobileNetV2's arithmetic, and the matmul kernels are far faster than the general loops.
+            let images = self.reshape(&[x[0], x[1], x[2] * x[3]])?;
+            return weight.reshape(&[w[0], w[1]])?.matmul(&images)?.reshape(&out_shape);
+        }
+        let op = record(Convolution(self.clone(), weight.clone(), geometry));
+        self.run_kernel(&ConvKernel::Forward(geometry), &[self, weight], out_shape, op)
+    }
+}

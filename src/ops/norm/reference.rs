@@ -1,0 +1,41 @@
+//! Batch normalisation written out from its definition, in f64, for tests only.
+
+/// (saved [3, C] = (mean, inv_std, scale), y) for x [N, C, L].
+pub fn batch_norm(x: &[f32], weight: &[f32], bias: &[f32], [n, c, l]: [usize; 3], eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let (mut saved, mut y) = (vec![0.0; 3 * c], vec![0.0; x.len()]);
+    for ch in 0..c {
+        let idx: Vec<usize> = (0..n).flat_map(|b| (0..l).map(move |i| (b * c + ch) * l + i)).collect();
+        let m = idx.len() as f64;
+        let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
+        let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / m;
+        let inv_std = 1.0 / (var + eps as f64).sqrt();
+        for &i in &idx {
+            y[i] = ((x[i] as f64 - mean) * inv_std * weight[ch] as f64 + bias[ch] as f64) as f32;
+        }
+        saved[ch] = mean as f32;
+        saved[c + ch] = inv_std as f32;
+        saved[2 * c + ch] = (weight[ch] as f64 * inv_std) as f32;
+    }
+    (saved, y)
+}
+
+/// ((d weight, d bias) as [2, C], d x) from the definition d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂).
+pub fn batch_norm_backward(x: &[f32], g: &[f32], weight: &[f32], [n, c, l]: [usize; 3], eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let (mut params, mut dx) = (vec![0.0; 2 * c], vec![0.0; x.len()]);
+    for ch in 0..c {
+        let idx: Vec<usize> = (0..n).flat_map(|b| (0..l).map(move |i| (b * c + ch) * l + i)).collect();
+        let m = idx.len() as f64;
+        let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
+        let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / m;
+        let inv_std = 1.0 / (var + eps as f64).sqrt();
+        let x_hat = |i: usize| (x[i] as f64 - mean) * inv_std;
+        let sum_g: f64 = idx.iter().map(|&i| g[i] as f64).sum();
+        let sum_g_xhat: f64 = idx.iter().map(|&i| g[i] as f64 * x_hat(i)).sum();
+        for &i in &idx {
+            dx[i] = (weight[ch] as f64 * inv_std / m * (m * g[i] as f64 - sum_g - x_hat(i) * sum_g_xhat)) as f32;
+        }
+        params[ch] = sum_g_xhat as f32;
+        params[c + ch] = sum_g as f32;
+    }
+    (params, dx)
+}
