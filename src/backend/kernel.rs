@@ -38,10 +38,10 @@ pub fn linear_groups(threads: usize) -> [u32; 3] {
     [x as u32, groups.div_ceil(x) as u32, 1]
 }
 
-/// A kernel parameter block's field names and byte offsets, for the test that checks it against
-/// the WGSL `Params` struct of its shader.
+/// A kernel parameter block's fields (name, byte offset, Rust type), for the test that checks it
+/// against the WGSL `Params` struct of its shader.
 pub trait ParamsLayout: bytemuck::Pod {
-    const FIELDS: &'static [(&'static str, usize)];
+    const FIELDS: &'static [(&'static str, usize, &'static str)];
 }
 
 /// Declares a kernel parameter block: a `#[repr(C)]` plain-old-data struct whose bytes are the
@@ -56,7 +56,8 @@ macro_rules! params_struct {
         pub struct $name { $($(#[$field_meta])* pub $field: $ty),* }
 
         impl $crate::backend::ParamsLayout for $name {
-            const FIELDS: &'static [(&'static str, usize)] = &[$((stringify!($field), std::mem::offset_of!($name, $field))),*];
+            const FIELDS: &'static [(&'static str, usize, &'static str)] =
+                &[$((stringify!($field), std::mem::offset_of!($name, $field), stringify!($ty))),*];
         }
     };
 }

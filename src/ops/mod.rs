@@ -26,14 +26,19 @@ pub mod reduce;
 pub mod softmax;
 pub mod update;
 
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
 pub use conv::ConvGeometry;
 pub use norm::BatchNormConfig;
 
 /// One op family as the GPU sees it: its WGSL file and its parameter block's layout.
 pub struct Family {
     pub shader: &'static Shader,
-    /// (field name, byte offset) of the `#[repr(C)]` parameter struct, in order.
-    pub params_fields: &'static [(&'static str, usize)],
+    /// (name, byte offset, Rust type) of each field of the `#[repr(C)]` parameter struct, in order.
+    pub params_fields: &'static [(&'static str, usize, &'static str)],
     pub params_size: usize,
 }
 

@@ -4,6 +4,8 @@
 mod cpu;
 #[cfg(test)]
 pub(crate) mod reference;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use crate::autograd::{record, wanted, Derivative};
 use crate::backend::{Kernel, Shader};

@@ -5,6 +5,8 @@
 mod cpu;
 #[cfg(test)]
 pub(crate) mod reference;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use super::conv::ConvGeometry;
 use crate::autograd::{record, Derivative};

@@ -5,6 +5,8 @@
 pub(crate) mod cpu;
 #[cfg(test)]
 pub(crate) mod reference;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use crate::autograd::{record, Derivative};
 use crate::backend::{linear_groups, Kernel, Shader, WORKGROUP_SIZE};

@@ -4,6 +4,8 @@
 
 #[cfg(test)]
 pub(crate) mod reference;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use crate::backend::{linear_groups, Kernel, Shader};
 

@@ -1,0 +1,58 @@
+//! Convolution and both its gradients against the sums written out in f64, on the CPU (im2col +
+//! matmul, direct grouped loops, depthwise loops) and the GPU, on odd shapes.
+
+use super::{reference, ConvGeometry, ConvKernel};
+use crate::ops::testing::{check, random, Case};
+
+/// The geometry of input [n, c, h, w] and weight [o, c / groups, kh, kw].
+pub fn geometry(x: [usize; 4], w: [usize; 4], stride: (usize, usize), pad: (usize, usize), groups: usize) -> ConvGeometry {
+    ConvGeometry {
+        batch: x[0],
+        in_channels: x[1],
+        height: x[2],
+        width: x[3],
+        out_channels: w[0],
+        kernel_h: w[2],
+        kernel_w: w[3],
+        stride_h: stride.0,
+        stride_w: stride.1,
+        pad_h: pad.0,
+        pad_w: pad.1,
+        groups,
+        out_h: (x[2] + 2 * pad.0 - w[2]) / stride.0 + 1,
+        out_w: (x[3] + 2 * pad.1 - w[3]) / stride.1 + 1,
+    }
+}
+
+pub fn cases() -> Vec<Case> {
+    let shapes = [
+        ([1, 1, 1, 1], [1, 1, 1, 1], (1, 1), (0, 0), 1),
+        ([2, 3, 9, 7], [5, 3, 3, 3], (1, 1), (1, 1), 1),
+        ([3, 4, 13, 11], [4, 1, 3, 3], (2, 2), (1, 1), 4), // depthwise, strided
+        ([2, 5, 10, 9], [5, 1, 3, 3], (1, 1), (1, 1), 5),  // depthwise
+        ([2, 6, 8, 9], [9, 2, 3, 1], (2, 1), (0, 2), 3),   // grouped
+        ([1, 32, 17, 17], [16, 32, 1, 1], (1, 1), (0, 0), 1),
+        ([3, 3, 33, 31], [8, 3, 3, 3], (2, 2), (1, 1), 1), // MobileNetV2's stem, odd sizes
+    ];
+    let mut cases = Vec::new();
+    for (i, &(x, w, stride, pad, groups)) in shapes.iter().enumerate() {
+        let g = geometry(x, w, stride, pad, groups);
+        let seed = 10 * i as u64;
+        let (input, weight) = (random(g.input_len(), seed, 0.0), random(w.iter().product(), seed + 1, 0.0));
+        let grad = random(g.output_len(), seed + 2, 0.0);
+        for (kernel, first, second) in [
+            (ConvKernel::Forward(g), &input, &weight),
+            (ConvKernel::BackwardInput(g), &grad, &weight),
+            (ConvKernel::BackwardWeight(g), &input, &grad),
+        ] {
+            let expected = reference::run(&kernel, first, second);
+            cases.push(Case::new(kernel, vec![first.clone(), second.clone()], vec![expected], 2e-5));
+        }
+    }
+    cases
+}
+
+#[test]
+fn conv_kernels_match_the_reference() {
+    check(cases());
+}

@@ -1,0 +1,32 @@
+//! Training-mode batch norm, forward and backward, against its definition in f64, on the CPU
+//! (serial and per-channel threads) and the GPU, with more values per channel than a workgroup
+//! has threads.
+
+use super::{reference, NormKernel};
+use crate::ops::testing::{check, random, Case};
+
+pub fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let eps = 1e-5;
+    for (i, &[n, c, l]) in [[2, 3, 1], [3, 5, 7], [5, 4, 117], [16, 3, 1031]].iter().enumerate() {
+        let seed = 10 * i as u64;
+        // Shifted and scaled, so the mean and variance matter.
+        let x: Vec<f32> = random(n * c * l, seed, 0.0).iter().map(|v| 3.0 * v + 2.0).collect();
+        let (weight, bias, g) = (random(c, seed + 1, 0.1), random(c, seed + 2, 0.0), random(n * c * l, seed + 3, 0.0));
+        let (saved, y) = reference::batch_norm(&x, &weight, &bias, [n, c, l], eps);
+        let forward = NormKernel::Forward { batch: n, channels: c, len: l, eps };
+        cases.push(Case::new(forward, vec![x.clone(), weight.clone(), bias], vec![saved.clone(), y], 2e-5));
+        let (params, dx) = reference::batch_norm_backward(&x, &g, &weight, [n, c, l], eps);
+        for input_grad in [true, false] {
+            let expected = if input_grad { vec![params.clone(), dx.clone()] } else { vec![params.clone()] };
+            let kernel = NormKernel::Backward { batch: n, channels: c, len: l, input_grad };
+            cases.push(Case::new(kernel, vec![x.clone(), g.clone(), saved.clone()], expected, 1e-4));
+        }
+    }
+    cases
+}
+
+#[test]
+fn norm_kernels_match_the_reference() {
+    check(cases());
+}

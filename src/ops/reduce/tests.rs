@@ -1,0 +1,35 @@
+//! The reductions and scatter against the f64 reference, on the CPU and the GPU, on odd shapes.
+
+use super::{reference, ReduceKernel, ReduceOp};
+use crate::ops::testing::{check, random, Case};
+
+pub fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let shapes = [(1, 1, 1), (3, 5, 7), (1, 1000, 1), (129, 65, 1), (2, 257, 3), (1, 1000003, 1)];
+    for (i, &(outer, len, inner)) in shapes.iter().enumerate() {
+        let x = random(outer * len * inner, i as u64, 0.01);
+        for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Argmax] {
+            let expected = reference::reduce(op, &x, outer, len, inner);
+            let tol = if op == ReduceOp::Sum { 1e-5 } else { 0.0 };
+            cases.push(Case::new(ReduceKernel::Reduce { op, outer, len, inner }, vec![x.clone()], vec![expected], tol));
+        }
+    }
+    // Ties and NaN: the first index wins; NaN counts as largest.
+    let ties = vec![1.0, 3.0, 3.0, f32::NAN, 2.0, 2.0];
+    for op in [ReduceOp::Max, ReduceOp::Argmax] {
+        let expected = reference::reduce(op, &ties, 2, 3, 1);
+        cases.push(Case::new(ReduceKernel::Reduce { op, outer: 2, len: 3, inner: 1 }, vec![ties.clone()], vec![expected], 0.0));
+    }
+    for (outer, len, inner) in [(1, 1, 1), (3, 5, 7), (2, 300, 1)] {
+        let values = random(outer * inner, 5, 0.0);
+        let indices: Vec<f32> = (0..outer * inner).map(|k| ((k * 7) % len) as f32).collect();
+        let expected = reference::scatter(&values, &indices, outer, len, inner);
+        cases.push(Case::new(ReduceKernel::Scatter { outer, len, inner }, vec![values, indices], vec![expected], 0.0));
+    }
+    cases
+}
+
+#[test]
+fn reduce_kernels_match_the_reference() {
+    check(cases());
+}
