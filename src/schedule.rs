@@ -1,6 +1,29 @@
-//! fastai's schedules as pure functions of the training position, with the exact formulas of
-//! fastai's source (../shared/spec/fastai-lesson2.md): one-cycle (v2, and v1 as an option),
-//! SGDR, the exponential sweep of lr_find, discriminative rates and the smoothed loss.
+//! fastai's schedules as pure functions of the training position, with the formulas of fastai
+//! 2.x's source (`fastai/callback/schedule.py`): one-cycle, SGDR, the exponential sweep of
+//! lr_find, discriminative rates and the smoothed loss.
+//!
+//! - Position: batch k (counted from 0 over the whole fit) of N = epochs * batches per epoch is at
+//!   pos = k / N in [0, 1).
+//! - Cosine annealing from s (p = 0) to e (p = 1): s + (1 + cos(pi (1 - p))) (e - s) / 2.
+//! - Phases (fastai's combine_scheds): fractions pct_i adding up to 1, cum = [0, pct_1,
+//!   pct_1 + pct_2, ...]; at pos the phase is i = the last with cum[i] <= pos, and within it
+//!   p = (pos - cum[i]) / pct_i.
+//! - One-cycle (fit_one_cycle(n_epoch, lr_max = 1e-3, div = 25, div_final = 1e5,
+//!   pct_start = 0.25, moms = (0.95, 0.85, 0.95))): two cosine phases of pct_start and
+//!   1 - pct_start. The rate warms up from lr_max / div to lr_max, then anneals to
+//!   lr_max / div_final; momentum (Adam's beta1) goes the other way, 0.95 -> 0.85, then back
+//!   0.85 -> 0.95. Both are set before every batch, the rate per parameter group.
+//!   With N = 100 and lr_max = 1e-3: k = 0 gives lr 4e-5 and mom 0.95; k = 25 lr 1e-3, mom 0.85;
+//!   k = 50 lr 7.500025e-4, mom 0.875; k = 99 lr 4.4858e-7, mom 0.949956.
+//! - fine_tune(epochs, base_lr = 2e-3, freeze_epochs = 1, lr_mult = 100) runs one-cycle frozen
+//!   for freeze_epochs at slice(base_lr) with pct_start 0.99, then unfrozen for epochs at
+//!   slice(base_lr / 2 / lr_mult, base_lr / 2) with pct_start 0.3 and div 5 (in `learner`).
+//! - Discriminative rates: slice(a, b) gives even_mults(a, b, groups) = a (b / a)^(i / (n - 1));
+//!   slice(b) gives b / 10 to every group but the last, b to the last.
+//! - SGDR (fit_sgdr(n_cycles, cycle_len, lr_max, cycle_mult = 2)): cycle i lasts
+//!   cycle_len * cycle_mult^i epochs, each a cosine from lr_max to 0, no warm-up.
+//! - lr_find: lr_i = start (end / start)^(i / num_it), defaults 1e-7, 10, 100.
+//! - Smoothed loss: v_t = 0.98 v_(t-1) + 0.02 loss_t from v_0 = 0, shown as v_t / (1 - 0.98^t).
 
 use std::f64::consts::PI;
 
@@ -66,22 +89,6 @@ impl OneCycle {
     pub fn momentum(&self) -> Phases {
         let (a, b, c) = self.moms;
         Phases { phases: vec![(self.pct_start, a, b), (1.0 - self.pct_start, b, c)] }
-    }
-}
-
-/// fastai v1's one-cycle (pct_start 0.3, final lr = lr / (div * 1e4)), by iteration: phase 1 is
-/// the first int(n * pct_start) iterations; each phase anneals from its start to its end with
-/// end + (start - end) / 2 (cos(pi p) + 1). Returns (lr, momentum) at iteration `k` of `n`.
-pub fn one_cycle_v1(lr_max: f64, k: usize, n: usize) -> (f64, f64) {
-    let (div, pct_start, moms) = (25.0, 0.3, (0.95, 0.85));
-    let first = (n as f64 * pct_start) as usize;
-    let anneal = |start: f64, end: f64, p: f64| end + (start - end) / 2.0 * ((PI * p).cos() + 1.0);
-    if k < first {
-        let p = k as f64 / first as f64;
-        (anneal(lr_max / div, lr_max, p), anneal(moms.0, moms.1, p))
-    } else {
-        let p = (k - first) as f64 / (n - first) as f64;
-        (anneal(lr_max, lr_max / (div * 1e4), p), anneal(moms.1, moms.0, p))
     }
 }
 
@@ -184,23 +191,6 @@ mod tests {
         assert_rel(lr.at(0.0), 1e-3 / 25.0, "start");
         assert_rel(lr.at(0.25), 1e-3, "peak");
         assert_rel(lr.at(1.0), 1e-3 / 1e5, "end");
-    }
-
-    #[test]
-    fn one_cycle_v1_test_vectors() {
-        for (k, want_lr, want_mom) in [
-            (0, 1.2e-4, Some(0.95)),
-            (15, 1.56e-3, Some(0.90)),
-            (30, 3e-3, Some(0.85)),
-            (65, 1.500006e-3, Some(0.90)),
-            (99, 1.5224e-6, None),
-        ] {
-            let (lr, mom) = one_cycle_v1(3e-3, k, 100);
-            assert!((lr - want_lr).abs() <= 5e-5 * want_lr, "lr at {k}: {lr} vs {want_lr}");
-            if let Some(want) = want_mom {
-                assert!((mom - want).abs() < 1e-9, "mom at {k}: {mom} vs {want}");
-            }
-        }
     }
 
     #[test]

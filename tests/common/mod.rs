@@ -1,7 +1,11 @@
 //! Helpers shared by the native test files: devices, readback, seeded inputs, tolerances.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod gradcheck;
+pub mod reference;
+
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use kiln::{Device, Result, Tensor};
 
@@ -25,6 +29,17 @@ pub fn gpu() -> Device {
 
 pub fn both_devices() -> [Device; 2] {
     [Device::Cpu, gpu()]
+}
+
+/// Runs `body` once on each device: the CPU backend, then wgpu (lavapipe on machines without a
+/// GPU). A failure says which device it came from. Every test written with it runs on both.
+pub fn for_each_device(mut body: impl FnMut(&Device)) {
+    for device in both_devices() {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| body(&device))) {
+            eprintln!("the failure above happened on the {} backend ({})", device.info().backend, device.info().adapter);
+            resume_unwind(panic);
+        }
+    }
 }
 
 pub fn values(t: &Tensor) -> Vec<f32> {
