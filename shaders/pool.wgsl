@@ -7,6 +7,11 @@
 // Geometry, bindings and thread_index: window_geometry.wgsl. first = input; second = output
 // gradient (backward).
 
+// By its bits (exponent all ones, mantissa not zero): shader compilers may assume v != v is false.
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 // Flat input index of the winner of window (y, x) in plane `plane` (= n * channels + c).
 fn window_winner(plane: u32, y: u32, x: u32) -> u32 {
     var best = 0.0;
@@ -19,8 +24,7 @@ fn window_winner(plane: u32, y: u32, x: u32) -> u32 {
             if (ix < 0 || ix >= i32(p.width)) { continue; }
             let index = (plane * p.height + u32(iy)) * p.width + u32(ix);
             let v = first[index];
-            let best_is_nan = best != best;
-            if (best_index == 0xffffffffu || (!best_is_nan && (v > best || v != v))) {
+            if (best_index == 0xffffffffu || (!is_nan(best) && (v > best || is_nan(v)))) {
                 best = v;
                 best_index = index;
             }

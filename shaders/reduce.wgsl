@@ -51,8 +51,9 @@ fn sum_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grou
     if (valid && t == 0u) { out[output] = partial[0]; }
 }
 
+// By its bits (exponent all ones, mantissa not zero): shader compilers may assume v != v is false.
 fn is_nan(v: f32) -> bool {
-    return v != v;
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
 // Whether candidate (v, i) beats the current best (b, j): larger, or NaN, or equal with a smaller index.

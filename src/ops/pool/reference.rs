@@ -3,7 +3,8 @@
 use crate::ops::conv::ConvGeometry;
 
 /// The flat input index of each output's winner: the largest value in its window, the first in
-/// row-major order on ties; windows are clipped to the image (padding never wins).
+/// row-major order on ties, a NaN counting as largest; windows are clipped to the image (padding
+/// never wins).
 pub fn winners(g: &ConvGeometry, x: &[f32]) -> Vec<usize> {
     let mut out = Vec::with_capacity(g.output_len());
     for plane in 0..g.batch * g.in_channels {
@@ -17,7 +18,7 @@ pub fn winners(g: &ConvGeometry, x: &[f32]) -> Vec<usize> {
                             continue;
                         }
                         let i = (plane * g.height + iy as usize) * g.width + ix as usize;
-                        if best.is_none_or(|b| x[i] > x[b]) {
+                        if best.is_none_or(|b| !x[b].is_nan() && (x[i] > x[b] || x[i].is_nan())) {
                             best = Some(i);
                         }
                     }

@@ -16,6 +16,11 @@ pub fn cases() -> Vec<Case> {
         let expected = reference::max_pool2d_backward(&g, &input, &grad);
         cases.push(Case::new(PoolKernel::MaxBackward(g), vec![input, grad], vec![expected], 1e-6));
     }
+    // A NaN wins its windows (it propagates, as in PyTorch).
+    let g = geometry([1, 2, 5, 5], [2, 1, 3, 3], (2, 2), (1, 1), 2);
+    let mut with_nan = random(g.input_len(), 7, 0.0);
+    with_nan[12] = f32::NAN;
+    cases.push(Case::new(PoolKernel::Max(g), vec![with_nan.clone()], vec![reference::max_pool2d(&g, &with_nan)], 0.0));
     // All equal: every window's gradient goes to its first element.
     let g = geometry([1, 1, 4, 4], [1, 1, 3, 3], (1, 1), (1, 1), 1);
     let (flat, grad) = (vec![0.5; 16], random(16, 9, 0.0));

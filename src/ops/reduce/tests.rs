@@ -15,10 +15,10 @@ pub fn cases() -> Vec<Case> {
         }
     }
     // Ties and NaN: the first index wins; NaN counts as largest.
-    let ties = vec![1.0, 3.0, 3.0, f32::NAN, 2.0, 2.0];
+    let ties = vec![1.0, 3.0, 3.0, f32::NAN, 2.0, 2.0, 1.0, f32::NAN, 5.0];
     for op in [ReduceOp::Max, ReduceOp::Argmax] {
-        let expected = reference::reduce(op, &ties, 2, 3, 1);
-        cases.push(Case::new(ReduceKernel::Reduce { op, outer: 2, len: 3, inner: 1 }, vec![ties.clone()], vec![expected], 0.0));
+        let expected = reference::reduce(op, &ties, 3, 3, 1);
+        cases.push(Case::new(ReduceKernel::Reduce { op, outer: 3, len: 3, inner: 1 }, vec![ties.clone()], vec![expected], 0.0));
     }
     for (outer, len, inner) in [(1, 1, 1), (3, 5, 7), (2, 300, 1)] {
         let values = random(outer * inner, 5, 0.0);
