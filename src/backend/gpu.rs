@@ -130,7 +130,7 @@ impl GpuContext {
         device.set_device_lost_callback(move |_reason, message| {
             on_lost.lock().unwrap().get_or_insert(format!("the GPU device was lost: {message}"));
         });
-        let max_binding_bytes = device.limits().max_storage_buffer_binding_size as u64;
+        let max_binding_bytes = device.limits().max_storage_buffer_binding_size;
         Ok(GpuContext {
             info: BackendInfo {
                 backend: "webgpu",

@@ -4,9 +4,11 @@
 //!   `#[repr(C)]` parameter struct both backends read (`params_struct!`, mirrored by the WGSL
 //!   `Params` struct of `shaders/<family>.wgsl`);
 //! - `cpu.rs`: the fast CPU path (SIMD-friendly loops, threads);
-//! - `reference.rs`: plain loops in f64, used only by tests, which check the fast CPU path and the
-//!   WGSL kernels against it on odd shapes.
+//! - `reference.rs`: plain loops in f64, used only by tests;
+//! - `tests.rs`: every kernel, on the CPU backend and on wgpu, against the reference on odd shapes.
+//!
 //! Composite ops (mean, softmax, linear, pooling by convolution) are written in terms of these.
+//!
 //! Adding a family: a module here and its line in `FAMILIES`.
 
 use crate::backend::{Kernel, ParamsLayout, Shader, Storage};
@@ -26,9 +28,10 @@ pub mod reduce;
 pub mod softmax;
 pub mod update;
 
-#[cfg(test)]
+// Kernel tests run natively: on the CPU backend and on a real wgpu adapter.
+#[cfg(all(test, not(target_family = "wasm")))]
 mod testing;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 mod tests;
 
 pub use conv::ConvGeometry;

@@ -4,9 +4,9 @@
 //! in cpu.rs.
 
 pub(crate) mod cpu;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use crate::autograd::{record, wanted, Derivative};

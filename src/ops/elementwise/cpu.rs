@@ -13,9 +13,9 @@ pub fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) {
         UnaryOp::Exp => map(x, out, f32::exp),
         UnaryOp::Log => map(x, out, f32::ln),
         UnaryOp::Relu => map(x, out, |v| if v < 0.0 { 0.0 } else { v }), // NaN stays NaN
-        UnaryOp::Pow(p) if p == 2.0 => map(x, out, |v| v * v),
-        UnaryOp::Pow(p) if p == 1.0 => map(x, out, |v| v),
-        UnaryOp::Pow(p) if p == -0.5 => map(x, out, |v| 1.0 / v.sqrt()),
+        UnaryOp::Pow(2.0) => map(x, out, |v| v * v),
+        UnaryOp::Pow(1.0) => map(x, out, |v| v),
+        UnaryOp::Pow(-0.5) => map(x, out, |v| 1.0 / v.sqrt()),
         UnaryOp::Pow(p) => map(x, out, |v| v.powf(p)),
         UnaryOp::Affine { scale, shift } => map(x, out, |v| v * scale + shift),
         UnaryOp::Clamp { min, max } => map(x, out, |v| {

@@ -2,9 +2,9 @@
 //! (`BinaryOp`), and broadcasting made explicit (`expand`). Kernels: shaders/elementwise.wgsl.
 
 mod cpu;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use crate::autograd::{record, wanted, Derivative};
@@ -158,7 +158,7 @@ impl Derivative for Elementwise {
                 UnaryOp::Exp => g.mul(y)?,                                     // d(e^x) = e^x = y
                 UnaryOp::Log => g.div(x)?,                                     // d(ln x) = 1/x
                 UnaryOp::Relu => x.clamp_backward(0.0, f32::INFINITY, g)?,     // d relu = 1 where x > 0
-                UnaryOp::Pow(p) if p == 2.0 => g.mul(&x.mul_scalar(2.0)?)?,    // d(x^2) = 2x (one pass)
+                UnaryOp::Pow(2.0) => g.mul(&x.mul_scalar(2.0)?)?,              // d(x^2) = 2x (one pass)
                 UnaryOp::Pow(p) => g.mul(&x.pow(p - 1.0)?.mul_scalar(p)?)?,    // d(x^p) = p x^(p-1)
                 UnaryOp::Affine { scale, .. } => g.mul_scalar(scale)?,         // d(sx + t) = s
                 UnaryOp::Clamp { min, max } => x.clamp_backward(min, max, g)?, // 1 inside (min, max)

@@ -3,9 +3,9 @@
 //! images are data, so the op has no gradient. Kernel: shaders/image.wgsl.
 
 pub(crate) mod cpu;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use crate::backend::{linear_groups, Kernel, Shader};

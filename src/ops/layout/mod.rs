@@ -3,9 +3,9 @@
 //! shaders/concat.wgsl.
 
 pub(crate) mod cpu;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use crate::autograd::{record, wanted, Derivative};

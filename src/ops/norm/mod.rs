@@ -2,9 +2,9 @@
 //! Kernels: shaders/norm.wgsl; the fast CPU path is in cpu.rs.
 
 mod cpu;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use crate::autograd::{record, wanted, Derivative};

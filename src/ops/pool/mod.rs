@@ -3,9 +3,9 @@
 //! sharing the convolution family's `ConvGeometry` parameters.
 
 mod cpu;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use super::conv::ConvGeometry;

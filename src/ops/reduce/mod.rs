@@ -3,9 +3,9 @@
 //! shaders/reduce.wgsl.
 
 pub(crate) mod cpu;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use crate::autograd::{record, Derivative};
@@ -158,8 +158,8 @@ impl Tensor {
         while out.shape().len() > shape.len() {
             out = out.sum_axis(0, false)?;
         }
-        for axis in 0..shape.len() {
-            if shape[axis] == 1 && out.shape()[axis] != 1 {
+        for (axis, &size) in shape.iter().enumerate() {
+            if size == 1 && out.shape()[axis] != 1 {
                 out = out.sum_axis(axis as isize, true)?;
             }
         }

@@ -2,9 +2,9 @@
 //! way). Kernels: shaders/softmax_xent.wgsl.
 
 mod cpu;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use crate::autograd::{record, Derivative};

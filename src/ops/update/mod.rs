@@ -2,9 +2,9 @@
 //! costs one dispatch per parameter tensor and nothing is read back. The optimizers (src/optim.rs)
 //! keep the state and call these. Kernels: shaders/sgd.wgsl, shaders/adam.wgsl.
 
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
-#[cfg(test)]
+#[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
 use crate::backend::{linear_groups, Kernel, Shader};
