@@ -103,4 +103,3 @@ impl Tensor {
         order
     }
 }
-

@@ -1,8 +1,8 @@
 //! Optimizers update parameters in place, outside the autograd graph.
 
 use crate::backend::Storage;
-use crate::ops::update::{AdamStep, SgdStep};
 use crate::error::{Error, Result};
+use crate::ops::update::{AdamStep, SgdStep};
 use crate::tensor::Tensor;
 
 /// Settings of `Sgd`, with PyTorch's names and defaults (momentum 0, weight decay 0).

@@ -5,9 +5,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::autograd::Op;
 use crate::backend::{Device, Storage};
 use crate::error::{Error, Result};
-use crate::autograd::Op;
 use crate::rng::Pcg32;
 use crate::shape::{numel, show};
 

@@ -5,10 +5,10 @@
 mod common;
 use common::*;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
-use kiln::ops::image::AUGMENT_PARAMS;
 use kiln::data::augment::{AugTransforms, ImageAugmentation};
 use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
 use kiln::data::{crop_normalized, crop_unit, ImageNetNormalization};
+use kiln::ops::image::AUGMENT_PARAMS;
 use kiln::rng::Pcg32;
 use kiln::{Device, Tensor};
 

@@ -150,4 +150,3 @@ fn layers_match_cpu() {
         a.grad().unwrap().concat(&b.grad().unwrap(), 1)
     });
 }
-

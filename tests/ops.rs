@@ -122,7 +122,10 @@ fn bad_input_gets_clear_errors() {
         assert!(error_message(tensor(&[1.0; 3], &[3], device).matmul(&a)).contains("2-D or 3-D"));
         assert_eq!(error_message(a.reshape(&[4])), "reshape: cannot reshape [2, 3] into [4]");
         assert!(error_message(Tensor::from_slice(&[], &[0, 3], device)).contains("empty tensors are not supported"));
-        assert_eq!(error_message(Tensor::from_slice(&[1.0; 5], &[2, 3], device)), "from_array: 5 numbers cannot fill shape [2, 3] (6 elements)");
+        assert_eq!(
+            error_message(Tensor::from_slice(&[1.0; 5], &[2, 3], device)),
+            "from_array: 5 numbers cannot fill shape [2, 3] (6 elements)"
+        );
         assert!(error_message(a.sum_axis(2, false)).contains("axis 2 is out of range for shape [2, 3]"));
         assert!(error_message(tensor(&[1.0], &[1], device).transpose()).contains("at least 2 dimensions"));
         let leaf = a.with_requires_grad(true);
@@ -146,7 +149,9 @@ fn conv2d_by_hand() {
         assert_eq!((y.shape(), values(&y)), (&[1usize, 1, 2, 2][..], vec![1.0, 5.0, 11.0, 28.0]));
         assert!(error_message(x.conv2d(&tensor(&[1.0; 8], &[1, 2, 2, 2], device), (1, 1), (0, 0), 1))
             .contains("conv2d: input [1, 1, 3, 3] and weight [1, 2, 2, 2]"));
-        assert!(error_message(x.conv2d(&tensor(&[1.0; 16], &[1, 1, 4, 4], device), (1, 1), (0, 0), 1)).contains("larger than the padded input"));
+        assert!(
+            error_message(x.conv2d(&tensor(&[1.0; 16], &[1, 1, 4, 4], device), (1, 1), (0, 0), 1)).contains("larger than the padded input")
+        );
     });
 }
 

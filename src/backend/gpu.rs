@@ -293,8 +293,10 @@ impl GpuContext {
         self.check_healthy()?;
         mapped?.map_err(|e| Error::of(ErrorKind::DeviceLost, "webgpu", format!("reading results back failed: {e}")))?;
         let data = {
-            let view =
-                staging.slice(..).get_mapped_range().map_err(|e| Error::of(ErrorKind::DeviceLost, "webgpu", format!("reading results back failed: {e}")))?;
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::of(ErrorKind::DeviceLost, "webgpu", format!("reading results back failed: {e}")))?;
             view.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
         };
         staging.unmap();

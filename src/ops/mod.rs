@@ -11,8 +11,8 @@
 //!
 //! Adding a family: a module here and its line in `FAMILIES`.
 
-use crate::backend::{Kernel, ParamsLayout, Shader, Storage};
 use crate::autograd::Op;
+use crate::backend::{Kernel, ParamsLayout, Shader, Storage};
 use crate::error::Result;
 use crate::shape;
 use crate::tensor::Tensor;

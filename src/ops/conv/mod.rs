@@ -55,13 +55,39 @@ impl ConvGeometry {
     /// The parameter block of the sliding-window kernels (conv and pool).
     pub(crate) fn params(&self) -> Vec<u8> {
         let g = self;
-        let [batch, in_channels, height, width, out_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, groups, out_h, out_w] = [
-            g.batch, g.in_channels, g.height, g.width, g.out_channels, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.pad_h,
-            g.pad_w, g.groups, g.out_h, g.out_w,
-        ]
-        .map(|v| v as u32);
+        let [batch, in_channels, height, width, out_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, groups, out_h, out_w] =
+            [
+                g.batch,
+                g.in_channels,
+                g.height,
+                g.width,
+                g.out_channels,
+                g.kernel_h,
+                g.kernel_w,
+                g.stride_h,
+                g.stride_w,
+                g.pad_h,
+                g.pad_w,
+                g.groups,
+                g.out_h,
+                g.out_w,
+            ]
+            .map(|v| v as u32);
         let params = Params {
-            batch, in_channels, height, width, out_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, groups, out_h, out_w,
+            batch,
+            in_channels,
+            height,
+            width,
+            out_channels,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            pad_h,
+            pad_w,
+            groups,
+            out_h,
+            out_w,
         };
         super::bytes(params)
     }

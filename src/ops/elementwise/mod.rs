@@ -40,9 +40,15 @@ pub enum UnaryOp {
     /// x^p for a number p.
     Pow(f32),
     /// x * scale + shift: scalar arithmetic, means, and gradient scaling.
-    Affine { scale: f32, shift: f32 },
+    Affine {
+        scale: f32,
+        shift: f32,
+    },
     /// min(max(x, min), max); relu6 is Clamp { min: 0, max: 6 }. NaN stays NaN.
-    Clamp { min: f32, max: f32 },
+    Clamp {
+        min: f32,
+        max: f32,
+    },
 }
 
 /// Elementwise functions of two tensors, with broadcasting.
@@ -54,7 +60,10 @@ pub enum BinaryOp {
     Div,
     /// The derivative of relu and clamp applied to a gradient: a = the op's input x, b = the
     /// incoming gradient g; g where min < x < max, else 0.
-    ClampBackward { min: f32, max: f32 },
+    ClampBackward {
+        min: f32,
+        max: f32,
+    },
 }
 
 /// The kernels: out[i] = op(x[i]) over n elements; out = op(a, b) over the plan's output shape,

@@ -23,7 +23,8 @@ const FOLDED: usize = (1 << 24) + 3;
 
 fn unary_case(op: UnaryOp, n: usize, seed: u64) -> Case {
     // log and fractional powers of negatives are NaN on both sides; keep the inputs positive.
-    let x: Vec<f32> = random(n, seed, 0.05).into_iter().map(|v| if matches!(op, UnaryOp::Log | UnaryOp::Pow(_)) { v.abs() } else { v }).collect();
+    let x: Vec<f32> =
+        random(n, seed, 0.05).into_iter().map(|v| if matches!(op, UnaryOp::Log | UnaryOp::Pow(_)) { v.abs() } else { v }).collect();
     let expected = reference::unary(op, &x);
     Case::new(ElementwiseKernel::Unary { op, n }, vec![x], vec![expected], 2e-6)
 }
@@ -42,7 +43,8 @@ pub fn cases() -> Vec<Case> {
             cases.push(unary_case(op, n, i as u64));
         }
     }
-    let pairs: &[(&[usize], &[usize])] = &[(&[1], &[1]), (&[3, 5, 7], &[3, 5, 7]), (&[3, 5, 7], &[7]), (&[3, 1, 7], &[5, 1]), (&[129, 65], &[129, 1]), (&[], &[2, 3])];
+    let pairs: &[(&[usize], &[usize])] =
+        &[(&[1], &[1]), (&[3, 5, 7], &[3, 5, 7]), (&[3, 5, 7], &[7]), (&[3, 1, 7], &[5, 1]), (&[129, 65], &[129, 1]), (&[], &[2, 3])];
     for (i, op) in BINARY.into_iter().enumerate() {
         for &(a, b) in pairs {
             cases.push(binary_case(op, a, b, 10 + i as u64));

@@ -58,7 +58,9 @@ impl Kernel for LayoutKernel {
     fn params(&self) -> Vec<u8> {
         let u = |v: usize| v as u32;
         match *self {
-            LayoutKernel::Transpose { batch, rows, cols } => super::bytes(TransposeParams { batch: u(batch), rows: u(rows), cols: u(cols) }),
+            LayoutKernel::Transpose { batch, rows, cols } => {
+                super::bytes(TransposeParams { batch: u(batch), rows: u(rows), cols: u(cols) })
+            }
             LayoutKernel::ConcatPair { outer, a_width, b_width } => {
                 super::bytes(ConcatParams { outer: u(outer), a_width: u(a_width), b_width: u(b_width), start: 0 })
             }

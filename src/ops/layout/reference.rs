@@ -18,6 +18,8 @@ pub fn run(kernel: &LayoutKernel, a: &[f32], b: &[f32]) -> Vec<f32> {
         LayoutKernel::ConcatPair { outer, a_width, b_width } => {
             (0..outer).flat_map(|o| a[o * a_width..][..a_width].iter().chain(&b[o * b_width..][..b_width]).copied()).collect()
         }
-        LayoutKernel::SliceColumns { outer, width, start, len } => (0..outer).flat_map(|o| a[o * width + start..][..len].to_vec()).collect(),
+        LayoutKernel::SliceColumns { outer, width, start, len } => {
+            (0..outer).flat_map(|o| a[o * width + start..][..len].to_vec()).collect()
+        }
     }
 }

@@ -43,7 +43,8 @@ impl Kernel for MatMul {
     }
 
     fn params(&self) -> Vec<u8> {
-        let [m, k, n, a_batch_stride, b_batch_stride] = [self.m, self.k, self.n, self.a_batch_stride, self.b_batch_stride].map(|v| v as u32);
+        let [m, k, n, a_batch_stride, b_batch_stride] =
+            [self.m, self.k, self.n, self.a_batch_stride, self.b_batch_stride].map(|v| v as u32);
         super::bytes(Params { m, k, n, a_batch_stride, b_batch_stride })
     }
 

@@ -20,7 +20,14 @@ pub fn cases() -> Vec<Case> {
         .iter()
         .enumerate()
         .map(|(i, &(batch, m, k, n, a_batched, b_batched))| {
-            let kernel = MatMul { batch, m, k, n, a_batch_stride: if a_batched { m * k } else { 0 }, b_batch_stride: if b_batched { k * n } else { 0 } };
+            let kernel = MatMul {
+                batch,
+                m,
+                k,
+                n,
+                a_batch_stride: if a_batched { m * k } else { 0 },
+                b_batch_stride: if b_batched { k * n } else { 0 },
+            };
             let a = random(if a_batched { batch } else { 1 } * m * k, i as u64, 0.0);
             let b = random(if b_batched { batch } else { 1 } * k * n, 100 + i as u64, 0.0);
             let expected = reference::matmul(&kernel, &a, &b);

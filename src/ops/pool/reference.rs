@@ -13,7 +13,8 @@ pub fn winners(g: &ConvGeometry, x: &[f32]) -> Vec<usize> {
                 let mut best: Option<usize> = None;
                 for ky in 0..g.kernel_h {
                     for kx in 0..g.kernel_w {
-                        let (iy, ix) = ((oy * g.stride_h + ky) as isize - g.pad_h as isize, (ox * g.stride_w + kx) as isize - g.pad_w as isize);
+                        let (iy, ix) =
+                            ((oy * g.stride_h + ky) as isize - g.pad_h as isize, (ox * g.stride_w + kx) as isize - g.pad_w as isize);
                         if iy < 0 || ix < 0 || iy >= g.height as isize || ix >= g.width as isize {
                             continue;
                         }

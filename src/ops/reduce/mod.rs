@@ -69,7 +69,9 @@ impl Kernel for ReduceKernel {
     fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         match *self {
             ReduceKernel::Reduce { op: ReduceOp::Sum, outer, len, inner } => cpu::sum_axis(inputs[0], outputs[0], outer, len, inner),
-            ReduceKernel::Reduce { op, outer, len, inner } => cpu::largest_axis(op == ReduceOp::Argmax, inputs[0], outputs[0], outer, len, inner),
+            ReduceKernel::Reduce { op, outer, len, inner } => {
+                cpu::largest_axis(op == ReduceOp::Argmax, inputs[0], outputs[0], outer, len, inner)
+            }
             ReduceKernel::Scatter { len, inner, .. } => cpu::scatter(inputs[0], inputs[1], outputs[0], len, inner),
         }
     }

@@ -6,7 +6,8 @@ pub fn reduce(op: super::ReduceOp, x: &[f32], outer: usize, len: usize, inner: u
     for o in 0..outer {
         for i in 0..inner {
             let column: Vec<f64> = (0..len).map(|l| x[(o * len + l) * inner + i] as f64).collect();
-            let first_max = (0..len).fold(0, |best, l| if column[l] > column[best] || column[l].is_nan() && !column[best].is_nan() { l } else { best });
+            let first_max =
+                (0..len).fold(0, |best, l| if column[l] > column[best] || column[l].is_nan() && !column[best].is_nan() { l } else { best });
             out.push(match op {
                 super::ReduceOp::Sum => column.iter().sum::<f64>() as f32,
                 super::ReduceOp::Max => column[first_max] as f32,

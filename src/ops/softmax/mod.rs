@@ -63,7 +63,8 @@ impl Kernel for CrossEntropyKernel {
 
 impl CrossEntropyKernel {
     fn dims(&self) -> (usize, usize, f32) {
-        let (CrossEntropyKernel::Forward { batch, classes, smoothing } | CrossEntropyKernel::Backward { batch, classes, smoothing }) = *self;
+        let (CrossEntropyKernel::Forward { batch, classes, smoothing } | CrossEntropyKernel::Backward { batch, classes, smoothing }) =
+            *self;
         (batch, classes, smoothing)
     }
 }

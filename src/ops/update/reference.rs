@@ -8,7 +8,13 @@ pub fn sgd(k: &SgdStep, grad: &[f32], param: &[f32], buffer: &[f32]) -> (Vec<f32
     let mut out = (Vec::new(), Vec::new());
     for ((&g, &p), &m) in grad.iter().zip(param).zip(buffer) {
         let d = g as f64 + wd * p as f64;
-        let m = if momentum == 0.0 { m as f64 } else if k.first_step { d } else { momentum * m as f64 + d };
+        let m = if momentum == 0.0 {
+            m as f64
+        } else if k.first_step {
+            d
+        } else {
+            momentum * m as f64 + d
+        };
         let step = if momentum == 0.0 { d } else { m };
         out.0.push((p as f64 - lr * step) as f32);
         out.1.push(m as f32);
