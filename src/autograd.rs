@@ -1,26 +1,16 @@
-//! Reverse-mode automatic differentiation. Each op's output records how it was made: an `Op`,
-//! its inputs plus the op's `Derivative`. `backward` walks that graph from the loss back to the
-//! leaves. The derivative rules themselves live beside each op family's forward pass
+//! Reverse-mode automatic differentiation. Each op's output records how it was made: an `Op`
+//! (tensor.rs), its inputs plus the op's `Derivative`. `backward` walks that graph from the loss
+//! back to the leaves. The derivative rules themselves live beside each op family's forward pass
 //! (src/ops/<family>/mod.rs, `impl Derivative`), each arm with its math.
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
+pub use crate::tensor::{Derivative, Op};
+
 use crate::error::{Error, Result};
 use crate::shape::show;
 use crate::tensor::{no_grad, Tensor};
-
-/// The chain rule for one recorded op.
-pub trait Derivative {
-    /// The tensors the op read, in the order `backward` returns their gradients.
-    fn inputs(&self) -> Vec<&Tensor>;
-    /// Given the op's output y and g = dL/dy, dL/d(each input): None for an input that gets no
-    /// gradient (an index tensor, or an input that does not require grad).
-    fn backward(&self, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>>;
-}
-
-/// How a tensor was made: an edge of the autograd graph.
-pub type Op = Rc<dyn Derivative>;
 
 /// Records `derivative` as an op (for `Tensor::from_op`).
 pub fn record(derivative: impl Derivative + 'static) -> Option<Op> {

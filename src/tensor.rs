@@ -5,7 +5,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use crate::autograd::Op;
 use crate::backend::{Device, Storage};
 use crate::error::{Error, Result};
 use crate::rng::Pcg32;
@@ -27,6 +26,18 @@ pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
 fn grad_enabled() -> bool {
     GRAD_ENABLED.with(Cell::get)
 }
+
+/// The chain rule for one recorded op.
+pub trait Derivative {
+    /// The tensors the op read, in the order `backward` returns their gradients.
+    fn inputs(&self) -> Vec<&Tensor>;
+    /// Given the op's output y and g = dL/dy, dL/d(each input): None for an input that gets no
+    /// gradient (an index tensor, or an input that does not require grad).
+    fn backward(&self, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>>;
+}
+
+/// How a tensor was made: an edge of the autograd graph.
+pub type Op = Rc<dyn Derivative>;
 
 #[derive(Clone)]
 pub struct Tensor(Rc<Inner>);
