@@ -2,7 +2,8 @@
 # Installs everything kiln needs on a Debian/Ubuntu machine, idempotently:
 # system packages (Chromium + ChromeDriver for browser tests, Mesa's lavapipe so native wgpu
 # always finds a Vulkan adapter), the wasm32 Rust target, std's source (the threaded wasm build
-# compiles std), the wasm-bindgen CLI pinned to the crate's version, and the pinned Node packages. Each step is skipped when already done.
+# compiles std), the wasm-bindgen CLI pinned to the crate's version, and the pinned Node packages
+# (binaryen among them: scripts/build.sh runs its wasm-opt). Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
