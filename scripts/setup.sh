@@ -34,6 +34,10 @@ fi
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 # The threaded WebAssembly builds compile std themselves, with atomics (scripts/build.sh).
 rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
+# The test command checks formatting and lints (rustup's minimal profile has neither).
+for component in rustfmt clippy; do
+  rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+done
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   echo "setup: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"

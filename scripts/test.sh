@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test:
+#   0. `cargo fmt --check` and clippy with warnings as errors, native and wasm32;
 #   1. native `cargo test`: every op on the CPU backend, every kernel on a real wgpu adapter
 #      (Mesa's lavapipe where there is no GPU), gradient checks, SGD;
 #   2. wasm-bindgen-test: the crate compiled to wasm, in headless Chromium with WebGPU (SwiftShader);
@@ -12,6 +13,11 @@ bash scripts/build.sh
 
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" # silences a harmless Mesa warning when unset
 mkdir -p target/tmp
+
+echo "== formatting and lints"
+cargo fmt --check
+cargo clippy --quiet --all-targets -- -D warnings
+cargo clippy --quiet --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 echo "== native tests (CPU backend and wgpu on $(ls /usr/share/vulkan/icd.d/ 2>/dev/null | tr '\n' ' '))"
 cargo test --quiet
