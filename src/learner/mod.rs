@@ -1,6 +1,13 @@
 //! The Learner: fastai's way of training an image classifier (Lesson 2) on a pretrained
 //! MobileNetV2 body with fastai's head, three layer groups, freezing, one-cycle training with
-//! Adam, fine_tune and lr_find. Formulas and defaults: ../shared/spec/fastai-lesson2.md.
+//! Adam, fine_tune and lr_find. fastai 2's defaults, which the code below follows:
+//! - the optimizer is fastai's Adam (`optim::Adam`): mom 0.9 (beta1, which the one-cycle schedule
+//!   moves), sqr_mom 0.99, eps 1e-5, weight decay 0.01 decoupled (p <- p * (1 - lr * wd) before
+//!   the Adam step) and not applied to batch-norm parameters or biases (`build_optimizer`);
+//! - `fine_tune(epochs, base_lr = 2e-3)`: freeze, fit_one_cycle(1, slice(base_lr), pct_start
+//!   0.99); then base_lr /= 2, unfreeze, fit_one_cycle(epochs, slice(base_lr / 100, base_lr),
+//!   pct_start 0.3, div 5);
+//! - `fit_one_cycle`: div 25, div_final 1e5, pct_start 0.25, momentum 0.95 -> 0.85 -> 0.95.
 
 use std::cell::Cell;
 use std::rc::Rc;
