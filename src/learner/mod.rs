@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use crate::backend::Device;
 use crate::data::dataset::ImageDataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module, NamedTensor, Sequential};
 use crate::optim::Adam;
 use crate::rng::Pcg32;
@@ -170,13 +170,14 @@ impl Learner {
     /// Loads weights exported by `export`; the description's vocabulary must match this
     /// learner's classes. On any error nothing changes.
     pub fn load_exported(&mut self, weights: &[u8], description: &str, source: &str) -> Result<()> {
-        let fail = |why: String| Error::new("load", format!("{source}: {why}"));
+        let fail = |why: String| Error::of(ErrorKind::Decode, "load", format!("{source}: {why}"));
         let json: serde_json::Value =
             serde_json::from_str(description).map_err(|e| fail(format!("the model description is not valid JSON ({e})")))?;
         let vocab: Vec<String> =
             serde_json::from_value(json["vocab"].clone()).map_err(|_| fail("the model description has no vocabulary".into()))?;
         if vocab != self.data.vocab {
-            return Err(fail(format!("the model knows the classes {vocab:?}, this dataset has {:?}", self.data.vocab)));
+            let detail = format!("{source}: the model knows the classes {vocab:?}, this dataset has {:?}", self.data.vocab);
+            return Err(Error::new("load", detail));
         }
         load_safetensors(&self.model(), weights, source)
     }
