@@ -223,9 +223,9 @@ test('WebGPU (SwiftShader): a short run from the URL parameters, the GPU lost, t
     const prediction = await status(page, 'Prediction').textContent();
     await shot(page, 'webgpu-predict');
 
-    // The GPU going away mid-training (simulated: the message a lost device gives) offers the CPU,
-    // where the learner is rebuilt with the same data and the trained weights.
-    await page.evaluate(() => window.lesson2.fail(new Error('GPU device lost: the device was destroyed')));
+    // The GPU going away mid-training (simulated: an error of kind 'device-lost', as kiln gives it)
+    // offers the CPU, where the learner is rebuilt with the same data and the trained weights.
+    await page.evaluate(() => window.lesson2.fail(Object.assign(new Error('gpu: the device was lost'), { kind: 'device-lost' })));
     const alert = page.getByRole('alert');
     assert.match(await alert.textContent(), /The GPU stopped working/);
     await shot(page, 'webgpu-device-lost');
@@ -372,6 +372,33 @@ describe('uploading a folder, and bad input', () => {
     await page.getByRole('checkbox', { name: /Oversample/ }).check();
     await waitForStatus(page, 'Data status', /Oversampling: rare classes are now drawn as often as common ones/);
     await shot(page, 'unbalanced');
+    checkClean(site);
+  });
+
+  test('errors are explained by their kind: a file that is not a photo, out of memory, a crash', LONG, async () => {
+    const alert = page.getByRole('alert');
+    const dismiss = () => page.getByRole('button', { name: 'Dismiss the message' }).click();
+    // Through the worker: kiln's decode error keeps its kind, and the page gives the advice for it.
+    await page.getByLabel('Choose a photo…').setInputFiles(join(root, 'shapes', 'discs', 'notes.txt'));
+    await alert.waitFor(LONG);
+    assert.match(await alert.textContent(), /notes\.txt: is not an image kiln can read .*kiln reads photos in JPEG, PNG, WebP, GIF or BMP/s);
+    assert.ok(await page.locator('#alert-action').isHidden(), 'nothing to restart or switch');
+    await shot(page, 'decode-advice');
+    await dismiss();
+    const failWith = (message, kind) => page.evaluate(([m, k]) => window.lesson2.fail(Object.assign(new Error(m), { kind: k })), [message, kind]);
+    await failWith('out of memory: could not get 256 MB more memory. Use smaller images or a smaller batch size, or fewer photos, and try again', 'out-of-memory');
+    assert.match(await alert.textContent(), /Out of memory: could not get 256 MB more memory\. Use smaller images .* try again\. Your dataset and the weights from the last finished training are kept\./);
+    assert.equal(await alert.getByRole('button', { name: 'Start again' }).count(), 0, 'kiln is still fine after its own out-of-memory error');
+    await shot(page, 'out-of-memory-advice');
+    await dismiss();
+    // The same words without kiln's kind are not taken for anything but what they say.
+    await failWith('out of memory: unreachable', undefined);
+    assert.equal(await alert.getByRole('button', { name: 'Start again' }).count(), 0);
+    await dismiss();
+    await failWith('unreachable', 'crashed');
+    assert.match(await alert.textContent(), /The learner crashed \(unreachable\)\. Your dataset and the weights from the last finished training are kept/);
+    assert.equal(await alert.getByRole('button', { name: 'Start again' }).count(), 1);
+    await dismiss();
     checkClean(site);
   });
 });
