@@ -11,8 +11,12 @@ export function describeBackend(info) {
   return `WebGPU · ${info.adapter}${info.fallback ? ' (software adapter)' : ''}`;
 }
 
-/** A message without kiln's leading operation names ("dataset: decode_image: ..."): the person needs only the rest. */
-export const plain = (message) => message.replace(/^(?:[\w.]+: )+/, '');
+/**
+ * A message without the name of the kiln operation that raised it ("decode_image: cut.jpg: is
+ * damaged" → "cut.jpg: is damaged"): the person needs only the rest. Only that one name goes,
+ * so a file name that follows it stays.
+ */
+export const plain = (message) => message.replace(/^[\w.]+: /, '');
 
 /** A clause as a sentence: a capital first letter and a full stop. */
 export function sentence(text) {
@@ -23,7 +27,7 @@ export function sentence(text) {
 /** What to do about each kind of error, after the error's own words. */
 export const ADVICE = Object.freeze({
   [Kind.OUT_OF_MEMORY]: 'Your dataset and the weights from the last finished training are kept.',
-  [Kind.DECODE]: 'kiln reads photos in JPEG, PNG, WebP, GIF or BMP, and models as the model.safetensors and model.json this page saves: other files, and damaged ones, cannot be used.',
+  [Kind.DECODE]: 'Choose a complete photo (JPEG, PNG, WebP, GIF or BMP), or the model.safetensors and model.json this page saved: other files, and damaged ones, cannot be read.',
   [Kind.SHAPE]: 'The model and the data do not fit together: a saved model loads only with the classes it was trained on.',
   [Kind.DIVERGED]: 'The loss became infinite or not a number: the learning rate is too high for these weights. The weights from the last finished training are kept.',
 });

@@ -381,7 +381,7 @@ describe('uploading a folder, and bad input', () => {
     // Through the worker: kiln's decode error keeps its kind, and the page gives the advice for it.
     await page.getByLabel('Choose a photo…').setInputFiles(join(root, 'shapes', 'discs', 'notes.txt'));
     await alert.waitFor(LONG);
-    assert.match(await alert.textContent(), /notes\.txt: is not an image kiln can read .*kiln reads photos in JPEG, PNG, WebP, GIF or BMP/s);
+    assert.match(await alert.textContent(), /notes\.txt: is not an image kiln can read \(JPEG, PNG, WebP, GIF or BMP\)\. Choose a complete photo /i);
     assert.ok(await page.locator('#alert-action').isHidden(), 'nothing to restart or switch');
     await shot(page, 'decode-advice');
     await dismiss();
