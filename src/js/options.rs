@@ -34,7 +34,7 @@ pub(super) fn read<T: DeserializeOwned + Default>(op: &str, options: &JsValue) -
     serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
         let option = e.path().to_string();
         match option.as_str() {
-            "." => bad_input(op, format!("{}", e.inner())),
+            "." => bad_input(op, e.inner()),
             _ => bad_input(op, format!("option {option}: {}", e.inner())),
         }
     })
