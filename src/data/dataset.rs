@@ -317,7 +317,7 @@ fn random_split(n: usize, valid_pct: f64, seed: u64) -> Result<(Vec<usize>, Vec<
 /// Fisher-Yates.
 fn shuffle(items: &mut [usize], rng: &mut Pcg32) {
     for i in (1..items.len()).rev() {
-        let j = (rng.next_u32() as u64 * (i as u64 + 1) >> 32) as usize;
+        let j = ((rng.next_u32() as u64 * (i as u64 + 1)) >> 32) as usize;
         items.swap(i, j);
     }
 }

@@ -73,6 +73,9 @@ pub enum Progress {
     Epoch(EpochResult),
 }
 
+/// What `Learner::on_progress` holds: called with every progress event.
+pub type ProgressCallback = Box<dyn FnMut(&Progress)>;
+
 /// Per-batch history: smoothed training loss, learning rate (of the last group) and momentum.
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
@@ -101,7 +104,7 @@ pub struct Learner {
     pub precompute: bool,
     features: Option<FeatureCache>,
     /// Called after every training batch and every epoch.
-    pub on_progress: Option<Box<dyn FnMut(&Progress)>>,
+    pub on_progress: Option<ProgressCallback>,
     /// Set to true (from a callback or another part of the program) to stop training after the
     /// current batch.
     pub stop_requested: Rc<Cell<bool>>,
