@@ -3,7 +3,7 @@
 
 use crate::backend::Device;
 use crate::data::{decode_image, prepare_for_model, ImageNetNormalization};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::nn::{load_safetensors, mobilenet_v2, MobileNetV2, Module};
 use crate::tensor::{no_grad, Tensor};
 
@@ -33,7 +33,8 @@ impl ImageClassifier {
         let labels: Vec<String> =
             class_names.lines().filter(|l| !l.trim().is_empty()).map(|l| l.split(',').next().unwrap_or(l).trim().to_string()).collect();
         if labels.len() != 1000 {
-            return Err(Error::new("mobilenet_v2", format!("expected 1000 ImageNet class names, got {}", labels.len())));
+            let detail = format!("expected 1000 ImageNet class names, got {}", labels.len());
+            return Err(Error::of(ErrorKind::Decode, "mobilenet_v2", detail));
         }
         let classifier = ImageClassifier::mobilenet_v2(labels, device, 0)?;
         load_safetensors(&classifier.model, weights, source)?;

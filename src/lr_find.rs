@@ -2,7 +2,7 @@
 //! The record is first cut to [num_it / 10 .. len - 5] (the noisy start and the explosion at the
 //! end), and at its first NaN.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Suggestions {
@@ -23,7 +23,7 @@ pub fn suggest(lrs: &[f64], losses: &[f64], num_it: usize) -> Result<Suggestions
     let end = losses.iter().position(|l| l.is_nan()).unwrap_or(losses.len()).min(losses.len().saturating_sub(5));
     let start = num_it / 10;
     if end < start + 2 {
-        return Err(Error::new("lr_find", "too few recorded batches to suggest a learning rate (the loss diverged at once?)"));
+        return Err(too_few(losses, num_it));
     }
     let (lrs, losses) = (&lrs[start..end], &losses[start..end]);
     let argmin = |values: &[f64]| values.iter().enumerate().fold(0, |best, (i, &v)| if v < values[best] { i } else { best });
@@ -65,4 +65,16 @@ pub fn suggest(lrs: &[f64], losses: &[f64], num_it: usize) -> Result<Suggestions
         left -= 1;
     }
     Ok(Suggestions { minimum, steep, valley, slide })
+}
+
+/// Why a record is too short to suggest from: a sweep cut short (a loss that became NaN or
+/// exploded at once) diverged; a full sweep of very few iterations is a bad request.
+fn too_few(losses: &[f64], num_it: usize) -> Error {
+    let detail = "too few recorded batches to suggest a learning rate";
+    if losses.len() < num_it || losses.iter().any(|l| !l.is_finite()) {
+        let why = format!("{detail}: the loss diverged after {} batch(es); try a smaller start rate", losses.len());
+        Error::of(ErrorKind::Diverged, "lr_find", why)
+    } else {
+        Error::new("lr_find", format!("{detail}: {num_it} iterations leave too few once the first tenth and the last 5 are dropped"))
+    }
 }

@@ -5,7 +5,7 @@ use common::*;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
 use kiln::rng::Pcg32;
-use kiln::Device;
+use kiln::{Device, ErrorKind};
 
 /// A small PNG of one colour, `w` x `h`.
 fn png(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
@@ -87,6 +87,23 @@ fn bad_files_and_bad_datasets() {
     assert_eq!(error_message(ImageDataset::from_files(vec![], 24, Split::default())), "dataset: no readable images (0 file(s) skipped)");
     let two = files(vec![]).into_iter().take(2).collect();
     assert!(error_message(ImageDataset::from_files(two, 24, Split::default())).contains("0 validation images"), "too few to split");
+}
+
+/// The kind of each failure, which the page acts on: unreadable photos are decode errors; an
+/// empty, single-class or unsplittable dataset and bad settings are bad input.
+#[test]
+fn failures_have_their_kinds() {
+    let kind = |result: kiln::Result<ImageDataset>| result.err().expect("an error").kind();
+    let unreadable = (0..3).map(|i| (LabelledFile { name: format!("{i}.png"), bytes: b"junk".to_vec(), label: format!("c{i}") }, false));
+    assert_eq!(kind(ImageDataset::from_files(unreadable.collect(), 24, Split::default())), ErrorKind::Decode);
+    assert_eq!(kind(ImageDataset::from_files(vec![], 24, Split::default())), ErrorKind::BadInput, "no files at all");
+    let one_class: Vec<_> = files(vec![]).into_iter().filter(|(f, _)| f.label == "cat").collect();
+    assert_eq!(kind(ImageDataset::from_files(one_class, 24, Split::default())), ErrorKind::BadInput);
+    assert_eq!(kind(ImageDataset::from_files(files(vec![]), 0, Split::default())), ErrorKind::BadInput);
+    let bad_pct = Split::Random { valid_pct: 1.5, seed: 1 };
+    assert_eq!(kind(ImageDataset::from_files(files(vec![]), 24, bad_pct)), ErrorKind::BadInput);
+    let truncated = &png(40, 30, [1, 2, 3])[..40];
+    assert_eq!(kiln::data::image::decode_image(truncated, "cut.png").unwrap_err().kind(), ErrorKind::Decode);
 }
 
 #[test]

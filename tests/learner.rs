@@ -8,7 +8,7 @@ use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
 use kiln::learner::{FitOutcome, Learner};
 use kiln::nn::Module;
 use kiln::schedule::LearningRate;
-use kiln::Device;
+use kiln::{Device, ErrorKind};
 
 /// 24 images in two classes that differ in colour, with a little per-image noise.
 fn dataset() -> ImageDataset {
@@ -99,6 +99,31 @@ fn bad_settings_are_refused() {
     assert!(error_message(block_on(learner.fit_one_cycle(1, LearningRate::Single(-1.0), 0.25, 25.0))).contains("positive"));
     learner.batch_size = 64;
     assert!(error_message(block_on(learner.fit_one_cycle(1, LearningRate::Single(1e-3), 0.25, 25.0))).contains("fewer than one batch"));
+    let refused = block_on(learner.lr_find(1.0, 1e-3, 30)).unwrap_err();
+    assert_eq!((refused.kind(), refused.message().starts_with("lr_find: needs 0 < start < end")), (ErrorKind::BadInput, true));
+}
+
+#[test]
+fn failures_have_their_kinds() {
+    let learner = learner();
+    let (weights, description) = block_on(learner.export()).unwrap();
+    let mut other = self::learner();
+    let kind = |result: kiln::Result<()>| result.unwrap_err().kind();
+    assert_eq!(kind(other.load_exported(&weights[..100], &description, "cut")), ErrorKind::Decode, "a truncated weights file");
+    assert_eq!(kind(other.load_exported(&weights, "{not json", "model")), ErrorKind::Decode, "a broken description");
+    assert_eq!(kind(other.load_exported(&weights, r#"{"vocab":["cat","dog"]}"#, "model")), ErrorKind::BadInput, "other classes");
+    // Weights for another number of classes: the head's last layer has another shape.
+    let three = kiln::nn::mobilenet_v2(3, &Device::Cpu, 0).unwrap();
+    let three_weights = block_on(kiln::nn::save_safetensors(&three)).unwrap();
+    let imagenet = kiln::nn::mobilenet_v2(1000, &Device::Cpu, 0).unwrap();
+    let error = kiln::nn::load_safetensors(&imagenet, &three_weights, "three.safetensors").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Shape, "{error}");
+    assert!(error.message().contains("tensor 'classifier.1.weight' has shape [3, 1280], the model expects [1000, 1280]"), "{error}");
+    // An lr_find whose loss is NaN from the first batch diverged: nothing to suggest from.
+    let nan = [f64::NAN; 30];
+    let lrs: Vec<f64> = (0..30).map(|i| 1e-7 * 1.5f64.powi(i)).collect();
+    assert_eq!(kiln::lr_find::suggest(&lrs, &nan, 100).unwrap_err().kind(), ErrorKind::Diverged);
+    assert_eq!(kiln::lr_find::suggest(&lrs[..5], &[1.0; 5], 5).unwrap_err().kind(), ErrorKind::BadInput, "a full but tiny sweep");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 // The Web Worker that owns kiln's Learner, so that decoding, lr_find and training never freeze the
-// page. The page talks to it with postMessage: {id, op, args} → {id, result} | {id, error}; the
-// Learner's progress events come as {progress}. Each op below is one function of `ops`.
+// page. The page talks to it with the messages of learner-protocol.js, where each operation's
+// arguments and result are documented; each operation is one function of `ops` below.
 //
 // The worker also keeps the latest trained model in IndexedDB (the page restores it on reload
 // when the same classes are loaded) and loads the sample photos itself, so their bytes are not
@@ -11,6 +11,8 @@
 // on shared memory, which only a worker (never the page's main thread) may do.
 import { loadKiln } from './kiln-loader.js';
 import { loadSampleFiles } from './sample.js';
+import { Kind, Message, Op, failure, progress, result } from './learner-protocol.js';
+import { messageOf } from './kiln-text.js';
 
 // Relative URLs in a worker resolve against the worker script, and kiln fetches with the URL it
 // is given: pass an absolute one.
@@ -22,26 +24,17 @@ const ready = loadKiln({ threads: asked });
 let learner = null;
 
 const ops = {
-  /**
-   * Picks the backend; when WebGPU was asked for and is missing, falls back to the CPU and says
-   * why (`reason`). `cpu` is kiln.cpuInfo(), with `threadsReason` when it runs on one thread.
-   */
-  async start({ backend }) {
+  /** `cpu` is kiln.cpuInfo(), with `threadsReason` when it runs on one thread. */
+  async [Op.START]({ backend }) {
     const { kiln, cpu, reason: threadsReason } = await ready;
     const info = await kiln.useBackend(backend).catch(async (error) => ({
       ...(await kiln.useBackend('cpu')),
-      reason: message(error).replace(/^useBackend: /, ''),
+      reason: messageOf(error),
     }));
     return { ...info, cpu: { ...cpu, threadsReason } };
   },
 
-  /**
-   * Builds a dataset and a fresh Learner from `source` ({kind: 'sample', classes} or {kind:
-   * 'files', files: [{file, name, label, valid?}]}), replays the cleaner's `edits`, and loads
-   * `model` (the page's last trained weights) or, with `restore`, the one kept in IndexedDB.
-   * On any error the previous learner stays.
-   */
-  async load({ source, size, batchSize, precompute = false, edits = [], model = null, restore = false, unfrozen = false, oversample = false }) {
+  async [Op.LOAD]({ source, size, batchSize, precompute = false, edits = [], model = null, restore = false, unfrozen = false, oversample = false }) {
     const files = source.kind === 'sample'
       ? await loadSampleFiles(undefined, { classes: source.classes, perClass: source.perClass })
       : await Promise.all(source.files.map(async (f) => ({ name: f.name, label: f.label, valid: f.valid, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
@@ -57,11 +50,11 @@ const ops = {
         next.loadExported(new Uint8Array(await model.weights.arrayBuffer()), model.description, 'model.safetensors');
       } else if (restore) {
         // A kept model that no longer loads is not worth failing the dataset for: say so instead.
-        restored = await restoreSaved(next).catch((error) => ({ failed: message(error) }));
+        restored = await restoreSaved(next).catch((error) => ({ failed: messageOf(error) }));
       }
       learner?.free();
       learner = next;
-      learner.onProgress = (progress) => postMessage({ progress });
+      learner.onProgress = (event) => postMessage(progress(event));
       return { summary: learner.dataset, restored };
     } catch (error) {
       next.free();
@@ -69,10 +62,9 @@ const ops = {
     }
   },
 
-  lrFind: ({ numIt }) => the().lrFind({ numIt }),
+  [Op.LR_FIND]: ({ numIt }) => the().lrFind({ numIt }),
 
-  /** fit_one_cycle or fine_tune; afterwards the weights are exported and kept in IndexedDB. */
-  async train({ method, epochs, lr }) {
+  async [Op.TRAIN]({ method, epochs, lr }) {
     const learn = the();
     const outcome = method === 'fine_tune' ? await learn.fineTune(epochs, lr) : await learn.fitOneCycle(epochs, lr, {});
     // A diverged model is not worth keeping: the page's last good weights stay the ones to go back to.
@@ -81,15 +73,14 @@ const ops = {
     return { ...outcome, model };
   },
 
-  stop: () => learner?.stop(),
-  freeze: () => the().freeze(),
-  unfreeze: () => the().unfreeze(),
-  oversample: ({ on }) => { the().oversample = on; },
-  setImageSize: ({ size }) => { the().setImageSize(size); return the().dataset; },
-  interpret: () => the().interpret(),
+  [Op.STOP]: () => learner?.stop(),
+  [Op.FREEZE]: () => the().freeze(),
+  [Op.UNFREEZE]: () => the().unfreeze(),
+  [Op.OVERSAMPLE]: ({ on }) => { the().oversample = on; },
+  [Op.SET_IMAGE_SIZE]: ({ size }) => { the().setImageSize(size); return the().dataset; },
+  [Op.INTERPRET]: () => the().interpret(),
 
-  /** The cleaner's decisions, [{item, action: 'delete' | 'relabel', label}]; returns the new summary. */
-  clean({ changes }) {
+  [Op.CLEAN]({ changes }) {
     for (const c of changes) {
       if (c.action === 'delete') the().deleteItem(c.item);
       else the().relabelItem(c.item, c.label);
@@ -97,31 +88,25 @@ const ops = {
     return the().dataset;
   },
 
-  async predict({ file, name }) {
+  async [Op.PREDICT]({ file, name }) {
     return the().predict(new Uint8Array(await file.arrayBuffer()), name);
   },
 
-  exportModel: () => exported(the()),
+  [Op.EXPORT_MODEL]: () => exported(the()),
 
-  /** Loads a model.safetensors + model.json pair; on any error the learner is unchanged. */
-  async loadModel({ weights, description, name }) {
+  async [Op.LOAD_MODEL]({ weights, description, name }) {
     the().loadExported(new Uint8Array(await weights.arrayBuffer()), description, name);
     const model = { weights, description };
     await save('latest', { ...model, savedAt: Date.now() }).catch(() => {});
     return { model };
   },
 
-  /** Forgets the model kept in IndexedDB. */
-  forget: () => save('latest', undefined),
+  [Op.FORGET]: () => save('latest', undefined),
 };
 
 function the() {
-  if (!learner) throw new Error('load a dataset first');
+  if (!learner) throw Object.assign(new Error('load a dataset first'), { kind: Kind.BAD_INPUT });
   return learner;
-}
-
-function message(error) {
-  return error?.message ?? String(error);
 }
 
 /** The cleaner's edits, recorded by item name, replayed on a freshly built dataset. */
@@ -175,12 +160,13 @@ async function transaction(mode, body) {
 const save = (key, value) => transaction('readwrite', (store) => (value === undefined ? store.delete(key) : store.put(value, key)));
 const open = (key) => transaction('readonly', (store) => store.get(key));
 
-self.onmessage = async ({ data: { id, op, args } }) => {
+self.onmessage = async ({ data: { type, id, op, args } }) => {
+  if (type !== Message.REQUEST) return;
   try {
     await ready;
     if (!(op in ops)) throw new Error(`unknown operation '${op}'`);
-    postMessage({ id, result: await ops[op](args ?? {}) });
+    postMessage(result(id, await ops[op](args ?? {})));
   } catch (error) {
-    postMessage({ id, error: message(error), kind: error?.kind });
+    postMessage(failure(id, error));
   }
 };

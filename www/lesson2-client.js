@@ -1,5 +1,7 @@
 // The page's side of the learner's Web Worker (www/learner-worker.js): each call is a Promise,
-// matched to its answer by id; progress events go to one callback.
+// matched to its answer by id; progress events go to one callback. The messages are those of
+// learner-protocol.js.
+import { Kind, Message, errorOf, request } from './learner-protocol.js';
 
 export class LearnerClient {
   /**
@@ -13,31 +15,33 @@ export class LearnerClient {
     if (threads) url.searchParams.set('threads', threads);
     this.worker = new Worker(url, { type: 'module' });
     this.worker.onmessage = ({ data }) => {
-      if (data.progress) {
+      if (data.type === Message.PROGRESS) {
         onProgress(data.progress);
         return;
       }
       const call = this.pending.get(data.id);
       if (!call) return;
       this.pending.delete(data.id);
-      if ('error' in data) call.reject(Object.assign(new Error(data.error), { kind: data.kind })); // kind: kiln's error.kind
+      if (data.type === Message.ERROR) call.reject(errorOf(data));
       else call.resolve(data.result);
     };
     // A worker that cannot start, or dies (out of memory), fails every call still waiting.
     this.worker.onerror = (event) => {
       event.preventDefault();
-      this.dead = new Error(`the learner's worker stopped (${event.message || 'it could not be started'})`);
+      const message = `the learner's worker stopped (${event.message || 'it could not be started'})`;
+      this.dead = errorOf({ message, kind: Kind.CRASHED });
       this.failAll(this.dead);
     };
   }
 
-  /** Runs `op` in the worker; resolves with its result or rejects with its error message. */
+  /** Runs `op` (one of learner-protocol.js's `Op`) in the worker; resolves with its result or rejects with its error. */
   call(op, args = {}) {
     if (this.dead) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
+      const message = request(id, op, args);
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, op, args });
+      this.worker.postMessage(message);
     });
   }
 

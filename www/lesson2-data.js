@@ -2,9 +2,10 @@
 // picked with <input webkitdirectory>, or the bundled sample photos; one subfolder per class, the
 // folder's name the label (fastai's parent_label). The page reads nothing itself: it hands the
 // File objects to the worker, which decodes them. Then: class counts, examples, what was skipped.
-import { $, el, plain, say, showAlert } from './lesson2-ui.js';
+import { Op } from './learner-protocol.js';
+import { messageOf, plain, reworded } from './kiln-text.js';
+import { $, dropZone, el, say, showAlert, tooBig } from './lesson2-ui.js';
 
-const MAX_FILE_MB = 50; // the Rust side refuses images over 50 megapixels; bigger files are not even read
 const EXAMPLES = 12;
 
 export function setupData(app) {
@@ -14,16 +15,11 @@ export function setupData(app) {
     event.target.value = ''; // picking the same folder again still counts as a change
     loadPicked(app, picked);
   });
-  const zone = $('drop-data');
-  zone.addEventListener('dragover', (event) => { event.preventDefault(); zone.classList.add('over'); });
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', async (event) => {
-    event.preventDefault();
-    zone.classList.remove('over');
+  dropZone($('drop-data'), async (transfer) => {
     // The entries must be taken during the drop event itself; they are walked afterwards.
-    const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+    const entries = [...transfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
     // Without entries (a browser that has no webkitGetAsEntry) there are only the files themselves.
-    const loose = [...event.dataTransfer.files].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
+    const loose = [...transfer.files].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
     loadPicked(app, entries.length ? await filesOf(entries) : loose);
   });
   $('size').addEventListener('change', () => resize(app));
@@ -37,7 +33,7 @@ export function setupData(app) {
     });
   });
   $('oversample').addEventListener('change', (event) => app.run('oversampling', async () => {
-    await app.worker.call('oversample', { on: event.target.checked });
+    await app.worker.call(Op.OVERSAMPLE, { on: event.target.checked });
     say('data-status', event.target.checked
       ? 'Oversampling: rare classes are now drawn as often as common ones in training.'
       : 'Oversampling is off: every training photo is drawn once per epoch.');
@@ -101,7 +97,7 @@ function loadPicked(app, picked) {
 /**
  * Labels from the parent folder; a `train`/`valid` folder above the class folders is the split
  * (fastai's GrandparentSplitter), otherwise 20% chosen at random with a fixed seed. Hidden files,
- * files outside a class folder and files over 50 MB are skipped here, with the reason.
+ * files outside a class folder and files too big to read (`tooBig`) are skipped here, with the reason.
  */
 function label(picked) {
   const files = [];
@@ -111,7 +107,7 @@ function label(picked) {
     const name = parts.join('/');
     if (parts.at(-1).startsWith('.')) skipped.push({ name, reason: 'a hidden file' });
     else if (parts.length < 2) skipped.push({ name, reason: 'not inside a class folder' });
-    else if (file.size > MAX_FILE_MB * 1e6) skipped.push({ name, reason: `${(file.size / 1e6).toFixed(0)} MB, more than the ${MAX_FILE_MB} MB kiln reads: not opened` });
+    else if (tooBig(file)) skipped.push({ name, reason: `${tooBig(file)}: not opened` });
     else files.push({ file, name, label: parts.at(-2), split: parts.slice(0, -2).findLast((p) => p === 'train' || p === 'valid') });
   }
   const given = files.some((f) => f.split === 'valid') && files.some((f) => f.split === 'train');
@@ -151,11 +147,11 @@ function load(app, source, thumbsFor, skippedHere) {
     say('data-status', source.kind === 'sample' ? 'Loading the sample photos…' : `Reading ${source.files.length} files…`);
     let loaded;
     try {
-      loaded = await app.worker.call('load', loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true }));
+      loaded = await app.worker.call(Op.LOAD, loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true }));
     } catch (error) {
       if (app.summary) show(app, app.summary);
       else say('data-status', '');
-      throw new Error(`These photos could not be loaded: ${plain(error.message)}.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
+      throw reworded(error, `These photos could not be loaded: ${plain(messageOf(error))}.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
     }
     const thumbs = await thumbsFor(loaded.summary);
     app.thumbs?.revoke();
@@ -176,7 +172,7 @@ function resize(app) {
     return;
   }
   app.run('resizing', async () => {
-    const summary = await app.worker.call('setImageSize', { size });
+    const summary = await app.worker.call(Op.SET_IMAGE_SIZE, { size });
     app.emit('dataset', { summary, fresh: false });
     say('data-status', `The photos are now ${size} px. The weights are kept: fastai calls this progressive resizing.`);
   });

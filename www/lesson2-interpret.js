@@ -1,6 +1,7 @@
 // Steps 4 and 5 of the lesson: what the model gets wrong (fastai's ClassificationInterpretation:
 // plot_top_losses, the confusion matrix, most_confused) and fastai's ImageClassifierCleaner,
 // which deletes or relabels photos for the next training and lists the changes as a CSV.
+import { Op } from './learner-protocol.js';
 import { $, csvField, el, percent, say } from './lesson2-ui.js';
 import { photo } from './lesson2-data.js';
 
@@ -38,7 +39,7 @@ export function setupInterpret(app) {
 
 /** The validation set's per-photo losses, predictions and the confusion matrix (cached). */
 async function interpret(app) {
-  interpretation ??= await app.worker.call('interpret');
+  interpretation ??= await app.worker.call(Op.INTERPRET);
   losses = interpretation.topLosses;
   return interpretation;
 }
@@ -139,7 +140,7 @@ function applyCleaning(app) {
     return undefined;
   }
   return app.run('cleaning', async () => {
-    const summary = await app.worker.call('clean', { changes });
+    const summary = await app.worker.call(Op.CLEAN, { changes });
     app.edits.push(...changes.map(({ name, action, label }) => ({ name, action, label })));
     app.emit('dataset', { summary, fresh: false, cleaned: true });
     const deleted = changes.filter((c) => c.action === 'delete').length;

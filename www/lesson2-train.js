@@ -3,6 +3,7 @@
 // epochs end, plots the smoothed loss and the schedule per batch, and says afterwards what the
 // numbers mean (lesson2-diagnosis.js).
 import uPlot from './vendor/uPlot.esm.js';
+import { Op } from './learner-protocol.js';
 import { $, el, clock, keepSized, rate, say, six, showAlert, widthOf } from './lesson2-ui.js';
 import { diagnose } from './lesson2-diagnosis.js';
 
@@ -23,7 +24,7 @@ export function setupTrain(app) {
   $('lr-find-button').addEventListener('click', () => findLearningRate(app));
   $('train-form').addEventListener('submit', (event) => { event.preventDefault(); train(app); });
   $('stop').addEventListener('click', () => {
-    app.worker.call('stop');
+    app.worker.call(Op.STOP);
     say('train-status', 'Stopping after this batch…');
   });
   $('unfreeze').addEventListener('click', () => setFrozen(app, false));
@@ -49,7 +50,7 @@ export function setupTrain(app) {
     }
   });
   $('forget').addEventListener('click', () => app.run('forgetting', async () => {
-    await app.worker.call('forget');
+    await app.worker.call(Op.FORGET);
     app.lastModel = null;
     await app.rebuild(app.info.backend);
     $('forget').hidden = true;
@@ -66,7 +67,7 @@ export function findLearningRate(app) {
     $('lr-progress').value = 0;
     say('lr-status', `Training ${numIt} batches with a growing learning rate…`);
     try {
-      const found = await app.worker.call('lrFind', { numIt });
+      const found = await app.worker.call(Op.LR_FIND, { numIt });
       drawFinder(found);
       $('lr').value = rate(found.suggestions.valley);
       say('lr-status', `Suggested learning rate (valley): ${rate(found.suggestions.valley)}. It is in the learning rate field below; click the plot to pick another.`);
@@ -160,7 +161,7 @@ export function train(app) {
     startShowing(method === 'fine_tune' ? epochs + 1 : epochs);
     say('train-status', `Training: ${method}(${epochs}, ${Array.isArray(lr) ? `slice(${lr.map(rate).join(', ')})` : rate(lr)})…`);
     $('diagnosis').replaceChildren();
-    const result = await app.worker.call('train', { method, epochs, lr });
+    const result = await app.worker.call(Op.TRAIN, { method, epochs, lr });
     if (result.model) app.lastModel = result.model;
     if (method === 'fine_tune') app.unfrozen = true;
     showFrozen(app);
@@ -264,7 +265,7 @@ function drawTraining() {
 /** Unfreeze: the whole network trains (every layer group); freeze: only the head again. */
 function setFrozen(app, frozen) {
   return app.run(frozen ? 'freezing' : 'unfreezing', async () => {
-    await app.worker.call(frozen ? 'freeze' : 'unfreeze');
+    await app.worker.call(frozen ? Op.FREEZE : Op.UNFREEZE);
     app.unfrozen = !frozen;
     showFrozen(app);
     say('train-status', frozen

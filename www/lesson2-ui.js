@@ -13,6 +13,33 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+/**
+ * The largest file the page hands to kiln, in megabytes (10^6 bytes): a photo's file is far
+ * smaller than its decoded pixels, and kiln refuses images over 50 megapixels anyway
+ * (MAX_IMAGE_PIXELS in src/data/image.rs), so a bigger file is not even read.
+ */
+const MAX_FILE_MB = 50;
+
+/** Why `file` is not read ("51 MB, more than the 50 MB kiln reads"), or null when it is small enough. */
+export function tooBig(file) {
+  if (file.size <= MAX_FILE_MB * 1e6) return null;
+  return `${(file.size / 1e6).toFixed(0)} MB, more than the ${MAX_FILE_MB} MB kiln reads`;
+}
+
+/**
+ * Makes `zone` a drop target: highlighted while something is dragged over it; `onDrop` gets the
+ * drop's DataTransfer during the drop event itself (its entries can be read only then).
+ */
+export function dropZone(zone, onDrop) {
+  zone.addEventListener('dragover', (event) => { event.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    onDrop(event.dataTransfer);
+  });
+}
+
 /** Sets the text of a role=status line (an empty text hides it). */
 export function say(id, text, kind = '') {
   const node = $(id);
@@ -58,9 +85,6 @@ export function rate(v) {
   const [mantissa, exponent] = Number(v).toExponential(1).split('e');
   return `${mantissa.replace(/\.0$/, '')}e${exponent.replace('+', '')}`;
 }
-
-/** kiln's errors start with the operation's name ("dataset: ..."): the person needs only the rest. */
-export const plain = (message) => message.replace(/^(?:[\w.]+: )+/, '');
 
 export const percent = (p) => `${(100 * p).toFixed(1)}%`;
 

@@ -1,8 +1,9 @@
 // Step 6 of the lesson: use the model. Classify one photo (dropped or picked), save the model
 // (fastai's export: model.safetensors with PyTorch names + model.json) and load it back.
-import { $, el, percent, say, showAlert } from './lesson2-ui.js';
+import { Op } from './learner-protocol.js';
+import { messageOf, reworded } from './kiln-text.js';
+import { $, dropZone, el, percent, say, showAlert, tooBig } from './lesson2-ui.js';
 
-const MAX_FILE_MB = 50;
 let previewUrl = null;
 
 export function setupUse(app) {
@@ -11,13 +12,8 @@ export function setupUse(app) {
     event.target.value = '';
     if (file) predict(app, file);
   });
-  const zone = $('drop-image');
-  zone.addEventListener('dragover', (event) => { event.preventDefault(); zone.classList.add('over'); });
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', (event) => {
-    event.preventDefault();
-    zone.classList.remove('over');
-    const file = [...event.dataTransfer.files][0];
+  dropZone($('drop-image'), (transfer) => {
+    const [file] = transfer.files;
     if (file) predict(app, file);
   });
   $('save-model').addEventListener('click', () => saveModel(app));
@@ -32,12 +28,12 @@ export function setupUse(app) {
 /** The class probabilities of one photo, most likely first. */
 function predict(app, file) {
   if (!app.summary) return showAlert('Load a dataset and train a model first: the model needs to know the classes.');
-  if (file.size > MAX_FILE_MB * 1e6) return showAlert(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB, more than the ${MAX_FILE_MB} MB kiln reads. It was not opened.`);
+  if (tooBig(file)) return showAlert(`${file.name}: ${tooBig(file)}. It was not opened.`);
   return app.run('predicting', async () => {
     say('predict-status', `Classifying ${file.name}…`);
     let result;
     try {
-      result = await app.worker.call('predict', { file, name: file.name });
+      result = await app.worker.call(Op.PREDICT, { file, name: file.name });
     } catch (error) {
       say('predict-status', '');
       throw error;
@@ -59,7 +55,7 @@ function predict(app, file) {
 /** Downloads model.safetensors and model.json. */
 function saveModel(app) {
   return app.run('saving the model', async () => {
-    const { weights, description } = await app.worker.call('exportModel');
+    const { weights, description } = await app.worker.call(Op.EXPORT_MODEL);
     download(weights, 'model.safetensors');
     download(new Blob([description], { type: 'application/json' }), 'model.json');
     say('model-status', 'Saved model.safetensors (the weights, with PyTorch names) and model.json (the classes and image size). Load both to use the model again.');
@@ -84,10 +80,10 @@ function loadModel(app, files) {
   return app.run('loading the model', async () => {
     const description = await json.text();
     try {
-      const { model } = await app.worker.call('loadModel', { weights, description, name: weights.name });
+      const { model } = await app.worker.call(Op.LOAD_MODEL, { weights, description, name: weights.name });
       app.lastModel = model;
     } catch (error) {
-      throw new Error(`The model could not be loaded: ${error.message}. The current model is unchanged.`);
+      throw reworded(error, `The model could not be loaded: ${messageOf(error)}. The current model is unchanged.`);
     }
     app.emit('trained', { outcome: 'loaded' });
     say('model-status', `Loaded ${weights.name}: predictions now use it.`);

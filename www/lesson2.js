@@ -8,7 +8,9 @@
 //   lesson2-use.js        6. predict, save and load the model
 // This module holds the shared state (`app`), the backend and the URL parameters.
 import { LearnerClient } from './lesson2-client.js';
-import { $, hideAlert, plain, say, showAlert } from './lesson2-ui.js';
+import { Kind, Op } from './learner-protocol.js';
+import { describeBackend, explain, messageOf, plain } from './kiln-text.js';
+import { $, hideAlert, say, showAlert } from './lesson2-ui.js';
 import { setupData, loadSample, loadArgs } from './lesson2-data.js';
 import { setupTrain, findLearningRate, train } from './lesson2-train.js';
 import { setupInterpret } from './lesson2-interpret.js';
@@ -66,16 +68,15 @@ async function run(name, body) {
 }
 
 /**
- * Says what went wrong. When the GPU went away, offers to carry on with the CPU backend; when the
- * worker died (out of memory, a crash in WebAssembly), offers to start it again. Either way the
- * dataset comes back with the weights of the last finished training.
+ * Says what went wrong, by the error's kind. When the GPU went away, offers to carry on with the
+ * CPU backend; when the worker crashed (a trap in WebAssembly, or the worker died), offers to
+ * start it again. Either way the dataset comes back with the weights of the last finished
+ * training. Any other error gets its message and the advice for its kind (kiln-text.js).
  */
 function fail(error) {
-  const text = error?.message ?? String(error);
-  const gpuLost = app.info?.backend === 'webgpu' && /device(?: was| is)? lost|\bGPU\b|webgpu|wgpu/i.test(text);
-  // kiln's own out-of-memory error leaves the learner as it was: its message says what to do.
-  const crashed = error?.kind !== 'out-of-memory' && /worker stopped|unreachable|out of bounds|out of memory|RuntimeError/i.test(text);
-  if (crashed && !gpuLost) {
+  const text = messageOf(error);
+  const gpuLost = app.info?.backend === 'webgpu' && (error?.kind === Kind.DEVICE_LOST || error?.kind === Kind.NO_GPU);
+  if (error?.kind === Kind.CRASHED) {
     showAlert(`The learner crashed (${text}). Your dataset and the weights from the last finished training are kept: start it again.`, {
       label: 'Start again',
       run: () => app.run('starting again', () => rebuild(app.info?.backend ?? 'auto')),
@@ -89,7 +90,7 @@ function fail(error) {
       }),
     });
   } else {
-    showAlert(text.charAt(0).toUpperCase() + text.slice(1));
+    showAlert(explain(error));
   }
 }
 
@@ -106,14 +107,9 @@ function refresh() {
   document.body.classList.toggle('busy', busy);
 }
 
-function describe(info) {
-  if (info.backend === 'cpu') return info.adapter; // "CPU, 8 threads, WebAssembly SIMD128 + FMA"
-  return `WebGPU · ${info.adapter}${info.fallback ? ' (software adapter)' : ''}`;
-}
-
 function showBackend(info, asked) {
   app.info = info;
-  $('backend-status').textContent = describe(info);
+  $('backend-status').textContent = describeBackend(info);
   $('backend-select').value = asked === 'auto' ? 'auto' : info.backend;
   const notes = [];
   if (info.reason) notes.push(`Running on kiln's CPU backend: ${plain(info.reason).replace(/\.$/, '')}.`);
@@ -140,8 +136,8 @@ function threadsParam() {
 async function rebuild(backend, { restore = false } = {}) {
   const worker = new LearnerClient((progress) => app.emit('progress', progress), { threads: threadsParam() });
   try {
-    const info = await worker.call('start', { backend });
-    const loaded = app.source ? await worker.call('load', loadArgs(app, { model: app.lastModel, restore })) : null;
+    const info = await worker.call(Op.START, { backend });
+    const loaded = app.source ? await worker.call(Op.LOAD, loadArgs(app, { model: app.lastModel, restore })) : null;
     app.worker?.terminate();
     app.worker = worker;
     showBackend(info, backend);
@@ -205,4 +201,4 @@ async function main() {
   await autorun();
 }
 
-main().catch((error) => showAlert(`kiln could not start: ${error.message}`));
+main().catch((error) => showAlert(`kiln could not start: ${messageOf(error)}`));

@@ -5,6 +5,7 @@
 // For tests and lessons the page state is also readable as `window.lesson`.
 import init, { useBackend, Tensor } from '../pkg/kiln.js';
 import uPlot from './vendor/uPlot.esm.js';
+import { describeBackend, messageOf, plain } from './kiln-text.js';
 
 const N = 100;
 const TRUE_A = [3, 2];
@@ -27,11 +28,6 @@ function showNotice(text, kind = 'info', id = 'notice') {
   notice.hidden = !text;
 }
 
-function describe(info) {
-  if (info.backend === 'cpu') return info.adapter; // "CPU (WebAssembly SIMD128)"
-  return `WebGPU · ${info.adapter}${info.fallback ? ' (software adapter)' : ''}`;
-}
-
 /** Switches backend; without WebGPU, says so and runs on the CPU. */
 async function selectBackend(name) {
   let info;
@@ -40,12 +36,11 @@ async function selectBackend(name) {
     showNotice('', 'info', 'backend-notice');
   } catch (error) {
     info = await useBackend('cpu');
-    const reason = error.message.replace(/^[\w.]+: /, ''); // drop the "op: " prefix of kiln's errors
-    showNotice(`WebGPU is not available here: ${reason}. kiln runs on its CPU backend instead.`, 'info', 'backend-notice');
+    showNotice(`WebGPU is not available here: ${plain(messageOf(error))}. kiln runs on its CPU backend instead.`, 'info', 'backend-notice');
   }
   lesson.backend = info;
   $('backend-select').value = info.backend;
-  $('backend-status').textContent = describe(info);
+  $('backend-status').textContent = describeBackend(info);
   await makeData();
 }
 
@@ -137,7 +132,7 @@ async function run(lr, steps) {
       showNotice('');
     }
   } catch (error) {
-    showNotice(`Training stopped: ${error.message}`, 'error');
+    showNotice(`Training stopped: ${messageOf(error)}`, 'error');
   } finally {
     a.free();
     lesson.running = false; lesson.done = true;
@@ -167,4 +162,4 @@ async function main() {
   if (params.get('autorun') !== '0') $('controls').requestSubmit();
 }
 
-main().catch((error) => showNotice(`kiln could not start: ${error.message}`, 'error'));
+main().catch((error) => showNotice(`kiln could not start: ${messageOf(error)}`, 'error'));

@@ -9,8 +9,8 @@
 //! matrix maps an output position to the position it reads: source = warp(affine(output)), with
 //! affine = flip · rotate · zoom (fastai multiplies its affine matrices in that order).
 
-use crate::ops::image::AUGMENT_PARAMS;
 use crate::error::{Error, Result};
+use crate::ops::image::AUGMENT_PARAMS;
 use crate::rng::Pcg32;
 
 /// fastai's aug_transforms settings; `Default` gives fastai's defaults, which Lesson 2 uses.

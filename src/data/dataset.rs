@@ -9,8 +9,8 @@ use regex::Regex;
 use super::augment::AugTransforms;
 use super::image::{crop_normalized, crop_unit, decode_image, resize_shorter_side, ImageNetNormalization};
 use crate::backend::Device;
+use crate::error::{Error, ErrorKind, Result};
 use crate::ops::image::AUGMENT_PARAMS;
-use crate::error::{Error, Result};
 use crate::rng::Pcg32;
 use crate::tensor::Tensor;
 
@@ -118,7 +118,9 @@ impl ImageDataset {
         items.iter_mut().for_each(|i| i.label = remap[i.label]);
 
         if items.is_empty() {
-            return Err(Error::new("dataset", format!("no readable images ({} file(s) skipped)", skipped.len())));
+            // Files that were given but could not be decoded are a decode failure; no files at all, bad input.
+            let kind = if skipped.is_empty() { ErrorKind::BadInput } else { ErrorKind::Decode };
+            return Err(Error::of(kind, "dataset", format!("no readable images ({} file(s) skipped)", skipped.len())));
         }
         if vocab.len() < 2 {
             return Err(Error::new("dataset", format!("a classifier needs at least two classes; found only '{}'", vocab[0])));
@@ -315,7 +317,7 @@ fn random_split(n: usize, valid_pct: f64, seed: u64) -> Result<(Vec<usize>, Vec<
 /// Fisher-Yates.
 fn shuffle(items: &mut [usize], rng: &mut Pcg32) {
     for i in (1..items.len()).rev() {
-        let j = (rng.next_u32() as u64 * (i as u64 + 1) >> 32) as usize;
+        let j = ((rng.next_u32() as u64 * (i as u64 + 1)) >> 32) as usize;
         items.swap(i, j);
     }
 }

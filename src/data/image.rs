@@ -5,7 +5,7 @@ use std::io::Cursor;
 
 use image::{imageops::FilterType, DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Images with more pixels than this are refused before any pixel buffer is allocated
 /// (a 30000 x 30000 PNG would need 2.7 GB). 50 megapixels covers any camera photo.
@@ -37,7 +37,7 @@ impl Default for ImageNetNormalization {
 /// Decodes an image file's bytes into 8-bit RGB, upright (EXIF orientation applied); greyscale,
 /// alpha (dropped), 16-bit and CMYK images are converted. `name` is used in error messages.
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
-    let fail = |detail: String| Error::new("decode_image", format!("{name}: {detail}"));
+    let fail = |detail: String| Error::of(ErrorKind::Decode, "decode_image", format!("{name}: {detail}"));
     let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| fail(format!("could not be read ({e})")))?;
     let format = reader.format().ok_or_else(|| fail("is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)".into()))?;
     // The JPEG decoder fills a cut-off file with grey instead of failing. Entropy-coded data

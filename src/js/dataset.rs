@@ -4,7 +4,8 @@
 use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, js_object};
+use super::interop::{bad_input, js_error, js_object};
+use super::options::{self, DatasetOptions};
 use crate::data::augment::AugTransforms;
 use crate::data::dataset::{ImageDataset, LabelledFile, Split};
 
@@ -19,7 +20,7 @@ fn text(object: &JsValue, key: &str, op: &str, index: u32) -> Result<String, JsE
     Reflect::get(object, &key.into())
         .ok()
         .and_then(|v| v.as_string())
-        .ok_or_else(|| JsError::new(&format!("{op}: files[{index}].{key} must be a string")))
+        .ok_or_else(|| bad_input(op, format!("files[{index}].{key} must be a string")))
 }
 
 /// A file's bytes, from a Uint8Array or an ArrayBuffer.
@@ -28,31 +29,24 @@ fn bytes(object: &JsValue, op: &str, index: u32) -> Result<Vec<u8>, JsError> {
     if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>() {
         Ok(Uint8Array::new(&value).to_vec())
     } else {
-        Err(JsError::new(&format!("{op}: files[{index}].bytes must be a Uint8Array or an ArrayBuffer")))
+        Err(bad_input(op, format!("files[{index}].bytes must be a Uint8Array or an ArrayBuffer")))
     }
 }
 
-fn number_option(options: &JsValue, key: &str, default: f64) -> f64 {
-    Reflect::get(options, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(default)
-}
+impl DatasetOptions {
+    /// The seeded random split, or `Split::Given` when the files carry their own `valid` flags.
+    fn split(&self, given: bool) -> Split {
+        if given {
+            Split::Given
+        } else {
+            Split::Random { valid_pct: self.valid_pct, seed: self.seed }
+        }
+    }
 
-/// `{size = 224, validPct = 0.2, seed = 42}` as an image size and a split; `given` when the
-/// files carry their own `valid` flags.
-fn size_and_split(options: &JsValue, given: bool) -> (u32, Split) {
-    let size = number_option(options, "size", 224.0).max(0.0) as u32;
-    let split = if given {
-        Split::Given
-    } else {
-        Split::Random { valid_pct: number_option(options, "validPct", 0.2), seed: number_option(options, "seed", 42.0) as u64 }
-    };
-    (size, split)
-}
-
-/// Training-time augmentation from `{augment = true, flipVert = false}`: fastai's aug_transforms
-/// (with flip_vert), or none.
-fn augmentation(options: &JsValue) -> Option<AugTransforms> {
-    let flag = |key: &str| Reflect::get(options, &key.into()).ok().and_then(|v| v.as_bool());
-    flag("augment").unwrap_or(true).then(|| AugTransforms { flip_vert: flag("flipVert").unwrap_or(false), ..AugTransforms::default() })
+    /// fastai's aug_transforms (with flip_vert), or none.
+    fn augmentation(&self) -> Option<AugTransforms> {
+        self.augment.then(|| AugTransforms { flip_vert: self.flip_vert, ..AugTransforms::default() })
+    }
 }
 
 #[wasm_bindgen(js_class = ImageDataset)]
@@ -70,6 +64,7 @@ impl JsImageDataset {
         options: JsValue,
     ) -> Result<JsImageDataset, JsError> {
         let op = "ImageDataset.fromFiles";
+        let options: DatasetOptions = options::read(op, &options)?;
         let mut labelled = Vec::new();
         let mut given = false;
         for (i, file) in files.iter().enumerate() {
@@ -80,9 +75,8 @@ impl JsImageDataset {
                 LabelledFile { name: text(&file, "name", op, i)?, bytes: bytes(&file, op, i)?, label: text(&file, "label", op, i)? };
             labelled.push((entry, valid.unwrap_or(false)));
         }
-        let (size, split) = size_and_split(&options, given);
-        let mut inner = ImageDataset::from_files(labelled, size, split).map_err(js_error)?;
-        inner.augmentation = augmentation(&options);
+        let mut inner = ImageDataset::from_files(labelled, options.size, options.split(given)).map_err(js_error)?;
+        inner.augmentation = options.augmentation();
         Ok(JsImageDataset { inner: Some(inner) })
     }
 
@@ -96,19 +90,19 @@ impl JsImageDataset {
         options: JsValue,
     ) -> Result<JsImageDataset, JsError> {
         let op = "ImageDataset.fromNameRegex";
+        let options: DatasetOptions = options::read(op, &options)?;
         let mut named = Vec::new();
         for (i, file) in files.iter().enumerate() {
             named.push((text(&file, "name", op, i as u32)?, bytes(&file, op, i as u32)?));
         }
-        let (size, split) = size_and_split(&options, false);
-        let mut inner = ImageDataset::from_name_regex(named, &pattern, size, split).map_err(js_error)?;
-        inner.augmentation = augmentation(&options);
+        let mut inner = ImageDataset::from_name_regex(named, &pattern, options.size, options.split(false)).map_err(js_error)?;
+        inner.augmentation = options.augmentation();
         Ok(JsImageDataset { inner: Some(inner) })
     }
 
     /// What the dataset holds: see `summary_object`.
     pub fn summary(&self) -> Result<JsValue, JsError> {
-        let dataset = self.inner.as_ref().ok_or_else(|| JsError::new("ImageDataset: this dataset now belongs to a Learner"))?;
+        let dataset = self.inner.as_ref().ok_or_else(|| bad_input("ImageDataset", "this dataset now belongs to a Learner"))?;
         Ok(summary_object(dataset))
     }
 }

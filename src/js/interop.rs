@@ -1,5 +1,7 @@
 //! Rust values as the JS values the API hands out: errors that carry their kind, plain objects.
 
+use std::fmt;
+
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
@@ -14,6 +16,11 @@ pub(super) fn js_error(e: Error) -> JsError {
     // A JsError is a handle to the JS object: a copy of the handle sets the field on the same object.
     let _ = Reflect::set(&JsValue::from(error.clone()), &"kind".into(), &kind.into());
     error
+}
+
+/// A wrong argument given to `op` from JavaScript: "op: detail", with `error.kind` "bad-input".
+pub(super) fn bad_input(op: &str, detail: impl fmt::Display) -> JsError {
+    js_error(Error::new(op, detail))
 }
 
 /// A plain JS object with these fields.

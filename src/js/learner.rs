@@ -5,17 +5,18 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::current;
 use super::dataset::{summary_object, JsImageDataset};
-use super::model::{fetch_bytes, DEFAULT_WEIGHTS_URL};
-use super::{current, js_error, js_object};
+use super::interop::{bad_input, js_error, js_object};
+use super::model::fetch_bytes;
+use super::options::{self, learning_rate, LrFindOptions, OneCycleOptions, TtaOptions, VisionOptions};
 use crate::data::augment::AugTransforms;
 use crate::interpret::{confusion_matrix, most_confused, top_losses, ItemResult};
 use crate::learner::{EpochResult, FitOutcome, Learner, Progress};
-use crate::schedule::LearningRate;
 
 #[wasm_bindgen(js_name = Learner)]
 pub struct JsLearner {
@@ -71,26 +72,6 @@ fn outcome_object(outcome: FitOutcome) -> JsValue {
     }
 }
 
-/// A learning rate from JS: a number (every layer group), `[b]` (fastai's slice(b): b/10 for the
-/// body, b for the head) or `[a, b]` (slice(a, b): spread evenly on a log scale).
-fn learning_rate(value: &JsValue, op: &str) -> Result<LearningRate, JsValue> {
-    let bad = || JsValue::from(JsError::new(&format!("{op}: the learning rate must be a number, [max] or [min, max]")));
-    if let Some(lr) = value.as_f64() {
-        return Ok(LearningRate::Single(lr));
-    }
-    let array = value.dyn_ref::<Array>().ok_or_else(bad)?;
-    let rates: Vec<f64> = array.iter().map(|v| v.as_f64().ok_or_else(bad)).collect::<Result<_, _>>()?;
-    match rates[..] {
-        [b] => Ok(LearningRate::UpTo(b)),
-        [a, b] => Ok(LearningRate::Range(a, b)),
-        _ => Err(bad()),
-    }
-}
-
-fn option(options: &JsValue, key: &str, default: f64) -> f64 {
-    Reflect::get(options, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(default)
-}
-
 fn item_object(learner: &Learner, r: &ItemResult) -> JsValue {
     let vocab = &learner.data.vocab;
     js_object(&[
@@ -104,7 +85,7 @@ fn item_object(learner: &Learner, r: &ItemResult) -> JsValue {
 }
 
 fn busy(op: &str) -> JsValue {
-    JsError::new(&format!("{op}: the learner is busy with another operation (wait for it, or stop it)")).into()
+    bad_input(op, "the learner is busy with another operation (wait for it, or stop it)").into()
 }
 
 impl JsLearner {
@@ -124,7 +105,7 @@ impl JsLearner {
     }
 
     fn with<T>(&self, op: &str, body: impl FnOnce(&mut Learner) -> crate::Result<T>) -> Result<T, JsError> {
-        let mut learner = self.inner.try_borrow_mut().map_err(|_| JsError::new(&format!("{op}: the learner is busy")))?;
+        let mut learner = self.inner.try_borrow_mut().map_err(|_| bad_input(op, "the learner is busy"))?;
         body(&mut learner).map_err(js_error)
     }
 }
@@ -139,14 +120,17 @@ impl JsLearner {
         dataset: &mut JsImageDataset,
         #[wasm_bindgen(unchecked_param_type = "{weightsUrl?: string, batchSize?: number, precompute?: boolean}")] options: JsValue,
     ) -> Result<Promise, JsError> {
-        let data = dataset.inner.take().ok_or_else(|| JsError::new("Learner.vision: this dataset already belongs to a Learner"))?;
-        let options = if options.is_object() { options } else { Object::new().into() };
+        let op = "Learner.vision";
+        let options: VisionOptions = options::read(op, &options)?;
+        if options.batch_size == 0 {
+            return Err(bad_input(op, "option batchSize must be at least 1"));
+        }
+        let data = dataset.inner.take().ok_or_else(|| bad_input(op, "this dataset already belongs to a Learner"))?;
         Ok(future_to_promise(async move {
-            let url = Reflect::get(&options, &"weightsUrl".into())?.as_string().unwrap_or_else(|| DEFAULT_WEIGHTS_URL.into());
-            let weights = fetch_bytes(&url).await?;
-            let mut learner = Learner::vision(data, &weights, &url, &current()).map_err(js_error)?;
-            learner.batch_size = option(&options, "batchSize", 16.0).max(1.0) as usize;
-            learner.precompute = Reflect::get(&options, &"precompute".into())?.as_bool().unwrap_or(false);
+            let weights = fetch_bytes(&options.weights_url).await?;
+            let mut learner = Learner::vision(data, &weights, &options.weights_url, &current()).map_err(js_error)?;
+            learner.batch_size = options.batch_size;
+            learner.precompute = options.precompute;
             let progress: Rc<RefCell<Option<Function>>> = Rc::default();
             let listener = progress.clone();
             learner.on_progress = Some(Box::new(move |event| {
@@ -186,11 +170,15 @@ impl JsLearner {
     /// `await lrFind({start = 1e-7, end = 10, numIt = 100})` → `{lrs, losses, suggestions:
     /// {valley, steep, minimum, slide}}`; the weights are restored afterwards.
     #[wasm_bindgen(js_name = lrFind, unchecked_return_type = "Promise<{lrs: number[], losses: number[], suggestions: {valley: number, steep: number, minimum: number, slide: number}}>")]
-    pub fn lr_find(&self, options: JsValue) -> Promise {
-        let (start, end, num_it) = (option(&options, "start", 1e-7), option(&options, "end", 10.0), option(&options, "numIt", 100.0));
+    pub fn lr_find(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "{start?: number, end?: number, numIt?: number}")] options: JsValue,
+    ) -> Promise {
+        let options = options::read::<LrFindOptions>("lrFind", &options);
         self.stop.set(false);
         self.run("lrFind", move |inner| async move {
-            let (lrs, losses, s) = inner.borrow_mut().lr_find(start, end, num_it.max(1.0) as usize).await.map_err(js_error)?;
+            let LrFindOptions { start, end, num_it } = options?;
+            let (lrs, losses, s) = inner.borrow_mut().lr_find(start, end, num_it).await.map_err(js_error)?;
             let numbers = |v: &[f64]| v.iter().map(|&x| JsValue::from(x)).collect::<Array>();
             let suggestions = js_object(&[
                 ("valley", s.valley.into()),
@@ -209,11 +197,12 @@ impl JsLearner {
         &self,
         epochs: u32,
         #[wasm_bindgen(unchecked_param_type = "number | number[]")] lr: JsValue,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{pctStart?: number, div?: number}")] options: JsValue,
     ) -> Promise {
-        let (pct_start, div) = (option(&options, "pctStart", 0.25), option(&options, "div", 25.0));
+        let options = options::read::<OneCycleOptions>("fitOneCycle", &options);
         self.stop.set(false);
         self.run("fitOneCycle", move |inner| async move {
+            let OneCycleOptions { pct_start, div } = options?;
             let lr = learning_rate(&lr, "fitOneCycle")?;
             let outcome = inner.borrow_mut().fit_one_cycle(epochs as usize, lr, pct_start, div).await.map_err(js_error)?;
             Ok(outcome_object(outcome))
@@ -300,10 +289,11 @@ impl JsLearner {
     /// `await tta({n = 4, beta = 0.25})` → `{errorRate, plainErrorRate, probabilities}`: fastai's
     /// test-time augmentation on the validation set.
     #[wasm_bindgen(unchecked_return_type = "Promise<{errorRate: number, plainErrorRate: number, probabilities: number[][]}>")]
-    pub fn tta(&self, options: JsValue) -> Promise {
-        let (n, beta) = (option(&options, "n", 4.0), option(&options, "beta", 0.25));
+    pub fn tta(&self, #[wasm_bindgen(unchecked_param_type = "{n?: number, beta?: number}")] options: JsValue) -> Promise {
+        let options = options::read::<TtaOptions>("tta", &options);
         self.run("tta", move |inner| async move {
-            let result = inner.borrow_mut().tta(n.max(0.0) as usize, beta).await.map_err(js_error)?;
+            let TtaOptions { n, beta } = options?;
+            let result = inner.borrow_mut().tta(n, beta).await.map_err(js_error)?;
             let rows: Array = result.probabilities.iter().map(|row| row.iter().map(|&p| JsValue::from(p)).collect::<Array>()).collect();
             Ok(js_object(&[
                 ("errorRate", result.error_rate.into()),

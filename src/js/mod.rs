@@ -8,14 +8,17 @@ use js_sys::{Array, Float32Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{no_grad, Device, Sgd, SgdConfig, Tensor};
-use interop::{js_error, js_object};
+use crate::error::ErrorKind;
+use crate::{no_grad, Device, Error, Sgd, SgdConfig, Tensor};
+use interop::{bad_input, js_error, js_object};
+use options::SgdOptions;
 
 mod dataset;
 mod interop;
 mod learner;
 mod model;
 mod nn;
+mod options;
 mod speed;
 mod threads;
 
@@ -46,30 +49,28 @@ fn info_object(device: &Device) -> JsValue {
 }
 
 /// The WebGPU device, opened on first use and kept.
-async fn open_webgpu() -> Result<Device, JsValue> {
+async fn open_webgpu() -> crate::Result<Device> {
     if let Some(gpu) = GPU.with(|g| g.borrow().clone()) {
         return Ok(gpu);
     }
     let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
     let has_webgpu = !navigator.is_undefined() && Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false);
     if !has_webgpu {
-        return Err(JsError::new("useBackend: WebGPU is not available in this browser (navigator.gpu is missing)").into());
+        let detail = "WebGPU is not available in this browser (navigator.gpu is missing)";
+        return Err(Error::of(ErrorKind::NoGpu, "useBackend", detail));
     }
-    let gpu = Device::gpu().await.map_err(js_error)?;
+    let gpu = Device::gpu().await?;
     let name = browser_adapter_name(&navigator).await;
     BROWSER_ADAPTER.with(|a| *a.borrow_mut() = name);
     GPU.with(|g| *g.borrow_mut() = Some(gpu.clone()));
     Ok(gpu)
 }
 
-fn error_text(error: &JsValue) -> String {
-    Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| format!("{error:?}"))
-}
-
 /// `await useBackend('auto' | 'webgpu' | 'cpu')`: picks where new tensors live and returns
 /// `{backend, adapter, fallback}`. 'webgpu' rejects with an Error when there is no adapter.
 /// 'auto' takes WebGPU on a real GPU, and the CPU backend when WebGPU is missing or its only
-/// adapter is a software one (slower than kiln's CPU code); then `reason` says why.
+/// adapter is a software one (slower than kiln's CPU code); then `reason` says why (for a missing
+/// WebGPU, the error 'webgpu' would have given, "useBackend: WebGPU is not available ...").
 #[wasm_bindgen(
     js_name = useBackend,
     unchecked_return_type = "Promise<{backend: string, adapter: string, fallback: boolean, reason?: string}>"
@@ -78,7 +79,7 @@ pub fn use_backend(#[wasm_bindgen(unchecked_param_type = "'auto' | 'webgpu' | 'c
     future_to_promise(async move {
         let (device, reason) = match name.as_str() {
             "cpu" => (Device::Cpu, None),
-            "webgpu" => (open_webgpu().await?, None),
+            "webgpu" => (open_webgpu().await.map_err(js_error)?, None),
             "auto" => match open_webgpu().await {
                 Ok(gpu) if !gpu.info().fallback => (gpu, None),
                 Ok(_) => {
@@ -88,9 +89,9 @@ pub fn use_backend(#[wasm_bindgen(unchecked_param_type = "'auto' | 'webgpu' | 'c
                         Some(format!("the only WebGPU adapter here is a software one ({adapter}), slower than kiln's CPU backend")),
                     )
                 }
-                Err(error) => (Device::Cpu, Some(error_text(&error).replace("useBackend: ", ""))),
+                Err(error) => (Device::Cpu, Some(error.message().to_string())),
             },
-            other => return Err(JsError::new(&format!("useBackend: unknown backend '{other}'; use 'auto', 'webgpu' or 'cpu'")).into()),
+            other => return Err(bad_input("useBackend", format!("unknown backend '{other}'; use 'auto', 'webgpu' or 'cpu'")).into()),
         };
         CURRENT.with(|c| *c.borrow_mut() = device.clone());
         let info = info_object(&device);
@@ -135,18 +136,17 @@ fn numbers(value: &JsValue, op: &str) -> Result<Vec<f32>, JsError> {
     if let Some(typed) = value.dyn_ref::<Float32Array>() {
         return Ok(typed.to_vec());
     }
-    let array =
-        value.dyn_ref::<Array>().ok_or_else(|| JsError::new(&format!("{op}: data must be a Float32Array or an array of numbers")))?;
+    let array = value.dyn_ref::<Array>().ok_or_else(|| bad_input(op, "data must be a Float32Array or an array of numbers"))?;
     array
         .iter()
         .enumerate()
-        .map(|(i, v)| v.as_f64().map(|x| x as f32).ok_or_else(|| JsError::new(&format!("{op}: data[{i}] is not a number"))))
+        .map(|(i, v)| v.as_f64().map(|x| x as f32).ok_or_else(|| bad_input(op, format!("data[{i}] is not a number"))))
         .collect()
 }
 
 /// A shape from an array of non-negative integers.
 fn shape_of(value: &JsValue, op: &str) -> Result<Vec<usize>, JsError> {
-    let bad = || JsError::new(&format!("{op}: shape must be an array of non-negative integers, got {value:?}"));
+    let bad = || bad_input(op, format!("shape must be an array of non-negative integers, got {value:?}"));
     let array = value.dyn_ref::<Array>().ok_or_else(bad)?;
     array
         .iter()
@@ -162,7 +162,7 @@ fn operand(value: &JsValue, op: &str, like: &Tensor) -> Result<Tensor, JsError> 
     if let Some(x) = value.as_f64() {
         return Tensor::full(&[], x as f32, like.device()).map_err(js_error);
     }
-    tensor_from_js(value).ok_or_else(|| JsError::new(&format!("{op}: the operand must be a kiln Tensor or a number")))
+    tensor_from_js(value).ok_or_else(|| bad_input(op, "the operand must be a kiln Tensor or a number"))
 }
 
 /// The Rust tensor behind a JS Tensor object, leaving the JS object usable. (wasm-bindgen's own
@@ -342,14 +342,6 @@ pub struct JsSgd {
     inner: Sgd,
 }
 
-fn number_option(options: &JsValue, key: &str) -> Result<Option<f32>, JsError> {
-    let value = Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED);
-    if value.is_undefined() {
-        return Ok(None);
-    }
-    value.as_f64().map(|v| Some(v as f32)).ok_or_else(|| JsError::new(&format!("SGD: option {key} must be a number")))
-}
-
 #[wasm_bindgen(js_class = SGD)]
 impl JsSgd {
     /// `new SGD(params, {lr, momentum = 0, weightDecay = 0})`; the tensors stay usable from JS.
@@ -358,21 +350,15 @@ impl JsSgd {
         #[wasm_bindgen(unchecked_param_type = "Tensor[]")] params: JsValue,
         #[wasm_bindgen(unchecked_param_type = "{lr: number, momentum?: number, weightDecay?: number}")] options: JsValue,
     ) -> Result<JsSgd, JsError> {
-        let list = params.dyn_ref::<Array>().ok_or_else(|| JsError::new("SGD: params must be an array of Tensors"))?;
+        let list = params.dyn_ref::<Array>().ok_or_else(|| bad_input("SGD", "params must be an array of Tensors"))?;
         let params = list
             .iter()
             .enumerate()
-            .map(|(i, p)| tensor_from_js(&p).ok_or_else(|| JsError::new(&format!("SGD: params[{i}] is not a kiln Tensor"))))
+            .map(|(i, p)| tensor_from_js(&p).ok_or_else(|| bad_input("SGD", format!("params[{i}] is not a kiln Tensor"))))
             .collect::<Result<Vec<_>, _>>()?;
-        if !options.is_object() {
-            return Err(JsError::new("SGD: options must be an object like {lr: 0.1}"));
-        }
-        let lr = number_option(&options, "lr")?.ok_or_else(|| JsError::new("SGD: option lr is required"))?;
-        let config = SgdConfig {
-            lr,
-            momentum: number_option(&options, "momentum")?.unwrap_or(0.0),
-            weight_decay: number_option(&options, "weightDecay")?.unwrap_or(0.0),
-        };
+        let options: SgdOptions = options::read("SGD", &options)?;
+        let lr = options.lr.ok_or_else(|| bad_input("SGD", "option lr is required, as in {lr: 0.1}"))?;
+        let config = SgdConfig { lr, momentum: options.momentum, weight_decay: options.weight_decay };
         Ok(JsSgd { inner: Sgd::new(params, config).map_err(js_error)? })
     }
 

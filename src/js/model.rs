@@ -6,12 +6,11 @@ use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::{current, js_error, JsTensor};
+use super::interop::{bad_input, js_error};
+use super::options::{self, ModelOptions};
+use super::{current, JsTensor};
 use crate::inference::ImageClassifier;
 use crate::nn::{load_safetensors, save_safetensors, Module};
-
-pub(super) const DEFAULT_WEIGHTS_URL: &str = "www/models/mobilenet_v2.safetensors";
-const DEFAULT_CLASSES_URL: &str = "www/models/imagenet_classes.txt";
 
 #[wasm_bindgen(js_name = Model)]
 pub struct JsModel {
@@ -21,7 +20,7 @@ pub struct JsModel {
 /// GETs `url` (relative to the page or worker) with the global `fetch`.
 pub(super) async fn fetch_bytes(url: &str) -> Result<Vec<u8>, JsValue> {
     let fetch = Reflect::get(&js_sys::global(), &"fetch".into())?.dyn_into::<js_sys::Function>()?;
-    let failed = |detail: String| JsValue::from(JsError::new(&format!("Model: could not fetch {url}: {detail}")));
+    let failed = |detail: String| JsValue::from(bad_input("Model", format!("could not fetch {url}: {detail}")));
     let response = wasm_bindgen_futures::JsFuture::from(fetch.call1(&JsValue::NULL, &url.into())?.dyn_into::<Promise>()?)
         .await
         .map_err(|e| failed(format!("{e:?}")))?;
@@ -35,10 +34,6 @@ pub(super) async fn fetch_bytes(url: &str) -> Result<Vec<u8>, JsValue> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-fn string_option(options: &JsValue, key: &str, default: &str) -> String {
-    Reflect::get(options, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_else(|| default.to_string())
-}
-
 #[wasm_bindgen(js_class = Model)]
 impl JsModel {
     /// `await Model.mobilenetV2({pretrained = true, numClasses = 1000, weightsUrl, classesUrl})`:
@@ -49,22 +44,16 @@ impl JsModel {
         #[wasm_bindgen(unchecked_param_type = "{pretrained?: boolean, numClasses?: number, weightsUrl?: string, classesUrl?: string}")]
         options: JsValue,
     ) -> Promise {
+        let options = options::read::<ModelOptions>("Model.mobilenetV2", &options);
         future_to_promise(async move {
-            let options = if options.is_object() { options } else { Object::new().into() };
-            let pretrained = Reflect::get(&options, &"pretrained".into())?.as_bool().unwrap_or(true);
+            let options = options?;
             let device = current();
-            let classifier = if pretrained {
-                let weights_url = string_option(&options, "weightsUrl", DEFAULT_WEIGHTS_URL);
-                let weights = fetch_bytes(&weights_url).await?;
-                let classes =
-                    String::from_utf8_lossy(&fetch_bytes(&string_option(&options, "classesUrl", DEFAULT_CLASSES_URL)).await?).into_owned();
-                ImageClassifier::mobilenet_v2_imagenet(&weights, &weights_url, &classes, &device).map_err(js_error)?
+            let classifier = if options.pretrained {
+                let weights = fetch_bytes(&options.weights_url).await?;
+                let classes = String::from_utf8_lossy(&fetch_bytes(&options.classes_url).await?).into_owned();
+                ImageClassifier::mobilenet_v2_imagenet(&weights, &options.weights_url, &classes, &device).map_err(js_error)?
             } else {
-                let classes = Reflect::get(&options, &"numClasses".into())?.as_f64().unwrap_or(1000.0);
-                if !(classes >= 1.0 && classes.fract() == 0.0) {
-                    return Err(JsError::new("Model.mobilenetV2: numClasses must be a positive whole number").into());
-                }
-                let labels = (0..classes as usize).map(|i| format!("class {i}")).collect();
+                let labels = (0..options.num_classes).map(|i| format!("class {i}")).collect();
                 ImageClassifier::mobilenet_v2(labels, &device, 0).map_err(js_error)?
             };
             Ok(JsModel { inner: Rc::new(classifier) }.into())

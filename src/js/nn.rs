@@ -7,7 +7,9 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::{current, js_error, JsTensor};
+use super::interop::{bad_input, js_error};
+use super::options::{self, Conv2dOptions, LinearOptions};
+use super::{current, JsTensor};
 use crate::nn::{BatchNorm, Conv2d, Dropout, Linear, Module, Sequential, Stateless};
 use crate::rng::Pcg32;
 
@@ -33,20 +35,12 @@ fn module_from_js(value: &JsValue) -> Option<Rc<dyn Module>> {
     SHARED_MODULE.with(|s| s.borrow_mut().take())
 }
 
-fn option_number(options: &JsValue, key: &str, default: f64) -> f64 {
-    Reflect::get(options, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(default)
-}
-
-fn option_bool(options: &JsValue, key: &str, default: bool) -> bool {
-    Reflect::get(options, &key.into()).ok().and_then(|v| v.as_bool()).unwrap_or(default)
-}
-
 /// A positive whole number from JS, or an error naming the layer and argument.
 fn count(layer: &str, name: &str, value: f64) -> Result<usize, JsError> {
     if value >= 1.0 && value.fract() == 0.0 && value <= u32::MAX as f64 {
         Ok(value as usize)
     } else {
-        Err(JsError::new(&format!("{layer}: {name} must be a positive whole number, got {value}")))
+        Err(bad_input(layer, format!("{name} must be a positive whole number, got {value}")))
     }
 }
 
@@ -123,11 +117,11 @@ impl JsSequential {
         #[wasm_bindgen(unchecked_param_type = "Array<Sequential | Conv2d | BatchNorm1d | BatchNorm2d | Linear | ReLU | ReLU6 | Dropout>")]
         layers: JsValue,
     ) -> Result<JsSequential, JsError> {
-        let list = layers.dyn_ref::<Array>().ok_or_else(|| JsError::new("Sequential: expects an array of layers"))?;
+        let list = layers.dyn_ref::<Array>().ok_or_else(|| bad_input("Sequential", "expects an array of layers"))?;
         let children = list
             .iter()
             .enumerate()
-            .map(|(i, layer)| module_from_js(&layer).ok_or_else(|| JsError::new(&format!("Sequential: item {i} is not a kiln layer"))))
+            .map(|(i, layer)| module_from_js(&layer).ok_or_else(|| bad_input("Sequential", format!("item {i} is not a kiln layer"))))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(JsSequential { module: Rc::new(Sequential::new(children)) })
     }
@@ -148,14 +142,13 @@ impl JsConv2d {
             count("Conv2d", "outChannels", out_channels)?,
             count("Conv2d", "kernelSize", kernel_size)?,
         );
-        let stride = count("Conv2d", "stride", option_number(&options, "stride", 1.0))?;
-        let padding = option_number(&options, "padding", 0.0);
-        let padding = if padding == 0.0 { 0 } else { count("Conv2d", "padding", padding)? };
-        let groups = count("Conv2d", "groups", option_number(&options, "groups", 1.0))?;
-        if inp % groups != 0 || out % groups != 0 {
-            return Err(JsError::new(&format!("Conv2d: groups = {groups} must divide inChannels = {inp} and outChannels = {out}")));
+        let Conv2dOptions { stride, padding, groups, bias } = options::read("Conv2d", &options)?;
+        if stride == 0 || groups == 0 {
+            return Err(bad_input("Conv2d", format!("stride and groups must be at least 1, got stride {stride}, groups {groups}")));
         }
-        let bias = option_bool(&options, "bias", true);
+        if inp % groups != 0 || out % groups != 0 {
+            return Err(bad_input("Conv2d", format!("groups = {groups} must divide inChannels = {inp} and outChannels = {out}")));
+        }
         let conv = Conv2d::new(inp, out, k, stride, padding, groups, bias, &current(), &mut next_rng()).map_err(js_error)?;
         Ok(JsConv2d { module: Rc::new(conv) })
     }
@@ -195,7 +188,8 @@ impl JsLinear {
         #[wasm_bindgen(unchecked_param_type = "{bias?: boolean}")] options: JsValue,
     ) -> Result<JsLinear, JsError> {
         let (inp, out) = (count("Linear", "inFeatures", in_features)?, count("Linear", "outFeatures", out_features)?);
-        let linear = Linear::new(inp, out, option_bool(&options, "bias", true), &current(), &mut next_rng()).map_err(js_error)?;
+        let LinearOptions { bias } = options::read("Linear", &options)?;
+        let linear = Linear::new(inp, out, bias, &current(), &mut next_rng()).map_err(js_error)?;
         Ok(JsLinear { module: Rc::new(linear) })
     }
 }
@@ -223,7 +217,7 @@ impl JsDropout {
     pub fn new(p: Option<f64>) -> Result<JsDropout, JsError> {
         let p = p.unwrap_or(0.5);
         if !(0.0..1.0).contains(&p) {
-            return Err(JsError::new(&format!("Dropout: p must be in [0, 1), got {p}")));
+            return Err(bad_input("Dropout", format!("p must be in [0, 1), got {p}")));
         }
         Ok(JsDropout { module: Rc::new(Dropout::new(p as f32, next_rng().next_u32() as u64)) })
     }

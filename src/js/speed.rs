@@ -8,7 +8,8 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::{current, js_error};
+use super::current;
+use super::interop::{bad_input, js_error};
 use crate::learner::speed::SpeedTest;
 
 #[wasm_bindgen(js_name = SpeedTest)]
@@ -31,7 +32,7 @@ impl JsSpeedTest {
     pub fn train_step(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let mut test = inner.try_borrow_mut().map_err(|_| JsError::new("SpeedTest: busy with another step"))?;
+            let mut test = inner.try_borrow_mut().map_err(|_| bad_input("SpeedTest", "busy with another step"))?;
             Ok(test.train_step().await.map_err(js_error)?.into())
         })
     }
@@ -41,7 +42,7 @@ impl JsSpeedTest {
     pub fn infer(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let test = inner.try_borrow().map_err(|_| JsError::new("SpeedTest: busy with another step"))?;
+            let test = inner.try_borrow().map_err(|_| bad_input("SpeedTest", "busy with another step"))?;
             test.infer().await.map_err(js_error)?;
             Ok(JsValue::UNDEFINED)
         })

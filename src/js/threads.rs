@@ -5,7 +5,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::js_object;
+use super::interop::{bad_input, js_object};
 use crate::backend::cpu_parallel::{browser, threads};
 
 /// Which WebAssembly build this is: "threads-fma", "threads" or "simd" (one thread).
@@ -40,7 +40,7 @@ pub fn cpu_info() -> JsValue {
 pub fn init_threads(n: u32) -> Promise {
     future_to_promise(async move {
         if n == 0 {
-            return Err(JsError::new("initThreads: the number of threads must be at least 1").into());
+            return Err(bad_input("initThreads", "the number of threads must be at least 1").into());
         }
         start_pool(n as usize).await?;
         browser::use_threads(n as usize);
@@ -55,10 +55,8 @@ async fn start_pool(n: usize) -> Result<(), JsValue> {
         browser::started(n);
     } else if n > browser::pool_size() {
         let size = browser::pool_size();
-        return Err(JsError::new(&format!(
-            "initThreads: the pool already has {size} threads and cannot grow to {n}; reload the page to start a bigger one"
-        ))
-        .into());
+        let detail = format!("the pool already has {size} threads and cannot grow to {n}; reload the page to start a bigger one");
+        return Err(bad_input("initThreads", detail).into());
     }
     Ok(())
 }
@@ -66,10 +64,8 @@ async fn start_pool(n: usize) -> Result<(), JsValue> {
 #[cfg(not(feature = "threads"))]
 async fn start_pool(n: usize) -> Result<(), JsValue> {
     if n > 1 {
-        return Err(JsError::new(
-            "initThreads: this is kiln's single-threaded build; load the threaded one (pkg/threads/) in a cross-origin isolated page",
-        )
-        .into());
+        let detail = "this is kiln's single-threaded build; load the threaded one (pkg/threads/) in a cross-origin isolated page";
+        return Err(bad_input("initThreads", detail).into());
     }
     Ok(())
 }

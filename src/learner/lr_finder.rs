@@ -3,7 +3,7 @@
 use super::clock::yield_to_event_loop;
 use super::snapshot::Snapshot;
 use super::{Learner, Progress};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lr_find::{suggest, Suggestions};
 use crate::rng::Pcg32;
 use crate::schedule::{lr_find_rate, SmoothedLoss};
@@ -13,6 +13,10 @@ impl Learner {
     /// exponentially, stopping when the smoothed loss exceeds 4x its best; then every weight and
     /// the optimizer state are restored. A stop request ends the sweep early. Returns (rates, smoothed losses, suggestions).
     pub async fn lr_find(&mut self, start: f64, end: f64, num_it: usize) -> Result<(Vec<f64>, Vec<f64>, Suggestions)> {
+        if !(start > 0.0 && end > start && end.is_finite()) || num_it == 0 {
+            let detail = format!("needs 0 < start < end and at least one iteration, got start {start}, end {end}, {num_it} iterations");
+            return Err(Error::new("lr_find", detail));
+        }
         let saved = Snapshot::take(self.state())?;
         let saved_optimizer = self.optimizer.take();
         self.optimizer = Some(self.build_optimizer()?);

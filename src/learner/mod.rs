@@ -1,13 +1,20 @@
 //! The Learner: fastai's way of training an image classifier (Lesson 2) on a pretrained
 //! MobileNetV2 body with fastai's head, three layer groups, freezing, one-cycle training with
-//! Adam, fine_tune and lr_find. Formulas and defaults: ../shared/spec/fastai-lesson2.md.
+//! Adam, fine_tune and lr_find. fastai 2's defaults, which the code below follows:
+//! - the optimizer is fastai's Adam (`optim::Adam`): mom 0.9 (beta1, which the one-cycle schedule
+//!   moves), sqr_mom 0.99, eps 1e-5, weight decay 0.01 decoupled (p <- p * (1 - lr * wd) before
+//!   the Adam step) and not applied to batch-norm parameters or biases (`build_optimizer`);
+//! - `fine_tune(epochs, base_lr = 2e-3)`: freeze, fit_one_cycle(1, slice(base_lr), pct_start
+//!   0.99); then base_lr /= 2, unfreeze, fit_one_cycle(epochs, slice(base_lr / 100, base_lr),
+//!   pct_start 0.3, div 5);
+//! - `fit_one_cycle`: div 25, div_final 1e5, pct_start 0.25, momentum 0.95 -> 0.85 -> 0.95.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::backend::Device;
 use crate::data::dataset::ImageDataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module, NamedTensor, Sequential};
 use crate::optim::Adam;
 use crate::rng::Pcg32;
@@ -66,6 +73,9 @@ pub enum Progress {
     Epoch(EpochResult),
 }
 
+/// What `Learner::on_progress` holds: called with every progress event.
+pub type ProgressCallback = Box<dyn FnMut(&Progress)>;
+
 /// Per-batch history: smoothed training loss, learning rate (of the last group) and momentum.
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
@@ -94,7 +104,7 @@ pub struct Learner {
     pub precompute: bool,
     features: Option<FeatureCache>,
     /// Called after every training batch and every epoch.
-    pub on_progress: Option<Box<dyn FnMut(&Progress)>>,
+    pub on_progress: Option<ProgressCallback>,
     /// Set to true (from a callback or another part of the program) to stop training after the
     /// current batch.
     pub stop_requested: Rc<Cell<bool>>,
@@ -163,13 +173,14 @@ impl Learner {
     /// Loads weights exported by `export`; the description's vocabulary must match this
     /// learner's classes. On any error nothing changes.
     pub fn load_exported(&mut self, weights: &[u8], description: &str, source: &str) -> Result<()> {
-        let fail = |why: String| Error::new("load", format!("{source}: {why}"));
+        let fail = |why: String| Error::of(ErrorKind::Decode, "load", format!("{source}: {why}"));
         let json: serde_json::Value =
             serde_json::from_str(description).map_err(|e| fail(format!("the model description is not valid JSON ({e})")))?;
         let vocab: Vec<String> =
             serde_json::from_value(json["vocab"].clone()).map_err(|_| fail("the model description has no vocabulary".into()))?;
         if vocab != self.data.vocab {
-            return Err(fail(format!("the model knows the classes {vocab:?}, this dataset has {:?}", self.data.vocab)));
+            let detail = format!("{source}: the model knows the classes {vocab:?}, this dataset has {:?}", self.data.vocab);
+            return Err(Error::new("load", detail));
         }
         load_safetensors(&self.model(), weights, source)
     }

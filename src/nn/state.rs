@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use safetensors::{Dtype, SafeTensors};
 
 use super::Module;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::shape::show;
 use crate::tensor::Tensor;
 
@@ -13,7 +13,9 @@ use crate::tensor::Tensor;
 /// safetensors file (F32 or F16) called `source` in error messages. Every name must be present
 /// with the right shape, and the file must hold nothing else; on any error nothing is changed.
 pub fn load_safetensors(module: &dyn Module, bytes: &[u8], source: &str) -> Result<()> {
-    let fail = |detail: String| Error::new("load_safetensors", format!("{source}: {detail}"));
+    // A file that is not what a safetensors file of this model should be is a decode error; a
+    // tensor of another shape (weights of another model, another number of classes) a shape error.
+    let fail = |detail: String| Error::of(ErrorKind::Decode, "load_safetensors", format!("{source}: {detail}"));
     let file = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("not a readable safetensors file ({e})")))?;
     let state = module.state();
     let expected: HashSet<&str> = state.iter().map(|t| t.name.as_str()).collect();
@@ -27,12 +29,15 @@ pub fn load_safetensors(module: &dyn Module, bytes: &[u8], source: &str) -> Resu
     for entry in &state {
         let view = file.tensor(&entry.name).map_err(|_| fail(format!("tensor '{}' is missing", entry.name)))?;
         if view.shape() != entry.tensor.shape() {
-            return Err(fail(format!(
-                "tensor '{}' has shape {}, the model expects {}",
-                entry.name,
-                show(view.shape()),
-                show(entry.tensor.shape())
-            )));
+            return Err(Error::shape(
+                "load_safetensors",
+                format!(
+                    "{source}: tensor '{}' has shape {}, the model expects {}",
+                    entry.name,
+                    show(view.shape()),
+                    show(entry.tensor.shape())
+                ),
+            ));
         }
         let data: Vec<f32> = match view.dtype() {
             Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),

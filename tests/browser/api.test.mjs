@@ -138,6 +138,37 @@ for (const backend of ['webgpu', 'cpu']) {
   });
 }
 
+test('options: defaults when left out; a misspelt or wrongly typed one is a bad-input Error naming it', async () => {
+  const r = await inPage('cpu', async (k) => {
+    const attempt = (f) => { try { f(); return 'no error'; } catch (e) { return `${e.kind}: ${e.message}`; } };
+    const p = k.Tensor.fromArray([1], [1], true);
+    return {
+      lr: new k.SGD([p], { lr: 0.5, momentum: undefined, weightDecay: null }).lr,
+      noBias: new k.Linear(3, 4, { bias: false }).parameters().length,
+      defaults: new k.Conv2d(3, 4, 3).parameters().length,
+      missingLr: attempt(() => new k.SGD([p], { momentum: 0.9 })),
+      misspelt: attempt(() => new k.SGD([p], { lr: 0.1, momentun: 0.9 })),
+      wrongType: attempt(() => new k.SGD([p], { lr: '0.1' })),
+      notObject: attempt(() => new k.SGD([p], 0.1)),
+      stride: attempt(() => new k.Conv2d(3, 4, 3, { stride: 1.5 })),
+      padding: attempt(() => new k.Conv2d(3, 4, 3, { padding: -1 })),
+      bias: attempt(() => new k.Linear(3, 4, { bias: 'no' })),
+      params: attempt(() => new k.SGD([p, 5], { lr: 0.1 })),
+    };
+  });
+  close([r.lr], [0.5]);
+  assert.equal(r.noBias, 1);
+  assert.equal(r.defaults, 2);
+  assert.equal(r.missingLr, 'bad-input: SGD: option lr is required, as in {lr: 0.1}');
+  assert.match(r.misspelt, /^bad-input: SGD: option momentun: unknown field `momentun`, expected one of `lr`, `momentum`, `weightDecay`$/);
+  assert.match(r.wrongType, /^bad-input: SGD: option lr: invalid type: string "0\.1", expected f32/);
+  assert.equal(r.notObject, 'bad-input: SGD: the options must be an object like {name: value}, not a number');
+  assert.match(r.stride, /^bad-input: Conv2d: option stride: invalid type: floating point `1\.5`, expected usize/);
+  assert.match(r.padding, /^bad-input: Conv2d: option padding: invalid value: integer `-1`, expected usize/);
+  assert.match(r.bias, /^bad-input: Linear: option bias: invalid type: string "no", expected a boolean/);
+  assert.equal(r.params, 'bad-input: SGD: params[1] is not a kiln Tensor');
+});
+
 test('tensors from two backends do not mix', async () => {
   const message = await site.page.evaluate(async () => {
     const { useBackend, Tensor } = window.kiln;

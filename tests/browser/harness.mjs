@@ -1,5 +1,6 @@
 // Shared set-up for the browser tests: the site served on a free loopback port, and Debian's
 // Chromium driven by playwright-core with WebGPU enabled (SwiftShader on machines without a GPU).
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,13 @@ export async function openSite({ webgpu = true, isolated = true, serviceWorkers 
       await new Promise((done) => server.close(done));
     },
   };
+}
+
+/** Asserts that the site's page asked for nothing outside its origin (its own blob: URLs aside) and logged no error. */
+export function checkClean(site) {
+  const foreign = site.foreignRequests.filter((url) => !url.startsWith(`blob:${site.origin}/`));
+  assert.deepEqual(foreign, [], 'the page requests nothing outside its origin');
+  assert.deepEqual(site.pageErrors.map(String), [], 'no errors in the page');
 }
 
 /**

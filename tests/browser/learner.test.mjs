@@ -96,8 +96,10 @@ test('webgpu: a short fit of the head on precomputed features gives the CPU back
   gpu.recorder.losses.forEach((l, i) => near(l, cpu.recorder.losses[i], `smoothed loss of batch ${i}`));
 });
 
-test('cpu: lrFind, interpretation, the cleaner, export and load, predict, stop and errors', async () => {
+test('cpu: lrFind, interpretation, the cleaner, export and load, predict, stop and errors (with their kinds)', async () => {
   const r = await inPage('cpu', async ({ ImageDataset, Learner }, sample) => {
+    // An error as "kind: message", kiln's error.kind first.
+    const failure = (e) => `${e.kind}: ${e.message}`;
     const files = await sample.loadSampleFiles(undefined, { classes: ['fishes', 'monuments', 'tools'] });
     const learn = await Learner.vision(ImageDataset.fromFiles(files, { size: 64 }), { batchSize: 8, weightsUrl: '/www/models/mobilenet_v2.safetensors' });
     const before = await learn.validate();
@@ -108,7 +110,7 @@ test('cpu: lrFind, interpretation, the cleaner, export and load, predict, stop a
     const stopped = await learn.fitOneCycle(1, [1e-3]);
     learn.onProgress = null;
     const running = learn.fitOneCycle(1, 1e-3);
-    const busy = await learn.validate().then(() => 'resolved', (e) => e.message);
+    const busy = await learn.validate().then(() => 'resolved', failure);
     await running;
     const interp = await learn.interpret();
     const dataset = learn.dataset;
@@ -121,21 +123,37 @@ test('cpu: lrFind, interpretation, the cleaner, export and load, predict, stop a
     const { weights, description } = await learn.export();
     const photo = files.find((f) => f.label === 'tools');
     const prediction = await learn.predict(photo.bytes, photo.name);
-    const corrupt = (() => { try { learn.loadExported(weights.slice(0, 100), description); return 'accepted'; } catch (e) { return e.message; } })();
+    const corrupt = (() => { try { learn.loadExported(weights.slice(0, 100), description); return 'accepted'; } catch (e) { return failure(e); } })();
+    const otherClasses = description.replace('"tools"', '"hammers"');
+    const wrongClasses = (() => { try { learn.loadExported(weights, otherClasses); return 'accepted'; } catch (e) { return failure(e); } })();
     const samePrediction = await learn.predict(photo.bytes, photo.name);
     learn.loadExported(weights, description);
-    const badRate = await learn.fitOneCycle(1, -1).then(() => 'resolved', (e) => e.message);
-    const noEpochs = await learn.fitOneCycle(0, 1e-3).then(() => 'resolved', (e) => e.message);
-    const notImage = await learn.predict(new TextEncoder().encode('hello'), 'notes.txt').then(() => 'resolved', (e) => e.message);
+    const badRate = await learn.fitOneCycle(1, -1).then(() => 'resolved', failure);
+    const noEpochs = await learn.fitOneCycle(0, 1e-3).then(() => 'resolved', failure);
+    const notImage = await learn.predict(new TextEncoder().encode('hello'), 'notes.txt').then(() => 'resolved', failure);
+    const options = {
+      misspelt: await learn.lrFind({ numit: 30 }).then(() => 'resolved', failure),
+      wrongType: await learn.tta({ n: 'four' }).then(() => 'resolved', failure),
+      notObject: await learn.fitOneCycle(1, 1e-3, 'fast').then(() => 'resolved', failure),
+      range: await learn.lrFind({ start: 1, end: 1e-3 }).then(() => 'resolved', failure),
+      dataset: (() => { try { ImageDataset.fromFiles(files, { size: 64, validPCT: 0.3 }); return 'accepted'; } catch (e) { return failure(e); } })(),
+    };
+    const single = (() => { try { ImageDataset.fromFiles(files.filter((f) => f.label === 'tools'), { size: 32 }); return 'accepted'; } catch (e) { return failure(e); } })();
+    const unreadable = (() => {
+      try {
+        ImageDataset.fromFiles(files.slice(0, 4).map((f) => ({ ...f, bytes: f.bytes.slice(0, 50) })), { size: 32 });
+        return 'accepted';
+      } catch (e) { return failure(e); }
+    })();
     return { before, finder, afterFind, stopAt, stopped, busy, interp, dataset, victim, cleaned, other, refusedLabel, weightsLength: weights.length,
-      description: JSON.parse(description), prediction, samePrediction, corrupt, badRate, noEpochs, notImage };
+      description: JSON.parse(description), prediction, samePrediction, corrupt, wrongClasses, badRate, noEpochs, notImage, options, single, unreadable };
   });
   assert.deepEqual(r.afterFind, r.before, 'lr_find restores every weight');
   assert.equal(r.finder.lrs.length, r.finder.losses.length);
   for (const [name, value] of Object.entries(r.finder.suggestions)) assert.ok(value > 1e-7 && value < 10, `${name} = ${value}`);
   assert.deepEqual(r.stopped, { outcome: 'stopped' });
   assert.equal(r.stopAt.batch, 2);
-  assert.match(r.busy, /busy/);
+  assert.match(r.busy, /^bad-input: validate: .*busy/);
   const validCount = r.dataset.items.filter((i) => i.split === 'valid').length;
   assert.equal(r.interp.items.length, validCount);
   assert.equal(r.interp.confusion.flat().reduce((a, b) => a + b, 0), validCount);
@@ -148,9 +166,18 @@ test('cpu: lrFind, interpretation, the cleaner, export and load, predict, stop a
   assert.ok(r.weightsLength > 9e6);
   assert.equal(r.prediction.probabilities.length, 3);
   assert.ok(Math.abs(r.prediction.probabilities.reduce((a, b) => a + b) - 1) < 1e-4);
-  assert.match(r.corrupt, /model\.safetensors/);
+  assert.match(r.corrupt, /^decode: load_safetensors: model\.safetensors: not a readable safetensors file/);
+  assert.match(r.wrongClasses, /^bad-input: load: model\.safetensors: the model knows the classes/);
   assert.deepEqual(r.samePrediction, r.prediction, 'a failed load changes nothing');
-  assert.match(r.badRate, /learning rate/i);
-  assert.match(r.noEpochs, /at least one epoch/);
-  assert.match(r.notImage, /notes\.txt/);
+  assert.match(r.badRate, /^bad-input: .*learning rate/i);
+  assert.match(r.noEpochs, /^bad-input: fit_one_cycle: needs at least one epoch/);
+  assert.equal(r.notImage, 'decode: decode_image: notes.txt: is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)');
+  // Options are read into Rust structs: a misspelt or wrongly typed option is named.
+  assert.match(r.options.misspelt, /^bad-input: lrFind: option numit: unknown field `numit`, expected one of `start`, `end`, `numIt`$/);
+  assert.match(r.options.wrongType, /^bad-input: tta: option n: invalid type: string "four"/);
+  assert.match(r.options.notObject, /^bad-input: fitOneCycle: the options must be an object/);
+  assert.match(r.options.range, /^bad-input: lr_find: needs 0 < start < end/);
+  assert.match(r.options.dataset, /^bad-input: ImageDataset\.fromFiles: option validPCT: unknown field `validPCT`/);
+  assert.match(r.single, /^bad-input: dataset: a classifier needs at least two classes/);
+  assert.match(r.unreadable, /^decode: dataset: no readable images \(4 file\(s\) skipped\)/);
 });

@@ -47,25 +47,31 @@ for (const backend of ['cpu', 'webgpu']) {
   });
 }
 
-test('bad files give clear errors and leave the model working', async () => {
+test('bad files give clear errors of the right kind and leave the model working', async () => {
   const r = await site.page.evaluate(async () => {
     await window.kiln.useBackend('cpu');
     const model = await window.loadModel();
-    const attempt = async (f) => { try { await f(); return 'no error'; } catch (e) { return `${e instanceof Error}: ${e.message}`; } };
+    // "kind: message" of an Error, kiln's error.kind first.
+    const attempt = async (f) => { try { await f(); return 'no error'; } catch (e) { return `${e instanceof Error && e.kind}: ${e.message}`; } };
+    const threeClasses = await (await window.kiln.Model.mobilenetV2({ pretrained: false, numClasses: 3 })).save();
     const eagle = await window.imageBytes('/tests/fixtures/images/eagle.jpg');
     return {
       text: await attempt(() => model.predict(new TextEncoder().encode('not a picture'), 5, 'notes.png')),
       truncated: await attempt(() => model.predict(eagle.slice(0, 20000), 5, 'cut.jpg')),
       weights: await attempt(() => model.load(new Uint8Array([1, 2, 3]), 'broken.safetensors')),
       missing: await attempt(() => window.kiln.Model.mobilenetV2({ weightsUrl: '/nowhere.safetensors' })),
+      otherShape: await attempt(() => model.load(threeClasses, 'three-classes.safetensors')),
+      badOption: await attempt(() => window.kiln.Model.mobilenetV2({ pretrained: 'yes' })),
       stillWorks: (await model.predict(eagle, 1))[0].label,
       names: model.stateNames().length,
     };
   });
-  assert.equal(r.text, 'true: decode_image: notes.png: is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)');
-  assert.match(r.truncated, /^true: decode_image: cut\.jpg: is damaged or truncated/);
-  assert.match(r.weights, /^true: load_safetensors: broken\.safetensors: not a readable safetensors file/);
-  assert.match(r.missing, /^true: Model: could not fetch \/nowhere\.safetensors: HTTP status 404/);
+  assert.equal(r.text, 'decode: decode_image: notes.png: is not an image kiln can read (JPEG, PNG, WebP, GIF or BMP)');
+  assert.match(r.truncated, /^decode: decode_image: cut\.jpg: is damaged or truncated/);
+  assert.match(r.weights, /^decode: load_safetensors: broken\.safetensors: not a readable safetensors file/);
+  assert.match(r.missing, /^bad-input: Model: could not fetch \/nowhere\.safetensors: HTTP status 404/);
+  assert.equal(r.otherShape, "shape: load_safetensors: three-classes.safetensors: tensor 'classifier.1.weight' has shape [3, 1280], the model expects [1000, 1280]");
+  assert.match(r.badOption, /^bad-input: Model\.mobilenetV2: option pretrained: invalid type: string "yes", expected a boolean/);
   assert.equal(r.stillWorks, 'bald eagle');
   assert.equal(r.names, 262);
 });

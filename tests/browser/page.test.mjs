@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSite, outputDir } from './harness.mjs';
+import { checkClean, openSite, outputDir } from './harness.mjs';
 
 const LONG = { timeout: 300_000 };
 const sampleRoot = new URL('../../www/sample/', import.meta.url).pathname;
@@ -28,14 +28,6 @@ const status = (page, name) => page.getByRole('status', { name });
 async function waitForStatus(page, name, text, timeout = 300_000) {
   await status(page, name).filter({ hasText: text }).waitFor({ timeout });
   return status(page, name).textContent();
-}
-
-/** The page's own origin, and blob: URLs it made itself, are not "outside the origin". */
-const foreign = (site) => site.foreignRequests.filter((url) => !url.startsWith(`blob:${site.origin}/`));
-
-function checkClean(site) {
-  assert.deepEqual(foreign(site), [], 'the page requests nothing outside its origin');
-  assert.deepEqual(site.pageErrors.map(String), [], 'no errors in the page');
 }
 
 describe('the Lesson 2 page on the CPU backend, the sample photos, every step', () => {
@@ -223,9 +215,9 @@ test('WebGPU (SwiftShader): a short run from the URL parameters, the GPU lost, t
     const prediction = await status(page, 'Prediction').textContent();
     await shot(page, 'webgpu-predict');
 
-    // The GPU going away mid-training (simulated: the message a lost device gives) offers the CPU,
-    // where the learner is rebuilt with the same data and the trained weights.
-    await page.evaluate(() => window.lesson2.fail(new Error('GPU device lost: the device was destroyed')));
+    // The GPU going away mid-training (simulated: an error of kind 'device-lost', as kiln gives it)
+    // offers the CPU, where the learner is rebuilt with the same data and the trained weights.
+    await page.evaluate(() => window.lesson2.fail(Object.assign(new Error('gpu: the device was lost'), { kind: 'device-lost' })));
     const alert = page.getByRole('alert');
     assert.match(await alert.textContent(), /The GPU stopped working/);
     await shot(page, 'webgpu-device-lost');
@@ -372,6 +364,32 @@ describe('uploading a folder, and bad input', () => {
     await page.getByRole('checkbox', { name: /Oversample/ }).check();
     await waitForStatus(page, 'Data status', /Oversampling: rare classes are now drawn as often as common ones/);
     await shot(page, 'unbalanced');
+    checkClean(site);
+  });
+
+  test('errors are explained by their kind: a file that is not a photo, out of memory, a crash', LONG, async () => {
+    const alert = page.getByRole('alert');
+    const dismiss = () => page.getByRole('button', { name: 'Dismiss the message' }).click();
+    const restarts = () => alert.getByRole('button', { name: 'Start again' }).count();
+    // Through the worker: kiln's decode error keeps its kind, and the page gives the advice for it.
+    await page.getByLabel('Choose a photo…').setInputFiles(join(root, 'shapes', 'discs', 'notes.txt'));
+    await alert.waitFor(LONG);
+    assert.match(await alert.textContent(), /notes\.txt: is not an image kiln can read \(JPEG, PNG, WebP, GIF or BMP\)\. Choose a complete photo /i);
+    assert.ok(await page.locator('#alert-action').isHidden(), 'nothing to restart or switch');
+    await shot(page, 'decode-advice');
+    const failWith = async (message, kind) => {
+      await dismiss();
+      await page.evaluate(([m, k]) => window.lesson2.fail(Object.assign(new Error(m), { kind: k })), [message, kind]);
+    };
+    await failWith('out of memory: could not get 256 MB more memory. Use smaller images, and try again', 'out-of-memory');
+    assert.match(await alert.textContent(), /Out of memory: could not get 256 MB more memory\. Use smaller images, and try again\. Your dataset and the weights from the last finished training are kept\./);
+    assert.equal(await restarts(), 0, 'kiln is still fine after its own out-of-memory error');
+    await failWith('out of memory: unreachable', undefined); // the words alone are not taken for a crash
+    assert.equal(await restarts(), 0);
+    await failWith('unreachable', 'crashed');
+    assert.match(await alert.textContent(), /The learner crashed \(unreachable\)\. Your dataset and the weights from the last finished training are kept/);
+    assert.equal(await restarts(), 1);
+    await dismiss();
     checkClean(site);
   });
 });

@@ -1,0 +1,108 @@
+// The messages between the Lesson 2 page (lesson2-client.js) and the learner's Web Worker
+// (learner-worker.js), defined once for both sides. Four messages, each with a `type`:
+//
+//   page → worker  {type: 'request', id, op, args}     run the operation `op` (one of `Op`) on `args`
+//   worker → page  {type: 'result', id, result}        the operation `id` finished with `result`
+//   worker → page  {type: 'error', id, message, kind}  the operation `id` failed (see `Kind`)
+//   worker → page  {type: 'progress', progress}        a Learner progress event: {type: 'batch' |
+//                                                      'epoch' | 'lrFind', ...}, as kiln's onProgress
+//
+// Build them with the functions below, never by hand.
+
+export const Message = Object.freeze({ REQUEST: 'request', RESULT: 'result', ERROR: 'error', PROGRESS: 'progress' });
+
+/** The operations the worker runs, page → worker; each names its `args` → `result`. */
+export const Op = Object.freeze({
+  /**
+   * {backend: 'auto' | 'webgpu' | 'cpu'} → {backend, adapter, fallback, reason?, cpu: {build,
+   * threads, poolSize, fma, threadsReason?}}: picks the backend, falling back to the CPU (and
+   * saying why in `reason`) when WebGPU was asked for and cannot be had.
+   */
+  START: 'start',
+  /**
+   * {source: {kind: 'sample', classes?, perClass?} | {kind: 'files', files: [{file, name, label,
+   * valid?}]}, size, batchSize, precompute?, edits?, model?, restore?, unfrozen?, oversample?} →
+   * {summary, restored}: a dataset and a fresh Learner; the cleaner's `edits` replayed, then
+   * `model` ({weights: Blob, description}) loaded or, with `restore`, the one kept in IndexedDB
+   * (`restored`: {savedAt, model}, {failed: message} or null). On any error the previous learner stays.
+   */
+  LOAD: 'load',
+  /** {numIt} → {lrs, losses, suggestions: {valley, steep, minimum, slide}}: lr_find. */
+  LR_FIND: 'lrFind',
+  /**
+   * {method: 'fit_one_cycle' | 'fine_tune', epochs, lr: number | [min, max]} → {outcome:
+   * 'finished' | 'stopped' | 'diverged', message?, model}: `model` ({weights: Blob,
+   * description}) is the trained weights, also kept in IndexedDB; null when training diverged.
+   */
+  TRAIN: 'train',
+  /** {} → undefined: ends training or lr_find after the batch in progress. */
+  STOP: 'stop',
+  /** {} → undefined: only the head trains. */
+  FREEZE: 'freeze',
+  /** {} → undefined: every layer group trains. */
+  UNFREEZE: 'unfreeze',
+  /** {on: boolean} → undefined: oversampling of rare classes. */
+  OVERSAMPLE: 'oversample',
+  /** {size} → summary: progressive resizing, the weights kept. */
+  SET_IMAGE_SIZE: 'setImageSize',
+  /** {} → {items, topLosses, confusion, mostConfused}: kiln's Learner.interpret(). */
+  INTERPRET: 'interpret',
+  /** {changes: [{item, action: 'delete' | 'relabel', label}]} → summary: the cleaner's decisions. */
+  CLEAN: 'clean',
+  /** {file: File, name} → {label, index, probabilities}: one photo classified. */
+  PREDICT: 'predict',
+  /** {} → {weights: Blob (model.safetensors), description: string (model.json)}. */
+  EXPORT_MODEL: 'exportModel',
+  /**
+   * {weights: Blob, description: string, name} → {model: {weights, description}}: a saved model
+   * loaded (and kept in IndexedDB); on any error the learner is unchanged.
+   */
+  LOAD_MODEL: 'loadModel',
+  /** {} → undefined: forgets the model kept in IndexedDB. */
+  FORGET: 'forget',
+});
+
+const OPS = new Set(Object.values(Op));
+
+/**
+ * What kind of failure an error message reports, for the page to act on: kiln's own error kinds
+ * (`error.kind`, ErrorKind::name in src/error.rs), and CRASHED for a WebAssembly trap or a worker
+ * that died, after which the learner must be started again.
+ */
+export const Kind = Object.freeze({
+  BAD_INPUT: 'bad-input',
+  SHAPE: 'shape',
+  DECODE: 'decode',
+  OUT_OF_MEMORY: 'out-of-memory',
+  NO_GPU: 'no-gpu',
+  DEVICE_LOST: 'device-lost',
+  DIVERGED: 'diverged',
+  CRASHED: 'crashed',
+});
+
+/** The text of anything thrown. */
+export const messageOf = (error) => error?.message ?? String(error);
+
+/** The kind of any thrown value: kiln's `error.kind`, CRASHED for a WebAssembly trap, or undefined. */
+export function kindOf(error) {
+  if (error?.kind) return error.kind;
+  return error instanceof WebAssembly.RuntimeError ? Kind.CRASHED : undefined;
+}
+
+/** page → worker: run `op` with `args`. Throws for an operation the worker does not have. */
+export function request(id, op, args = {}) {
+  if (!OPS.has(op)) throw new Error(`unknown learner operation '${op}'`);
+  return { type: Message.REQUEST, id, op, args };
+}
+
+/** worker → page: operation `id` finished. */
+export const result = (id, value) => ({ type: Message.RESULT, id, result: value });
+
+/** worker → page: operation `id` failed with `error` (its message and its kind). */
+export const failure = (id, error) => ({ type: Message.ERROR, id, message: messageOf(error), kind: kindOf(error) });
+
+/** worker → page: a Learner progress event. */
+export const progress = (event) => ({ type: Message.PROGRESS, progress: event });
+
+/** The Error a failure message stands for, with its kind. */
+export const errorOf = ({ message, kind }) => Object.assign(new Error(message), { kind });
