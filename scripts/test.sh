@@ -17,7 +17,7 @@ mkdir -p target/tmp
 echo "== formatting and lints"
 cargo fmt --check
 cargo clippy --quiet --all-targets -- -D warnings
-cargo clippy --quiet --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet --lib --test web --target wasm32-unknown-unknown -- -D warnings # the browser-side targets
 
 echo "== native tests (CPU backend and wgpu on $(ls /usr/share/vulkan/icd.d/ 2>/dev/null | tr '\n' ' '))"
 cargo test --quiet

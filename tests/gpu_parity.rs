@@ -50,7 +50,8 @@ fn many_dispatches_and_reused_buffers_stay_correct() {
 #[test]
 fn conv_kernels_match_cpu() {
     // (input, weight, stride, padding, groups), odd sizes included.
-    let cases: &[(&[usize], &[usize], (usize, usize), (usize, usize), usize)] = &[
+    type Case = (&'static [usize], &'static [usize], (usize, usize), (usize, usize), usize);
+    let cases: &[Case] = &[
         (&[1, 1, 1, 1], &[1, 1, 1, 1], (1, 1), (0, 0), 1),
         (&[2, 3, 9, 7], &[5, 3, 3, 3], (1, 1), (1, 1), 1),
         (&[3, 4, 13, 11], &[4, 1, 3, 3], (2, 2), (1, 1), 4),

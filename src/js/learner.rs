@@ -155,16 +155,25 @@ impl JsLearner {
     }
 
     pub fn freeze(&self) -> Result<(), JsError> {
-        self.with("freeze", |l| Ok(l.freeze()))
+        self.with("freeze", |l| {
+            l.freeze();
+            Ok(())
+        })
     }
 
     pub fn unfreeze(&self) -> Result<(), JsError> {
-        self.with("unfreeze", |l| Ok(l.unfreeze()))
+        self.with("unfreeze", |l| {
+            l.unfreeze();
+            Ok(())
+        })
     }
 
     #[wasm_bindgen(js_name = freezeTo)]
     pub fn freeze_to(&self, n: u32) -> Result<(), JsError> {
-        self.with("freezeTo", |l| Ok(l.freeze_to(n as usize)))
+        self.with("freezeTo", |l| {
+            l.freeze_to(n as usize);
+            Ok(())
+        })
     }
 
     /// `await lrFind({start = 1e-7, end = 10, numIt = 100})` → `{lrs, losses, suggestions:
@@ -352,13 +361,19 @@ impl JsLearner {
     /// Oversampling for unbalanced classes (training items drawn with weights 1 / class count).
     #[wasm_bindgen(setter)]
     pub fn set_oversample(&self, on: bool) -> Result<(), JsError> {
-        self.with("oversample", |l| Ok(l.data.oversample = on))
+        self.with("oversample", |l| {
+            l.data.oversample = on;
+            Ok(())
+        })
     }
 
     /// Training-time augmentation (fastai's aug_transforms) on or off.
     #[wasm_bindgen(setter)]
     pub fn set_augment(&self, on: bool) -> Result<(), JsError> {
-        self.with("augment", |l| Ok(l.data.augmentation = on.then(AugTransforms::default)))
+        self.with("augment", |l| {
+            l.data.augmentation = on.then(AugTransforms::default);
+            Ok(())
+        })
     }
 
     /// The dataset as `ImageDataset.summary()` describes it.

@@ -1,6 +1,11 @@
 //! The JavaScript API (wasm-bindgen): a thin facade over the Rust crate with PyTorch-like,
 //! camelCase names. Every failure becomes a JS `Error` whose message names the op and the shapes;
 //! nothing here panics on user input. No logic lives here that Rust callers would also need.
+//!
+//! A long call (training, a speed test step) holds its object's RefCell borrow across its awaits on
+//! purpose: that borrow is the busy lock. Every such call first tries the borrow and answers a
+//! second caller with a "busy" error instead of a panic (`JsLearner::run`, `JsSpeedTest`).
+#![allow(clippy::await_holding_refcell_ref)]
 
 use std::cell::RefCell;
 
