@@ -108,6 +108,14 @@ impl JsLearner {
         let mut learner = self.inner.try_borrow_mut().map_err(|_| bad_input(op, "the learner is busy"))?;
         body(&mut learner).map_err(js_error)
     }
+
+    /// A change that cannot fail, made once the learner is free.
+    fn change(&self, op: &str, body: impl FnOnce(&mut Learner)) -> Result<(), JsError> {
+        self.with(op, |l| {
+            body(l);
+            Ok(())
+        })
+    }
 }
 
 #[wasm_bindgen(js_class = Learner)]
@@ -155,25 +163,16 @@ impl JsLearner {
     }
 
     pub fn freeze(&self) -> Result<(), JsError> {
-        self.with("freeze", |l| {
-            l.freeze();
-            Ok(())
-        })
+        self.change("freeze", Learner::freeze)
     }
 
     pub fn unfreeze(&self) -> Result<(), JsError> {
-        self.with("unfreeze", |l| {
-            l.unfreeze();
-            Ok(())
-        })
+        self.change("unfreeze", Learner::unfreeze)
     }
 
     #[wasm_bindgen(js_name = freezeTo)]
     pub fn freeze_to(&self, n: u32) -> Result<(), JsError> {
-        self.with("freezeTo", |l| {
-            l.freeze_to(n as usize);
-            Ok(())
-        })
+        self.change("freezeTo", |l| l.freeze_to(n as usize))
     }
 
     /// `await lrFind({start = 1e-7, end = 10, numIt = 100})` → `{lrs, losses, suggestions:
@@ -361,19 +360,13 @@ impl JsLearner {
     /// Oversampling for unbalanced classes (training items drawn with weights 1 / class count).
     #[wasm_bindgen(setter)]
     pub fn set_oversample(&self, on: bool) -> Result<(), JsError> {
-        self.with("oversample", |l| {
-            l.data.oversample = on;
-            Ok(())
-        })
+        self.change("oversample", |l| l.data.oversample = on)
     }
 
     /// Training-time augmentation (fastai's aug_transforms) on or off.
     #[wasm_bindgen(setter)]
     pub fn set_augment(&self, on: bool) -> Result<(), JsError> {
-        self.with("augment", |l| {
-            l.data.augmentation = on.then(AugTransforms::default);
-            Ok(())
-        })
+        self.change("augment", |l| l.data.augmentation = on.then(AugTransforms::default))
     }
 
     /// The dataset as `ImageDataset.summary()` describes it.
