@@ -31,7 +31,7 @@ impl Tensor {
     /// `.grad` (gradients accumulate across calls until `zero_grad`). `self` must hold one number.
     pub fn backward(&self) -> Result<()> {
         if self.numel() != 1 {
-            return Err(Error::new("backward", format!("needs a single number (a scalar loss), got shape {}", show(self.shape()))));
+            return Err(Error::shape("backward", format!("needs a single number (a scalar loss), got shape {}", show(self.shape()))));
         }
         if !self.requires_grad() {
             return Err(Error::new("backward", "the tensor does not depend on anything that requires grad"));

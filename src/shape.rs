@@ -42,7 +42,7 @@ pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>
         .map(|i| match (size_at(a, i), size_at(b, i)) {
             (x, y) if x == y || y == 1 => Ok(x),
             (1, y) => Ok(y),
-            _ => Err(Error::new(op, format!("shapes {} and {} cannot be broadcast together", show(a), show(b)))),
+            _ => Err(Error::shape(op, format!("shapes {} and {} cannot be broadcast together", show(a), show(b)))),
         })
         .collect()
 }
@@ -91,7 +91,7 @@ impl BroadcastPlan {
             plan = BroadcastPlan { out_shape: vec![1], a_strides: vec![0], b_strides: vec![0] };
         }
         if plan.out_shape.len() > MAX_RANK {
-            return Err(Error::new(op, format!("broadcasting {} with {} needs more than {MAX_RANK} dimensions", show(a), show(b))));
+            return Err(Error::shape(op, format!("broadcasting {} with {} needs more than {MAX_RANK} dimensions", show(a), show(b))));
         }
         Ok(plan)
     }
@@ -107,7 +107,7 @@ pub fn normalize_axis(op: &str, axis: isize, shape: &[usize]) -> Result<usize> {
     let rank = shape.len() as isize;
     let index = if axis < 0 { axis + rank } else { axis };
     if index < 0 || index >= rank {
-        return Err(Error::new(op, format!("axis {axis} is out of range for shape {}", show(shape))));
+        return Err(Error::shape(op, format!("axis {axis} is out of range for shape {}", show(shape))));
     }
     Ok(index as usize)
 }

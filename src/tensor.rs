@@ -74,7 +74,7 @@ impl Tensor {
     pub fn from_slice(data: &[f32], shape: &[usize], device: &Device) -> Result<Tensor> {
         check_creatable("from_array", shape)?;
         if data.len() != numel(shape) {
-            return Err(Error::new(
+            return Err(Error::shape(
                 "from_array",
                 format!("{} numbers cannot fill shape {} ({} elements)", data.len(), show(shape), numel(shape)),
             ));
@@ -186,7 +186,7 @@ impl Tensor {
     pub fn assign(&self, value: &Tensor) -> Result<()> {
         self.check_same("assign", value)?;
         if value.shape() != self.shape() {
-            return Err(Error::new("assign", format!("shape {} cannot replace shape {}", show(value.shape()), show(self.shape()))));
+            return Err(Error::shape("assign", format!("shape {} cannot replace shape {}", show(value.shape()), show(self.shape()))));
         }
         *self.0.storage.borrow_mut() = value.storage();
         Ok(())
@@ -226,7 +226,7 @@ impl Tensor {
     /// The single number of a one-element tensor (a loss).
     pub async fn item(&self) -> Result<f32> {
         if self.numel() != 1 {
-            return Err(Error::new("item", format!("needs a single number, got shape {}", show(self.shape()))));
+            return Err(Error::shape("item", format!("needs a single number, got shape {}", show(self.shape()))));
         }
         Ok(self.to_vec().await?[0])
     }

@@ -118,6 +118,10 @@ fn bad_input_gets_clear_errors() {
         let a = tensor(&[1.0; 6], &[2, 3], device);
         let b = tensor(&[1.0; 6], &[3, 2], device);
         assert_eq!(error_message(a.add(&b)), "add: shapes [2, 3] and [3, 2] cannot be broadcast together");
+        use kiln::ErrorKind::{BadInput, Shape};
+        let kind = |result: kiln::Result<Tensor>| result.err().map(|e| e.kind());
+        assert_eq!((kind(a.add(&b)), kind(a.matmul(&a)), kind(a.reshape(&[4]))), (Some(Shape), Some(Shape), Some(Shape)));
+        assert_eq!(kind(a.clamp(1.0, 0.0)), Some(BadInput));
         assert_eq!(error_message(a.matmul(&a)), "matmul: cannot multiply shapes [2, 3] and [2, 3]");
         assert!(error_message(tensor(&[1.0; 3], &[3], device).matmul(&a)).contains("2-D or 3-D"));
         assert_eq!(error_message(a.reshape(&[4])), "reshape: cannot reshape [2, 3] into [4]");

@@ -52,6 +52,27 @@ crate::params_struct! {
 }
 
 impl ConvGeometry {
+    /// The geometry of input [n, c, h, w] and weight [o, c / groups, kh, kw] (the caller has
+    /// checked that the kernel fits the padded input).
+    pub fn new(x: [usize; 4], w: [usize; 4], stride: (usize, usize), pad: (usize, usize), groups: usize) -> ConvGeometry {
+        ConvGeometry {
+            batch: x[0],
+            in_channels: x[1],
+            height: x[2],
+            width: x[3],
+            out_channels: w[0],
+            kernel_h: w[2],
+            kernel_w: w[3],
+            stride_h: stride.0,
+            stride_w: stride.1,
+            pad_h: pad.0,
+            pad_w: pad.1,
+            groups,
+            out_h: (x[2] + 2 * pad.0 - w[2]) / stride.0 + 1,
+            out_w: (x[3] + 2 * pad.1 - w[3]) / stride.1 + 1,
+        }
+    }
+
     /// The parameter block of the sliding-window kernels (conv and pool).
     pub(crate) fn params(&self) -> Vec<u8> {
         let g = self;
@@ -199,22 +220,7 @@ impl Tensor {
         if padded_h < w[2] || padded_w < w[3] {
             return Err(fail("the kernel is larger than the padded input"));
         }
-        let geometry = ConvGeometry {
-            batch: x[0],
-            in_channels: x[1],
-            height: x[2],
-            width: x[3],
-            out_channels: w[0],
-            kernel_h: w[2],
-            kernel_w: w[3],
-            stride_h: stride.0,
-            stride_w: stride.1,
-            pad_h: padding.0,
-            pad_w: padding.1,
-            groups,
-            out_h: (padded_h - w[2]) / stride.0 + 1,
-            out_w: (padded_w - w[3]) / stride.1 + 1,
-        };
+        let geometry = ConvGeometry::new([x[0], x[1], x[2], x[3]], [w[0], w[1], w[2], w[3]], stride, padding, groups);
         let out_shape = vec![geometry.batch, geometry.out_channels, geometry.out_h, geometry.out_w];
         if w[2] == 1 && w[3] == 1 && stride == (1, 1) && padding == (0, 0) && groups == 1 {
             // A pointwise (1x1) convolution is a matrix product per image, [o, c] @ [c, h*w]: most of

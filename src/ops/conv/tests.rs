@@ -4,26 +4,6 @@
 use super::{reference, ConvGeometry, ConvKernel};
 use crate::ops::testing::{check, random, Case};
 
-/// The geometry of input [n, c, h, w] and weight [o, c / groups, kh, kw].
-pub fn geometry(x: [usize; 4], w: [usize; 4], stride: (usize, usize), pad: (usize, usize), groups: usize) -> ConvGeometry {
-    ConvGeometry {
-        batch: x[0],
-        in_channels: x[1],
-        height: x[2],
-        width: x[3],
-        out_channels: w[0],
-        kernel_h: w[2],
-        kernel_w: w[3],
-        stride_h: stride.0,
-        stride_w: stride.1,
-        pad_h: pad.0,
-        pad_w: pad.1,
-        groups,
-        out_h: (x[2] + 2 * pad.0 - w[2]) / stride.0 + 1,
-        out_w: (x[3] + 2 * pad.1 - w[3]) / stride.1 + 1,
-    }
-}
-
 pub fn cases() -> Vec<Case> {
     let shapes = [
         ([1, 1, 1, 1], [1, 1, 1, 1], (1, 1), (0, 0), 1),
@@ -36,7 +16,7 @@ pub fn cases() -> Vec<Case> {
     ];
     let mut cases = Vec::new();
     for (i, &(x, w, stride, pad, groups)) in shapes.iter().enumerate() {
-        let g = geometry(x, w, stride, pad, groups);
+        let g = ConvGeometry::new(x, w, stride, pad, groups);
         let seed = 10 * i as u64;
         let (input, weight) = (random(g.input_len(), seed, 0.0), random(w.iter().product(), seed + 1, 0.0));
         let grad = random(g.output_len(), seed + 2, 0.0);

@@ -1,14 +1,20 @@
 //! Batch normalisation written out from its definition, in f64, for tests only.
 
+/// Channel ch's flat indices in x [N, C, L], its mean and its inv_std = 1 / sqrt(biased var + eps).
+fn channel(x: &[f32], [n, c, l]: [usize; 3], ch: usize, eps: f32) -> (Vec<usize>, f64, f64) {
+    let idx: Vec<usize> = (0..n).flat_map(|b| (0..l).map(move |i| (b * c + ch) * l + i)).collect();
+    let m = idx.len() as f64;
+    let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
+    let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / m;
+    (idx, mean, 1.0 / (var + eps as f64).sqrt())
+}
+
 /// (saved [3, C] = (mean, inv_std, scale), y) for x [N, C, L].
-pub fn batch_norm(x: &[f32], weight: &[f32], bias: &[f32], [n, c, l]: [usize; 3], eps: f32) -> (Vec<f32>, Vec<f32>) {
+pub fn batch_norm(x: &[f32], weight: &[f32], bias: &[f32], dims: [usize; 3], eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let c = dims[1];
     let (mut saved, mut y) = (vec![0.0; 3 * c], vec![0.0; x.len()]);
     for ch in 0..c {
-        let idx: Vec<usize> = (0..n).flat_map(|b| (0..l).map(move |i| (b * c + ch) * l + i)).collect();
-        let m = idx.len() as f64;
-        let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
-        let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / m;
-        let inv_std = 1.0 / (var + eps as f64).sqrt();
+        let (idx, mean, inv_std) = channel(x, dims, ch, eps);
         for &i in &idx {
             y[i] = ((x[i] as f64 - mean) * inv_std * weight[ch] as f64 + bias[ch] as f64) as f32;
         }
@@ -20,14 +26,12 @@ pub fn batch_norm(x: &[f32], weight: &[f32], bias: &[f32], [n, c, l]: [usize; 3]
 }
 
 /// ((d weight, d bias) as [2, C], d x) from the definition d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂).
-pub fn batch_norm_backward(x: &[f32], g: &[f32], weight: &[f32], [n, c, l]: [usize; 3], eps: f32) -> (Vec<f32>, Vec<f32>) {
+pub fn batch_norm_backward(x: &[f32], g: &[f32], weight: &[f32], dims: [usize; 3], eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let c = dims[1];
     let (mut params, mut dx) = (vec![0.0; 2 * c], vec![0.0; x.len()]);
     for ch in 0..c {
-        let idx: Vec<usize> = (0..n).flat_map(|b| (0..l).map(move |i| (b * c + ch) * l + i)).collect();
+        let (idx, mean, inv_std) = channel(x, dims, ch, eps);
         let m = idx.len() as f64;
-        let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
-        let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / m;
-        let inv_std = 1.0 / (var + eps as f64).sqrt();
         let x_hat = |i: usize| (x[i] as f64 - mean) * inv_std;
         let sum_g: f64 = idx.iter().map(|&i| g[i] as f64).sum();
         let sum_g_xhat: f64 = idx.iter().map(|&i| g[i] as f64 * x_hat(i)).sum();

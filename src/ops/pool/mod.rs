@@ -98,22 +98,8 @@ impl Tensor {
                 ),
             ));
         }
-        let geometry = ConvGeometry {
-            batch: s[0],
-            in_channels: s[1],
-            height: s[2],
-            width: s[3],
-            out_channels: s[1],
-            kernel_h: kernel,
-            kernel_w: kernel,
-            stride_h: stride,
-            stride_w: stride,
-            pad_h: padding,
-            pad_w: padding,
-            groups: s[1],
-            out_h: (s[2] + 2 * padding - kernel) / stride + 1,
-            out_w: (s[3] + 2 * padding - kernel) / stride + 1,
-        };
+        // A depthwise window: one channel in, the same channel out.
+        let geometry = ConvGeometry::new([s[0], s[1], s[2], s[3]], [s[1], 1, kernel, kernel], (stride, stride), (padding, padding), s[1]);
         let out_shape = vec![s[0], s[1], geometry.out_h, geometry.out_w];
         self.run_kernel(&PoolKernel::Max(geometry), &[self], out_shape, record(MaxPool(self.clone(), geometry)))
     }
