@@ -35,7 +35,7 @@ export async function openKilnPage() {
  * `serviceWorkers: 'block'` stops the page's service worker from supplying them instead.
  */
 export async function openSite({ webgpu = true, isolated = true, serviceWorkers = 'allow' } = {}) {
-  const server = await startServer(0, { isolated });
+  const server = await startServer(0, { isolated, tests: true });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const userDataDir = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -55,19 +55,26 @@ export async function openSite({ webgpu = true, isolated = true, serviceWorkers 
   page.on('pageerror', (error) => pageErrors.push(error));
   page.on('console', (message) => { if (message.type() === 'error') pageErrors.push(new Error(message.text())); });
   return {
-    origin, page, foreignRequests, pageErrors,
+    origin, page, foreignRequests, pageErrors, server,
+    /** Closes the browser and the server; fails if the page or a worker broke the site's CSP. */
     async close() {
       await context.close();
       await new Promise((done) => server.close(done));
+      assert.deepEqual(server.cspViolations, [], 'no Content-Security-Policy violations');
     },
   };
 }
 
-/** Asserts that the site's page asked for nothing outside its origin (its own blob: URLs aside) and logged no error. */
+/**
+ * Asserts that the site's page asked for nothing outside its origin (its own blob: URLs aside),
+ * logged no error, and broke no rule of the server's Content-Security-Policy (violations in the
+ * page or its workers are reported to the server).
+ */
 export function checkClean(site) {
   const foreign = site.foreignRequests.filter((url) => !url.startsWith(`blob:${site.origin}/`));
   assert.deepEqual(foreign, [], 'the page requests nothing outside its origin');
   assert.deepEqual(site.pageErrors.map(String), [], 'no errors in the page');
+  assert.deepEqual(site.server.cspViolations, [], 'no Content-Security-Policy violations');
 }
 
 /**
