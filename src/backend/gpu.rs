@@ -84,7 +84,6 @@ pub struct GpuContext {
     pipelines: RefCell<HashMap<&'static str, Pipeline>>,
     pool: Rc<RefCell<BufferPool>>,
     batch: RefCell<Batch>,
-    dispatch_counts: RefCell<HashMap<&'static str, usize>>,
     /// The first validation error or device loss wgpu reported; every later call fails with it.
     failure: Arc<Mutex<Option<String>>>,
 }
@@ -144,7 +143,6 @@ impl GpuContext {
             pipelines: RefCell::default(),
             pool: Rc::default(),
             batch: RefCell::default(),
-            dispatch_counts: RefCell::default(),
             failure,
         })
     }
@@ -193,7 +191,6 @@ impl GpuContext {
         self.check_healthy()?;
         let (params, groups, name) = (kernel.params(), kernel.workgroups(), kernel.name());
         self.ensure_pipeline(kernel.shader(), name);
-        *self.dispatch_counts.borrow_mut().entry(name).or_default() += 1;
         let pipelines = self.pipelines.borrow();
         let pipeline = &pipelines[name];
 
@@ -301,11 +298,6 @@ impl GpuContext {
         };
         staging.unmap();
         Ok(data)
-    }
-
-    /// How many times each kernel has been dispatched on this device, by entry point.
-    pub fn dispatch_counts(&self) -> HashMap<&'static str, usize> {
-        self.dispatch_counts.borrow().clone()
     }
 
     fn ensure_pipeline(&self, shader: &'static Shader, entry_point: &'static str) {
