@@ -172,3 +172,39 @@ fn cleaning_deletes_and_relabels_without_moving_items() {
     assert!(tiny.delete_item(before[0]).is_err());
     assert_eq!(tiny.valid, before);
 }
+
+#[test]
+fn a_builder_fed_in_chunks_gives_the_dataset_from_files() {
+    use kiln::data::loading::DatasetBuilder;
+    let broken = LabelledFile { name: "cat_broken.png".into(), bytes: b"not a png".to_vec(), label: "cat".into() };
+    let all = ImageDataset::from_files(files(vec![broken]), 24, Split::default()).unwrap();
+    // Chunks of 3, last file first: arrival order and chunking change nothing.
+    let mut chunks = files(vec![LabelledFile { name: "cat_broken.png".into(), bytes: b"not a png".to_vec(), label: "cat".into() }]);
+    chunks.reverse();
+    let mut builder = DatasetBuilder::new(24).unwrap();
+    let mut added = 0;
+    while !chunks.is_empty() {
+        let rest = chunks.split_off(chunks.len().min(3));
+        added += chunks.len();
+        builder.add(std::mem::replace(&mut chunks, rest));
+        assert_eq!(builder.decoded() + builder.skipped(), added);
+    }
+    assert_eq!(builder.skipped(), 1);
+    // Only the pixels at the dataset's size are kept: 24 px on the shorter side (30 px here).
+    let expected_bytes: usize = (0..20).map(|i| 3 * 24 * ((40 + i) * 24 / 30) as usize).sum();
+    assert_eq!(builder.bytes(), expected_bytes);
+    let built = builder.finish(Split::default()).unwrap();
+    assert_eq!(names(&built, &built.valid), EXPECTED_VALID);
+    assert_eq!(names(&built, &built.train), names(&all, &all.train));
+    assert_eq!(built.skipped, all.skipped);
+    assert!(built.items.iter().zip(&all.items).all(|(a, b)| a.image == b.image && a.label == b.label));
+}
+
+#[test]
+fn image_sizes_outside_1_to_1024_are_refused() {
+    for size in [0, 1025, 100_000] {
+        let error = ImageDataset::from_files(files(vec![]), size, Split::default()).err().expect("refused");
+        assert_eq!(error.kind(), ErrorKind::BadInput);
+        assert!(error.to_string().contains("from 1 to 1024 pixels"), "{error}");
+    }
+}

@@ -10,8 +10,12 @@ use kiln::nn::Module;
 use kiln::schedule::LearningRate;
 use kiln::{Device, ErrorKind};
 
-/// 24 images in two classes that differ in colour, with a little per-image noise.
+/// 24 images in two classes that differ in colour, with a little per-image noise, at 32 px.
 fn dataset() -> ImageDataset {
+    dataset_at(32)
+}
+
+fn dataset_at(size: u32) -> ImageDataset {
     let mut rng = kiln::rng::Pcg32::new(9);
     let files = (0..24)
         .map(|i| {
@@ -22,7 +26,7 @@ fn dataset() -> ImageDataset {
             (LabelledFile { name: format!("{label}_{i}.png"), bytes: bytes.into_inner(), label: label.into() }, false)
         })
         .collect();
-    ImageDataset::from_files(files, 32, Split::default()).unwrap()
+    ImageDataset::from_files(files, size, Split::default()).unwrap()
 }
 
 fn learner() -> Learner {
@@ -209,13 +213,26 @@ fn progressive_resizing_keeps_the_weights() {
     let mut learner = learner();
     block_on(learner.fit(1, LearningRate::Single(1e-3))).unwrap();
     let head = snapshot(&learner.head);
-    learner.data.set_size(48).unwrap();
+    let crop_side = |learner: &Learner| learner.data.batch(&learner.data.valid.clone(), None, &Device::Cpu).unwrap().0.shape()[2];
+    learner.data.set_size(24).unwrap();
+    assert_eq!(crop_side(&learner), 24, "shrinks from the kept pixels");
+    // Growing needs the photos decoded again at the new size; labels and the split stay.
+    let message = error_message(learner.data.set_size(48));
+    assert!(message.contains("kept at 24 px") && message.contains("decode the files again"), "{message}");
+    learner.data.relabel_item(learner.data.valid[0], "red").unwrap();
+    let labels: Vec<usize> = learner.data.items.iter().map(|i| i.label).collect();
+    learner.data.take_images(dataset_at(48)).unwrap();
+    assert_eq!(crop_side(&learner), 48);
+    assert_eq!(learner.data.items.iter().map(|i| i.label).collect::<Vec<_>>(), labels, "the cleaner's edits stay");
     assert_eq!(snapshot(&learner.head), head, "resizing the data changes no weight");
-    let (x, _) = learner.data.batch(&learner.data.valid.clone(), None, &Device::Cpu).unwrap();
-    assert_eq!(&x.shape()[1..], &[3, 48, 48]);
     block_on(learner.fit(1, LearningRate::Single(1e-3))).unwrap();
     assert_eq!(learner.results.len(), 2, "training goes on at the new size");
-    assert!(error_message(learner.data.set_size(0)).contains("at least 1 pixel"));
+    assert!(error_message(learner.data.set_size(0)).contains("from 1 to 1024 pixels"));
+    assert!(error_message(learner.data.set_size(100_000)).contains("from 1 to 1024 pixels"));
+    let mut other = dataset_at(32);
+    other.items.pop();
+    assert!(error_message(learner.data.take_images(other)).contains("the new images lack"), "images from other files");
+    assert_eq!(crop_side(&learner), 48, "and nothing changed");
 }
 
 #[test]

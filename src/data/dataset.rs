@@ -1,13 +1,14 @@
 //! An image-classification dataset as fastai builds one for Lesson 2: labelled files (from
 //! folders, from a list a web page collected, or with labels parsed from file names), a sorted
 //! class vocabulary, a seeded random validation split that is the same on every platform, each
-//! image decoded and resized once, and shuffled mini-batches cropped from them.
+//! image decoded and resized once (data::loading), and shuffled mini-batches cropped from them.
 
 use image::RgbImage;
 use regex::Regex;
 
 use super::augment::AugTransforms;
-use super::image::{crop_normalized, crop_unit, decode_image, resize_shorter_side, ImageNetNormalization};
+use super::image::{crop_normalized, crop_unit, resize_shorter_side, ImageNetNormalization};
+use super::loading::{check_size, DatasetBuilder, Decoded};
 use crate::backend::Device;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::image::AUGMENT_PARAMS;
@@ -39,19 +40,13 @@ impl Default for Split {
     }
 }
 
-/// A decoded image, resized so its shorter side is the dataset's size.
+/// A decoded image, 8-bit RGB, resized so its shorter side is the dataset's size: all that is
+/// kept of a photo (a 1024x768 JPEG becomes 65 KB at 128 px), so thousands fit in memory.
 pub struct Item {
     pub name: String,
     pub label: usize,
     pub image: RgbImage,
-    /// The decoded image with its shorter side at most SOURCE_SIDE, kept so the dataset can be
-    /// resized (progressive resizing) without decoding again.
-    source: RgbImage,
 }
-
-/// Shorter side of the kept source images: enough for any training size a page would use,
-/// small enough that camera photos do not fill the memory.
-const SOURCE_SIDE: u32 = 512;
 /// The largest class this many times the smallest (or more) draws a warning about balance.
 const UNBALANCED_RATIO: usize = 3;
 
@@ -77,46 +72,27 @@ pub struct ImageDataset {
 }
 
 impl ImageDataset {
-    /// Builds the dataset from labelled files; `in_valid[i]` says where file i goes when the
-    /// split is `Split::Given` (ignored otherwise). Files are ordered by name first, so the split
-    /// does not depend on the order they arrived in.
-    pub fn from_files(mut files: Vec<(LabelledFile, bool)>, size: u32, split: Split) -> Result<Self> {
-        if size == 0 {
-            return Err(Error::new("dataset", "the image size must be at least 1 pixel"));
-        }
-        files.sort_by(|a, b| (&a.0.label, &a.0.name).cmp(&(&b.0.label, &b.0.name)));
-        let mut items = Vec::new();
-        let mut in_valid = Vec::new();
-        let mut skipped = Vec::new();
-        let mut vocab: Vec<String> = files.iter().map(|(f, _)| f.label.clone()).collect();
+    /// Builds the dataset from labelled files, all at once (`DatasetBuilder` takes them a few at a
+    /// time); each file's flag says whether it validates when the split is `Split::Given`.
+    pub fn from_files(files: Vec<(LabelledFile, bool)>, size: u32, split: Split) -> Result<Self> {
+        let mut builder = DatasetBuilder::new(size)?;
+        builder.add(files);
+        builder.finish(split)
+    }
+
+    /// The dataset from decoded photos sorted by (label, name): what `DatasetBuilder::finish` gives.
+    pub(super) fn from_decoded(decoded: Vec<Decoded>, skipped: Vec<(String, String)>, size: u32, split: Split) -> Result<Self> {
+        let mut vocab: Vec<String> = decoded.iter().map(|d| d.label.clone()).collect();
         vocab.dedup();
-        for (file, valid) in files {
-            match decode_image(&file.bytes, &file.name) {
-                Ok(image) => {
-                    let label = vocab.binary_search(&file.label).expect("every label is in the vocabulary");
-                    let source =
-                        if image.width().min(image.height()) > SOURCE_SIDE { resize_shorter_side(&image, SOURCE_SIDE) } else { image };
-                    items.push(Item { name: file.name, label, image: resize_shorter_side(&source, size), source });
-                    in_valid.push(valid);
-                }
-                Err(e) => skipped.push((file.name, e.message().to_string())),
-            }
-        }
-        // Classes all of whose files were unreadable drop out of the vocabulary.
-        let used: Vec<bool> = (0..vocab.len()).map(|c| items.iter().any(|i| i.label == c)).collect();
-        let remap: Vec<usize> = used
-            .iter()
-            .scan(0, |next, &u| {
-                let r = *next;
-                if u {
-                    *next += 1;
-                }
-                Some(r)
+        let mut in_valid = Vec::with_capacity(decoded.len());
+        let items: Vec<Item> = decoded
+            .into_iter()
+            .map(|d| {
+                in_valid.push(d.valid);
+                let label = vocab.binary_search(&d.label).expect("every label is in the vocabulary");
+                Item { name: d.name, label, image: d.image }
             })
             .collect();
-        vocab = vocab.into_iter().zip(&used).filter(|(_, &u)| u).map(|(v, _)| v).collect();
-        items.iter_mut().for_each(|i| i.label = remap[i.label]);
-
         if items.is_empty() {
             // Files that were given but could not be decoded are a decode failure; no files at all, bad input.
             let kind = if skipped.is_empty() { ErrorKind::BadInput } else { ErrorKind::Decode };
@@ -162,14 +138,32 @@ impl ImageDataset {
         })
     }
 
-    /// Progressive resizing: the crops become `size` x `size` from now on, every image resized
-    /// again from its kept source (the model's weights are untouched).
+    /// Smaller crops from now on: every image resized down to `size` (the model's weights are
+    /// untouched). Only the pixels at the current size are kept, so growing needs the files again:
+    /// decode them at the larger size and hand them over with `take_images`.
     pub fn set_size(&mut self, size: u32) -> Result<()> {
-        if size == 0 {
-            return Err(Error::new("dataset", "the image size must be at least 1 pixel"));
+        check_size(size)?;
+        if size > self.size {
+            return Err(Error::new(
+                "dataset",
+                format!("the photos are kept at {} px: to grow them to {size} px, decode the files again at that size", self.size),
+            ));
         }
-        self.items.iter_mut().for_each(|item| item.image = resize_shorter_side(&item.source, size));
+        self.items.iter_mut().for_each(|item| item.image = resize_shorter_side(&item.image, size));
         self.size = size;
+        Ok(())
+    }
+
+    /// Progressive resizing to any size: the images of `other` (the same files decoded at its
+    /// size) replace these, matched by name; labels, split and edits stay. Nothing changes unless
+    /// every item has its image in `other`.
+    pub fn take_images(&mut self, other: ImageDataset) -> Result<()> {
+        let mut by_name: std::collections::HashMap<String, RgbImage> = other.items.into_iter().map(|i| (i.name, i.image)).collect();
+        if let Some(missing) = self.items.iter().find(|i| !by_name.contains_key(&i.name)) {
+            return Err(Error::new("dataset", format!("the new images lack '{}': they must come from the same files", missing.name)));
+        }
+        self.items.iter_mut().for_each(|item| item.image = by_name.remove(&item.name).expect("checked above"));
+        self.size = other.size;
         Ok(())
     }
 

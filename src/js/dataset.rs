@@ -1,5 +1,7 @@
 //! `kiln.ImageDataset`: labelled image files from JavaScript (what a page gets from a dropped
-//! folder or a file picker), decoded and split as `data::dataset` does.
+//! folder or a file picker), decoded and split as `data::dataset` does; and
+//! `kiln.ImageDatasetBuilder`, which takes them a few at a time so that a page reading thousands
+//! of files never holds all their bytes at once.
 
 use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -8,6 +10,7 @@ use super::interop::{bad_input, js_error, js_object};
 use super::options::{self, DatasetOptions};
 use crate::data::augment::AugTransforms;
 use crate::data::dataset::{ImageDataset, LabelledFile, Split};
+use crate::data::loading::DatasetBuilder;
 
 #[wasm_bindgen(js_name = ImageDataset)]
 pub struct JsImageDataset {
@@ -52,9 +55,9 @@ impl DatasetOptions {
 #[wasm_bindgen(js_class = ImageDataset)]
 impl JsImageDataset {
     /// `ImageDataset.fromFiles([{name, bytes, label, valid?}], {size, validPct, seed, augment,
-    /// flipVert})`: every
-    /// file decoded and resized once. When any file has a `valid` flag, the flags are the split;
-    /// otherwise a seeded random `validPct` validates. Unreadable files are skipped and listed in
+    /// flipVert})`: every file decoded and resized once, as `ImageDatasetBuilder` does when given
+    /// them all at once. When any file has a `valid` flag, the flags are the split; otherwise a
+    /// seeded random `validPct` validates. Unreadable files are skipped and listed in
     /// `summary().skipped`; no readable image, or a single class, is an Error.
     #[wasm_bindgen(js_name = fromFiles)]
     pub fn from_files(
@@ -63,21 +66,9 @@ impl JsImageDataset {
         #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number, augment?: boolean, flipVert?: boolean}")]
         options: JsValue,
     ) -> Result<JsImageDataset, JsError> {
-        let op = "ImageDataset.fromFiles";
-        let options: DatasetOptions = options::read(op, &options)?;
-        let mut labelled = Vec::new();
-        let mut given = false;
-        for (i, file) in files.iter().enumerate() {
-            let i = i as u32;
-            let valid = Reflect::get(&file, &"valid".into()).ok().and_then(|v| v.as_bool());
-            given |= valid.is_some();
-            let entry =
-                LabelledFile { name: text(&file, "name", op, i)?, bytes: bytes(&file, op, i)?, label: text(&file, "label", op, i)? };
-            labelled.push((entry, valid.unwrap_or(false)));
-        }
-        let mut inner = ImageDataset::from_files(labelled, options.size, options.split(given)).map_err(js_error)?;
-        inner.augmentation = options.augmentation();
-        Ok(JsImageDataset { inner: Some(inner) })
+        let mut builder = JsImageDatasetBuilder::new(options)?;
+        builder.add(files)?;
+        builder.finish()
     }
 
     /// `ImageDataset.fromNameRegex([{name, bytes}], pattern, options)`: labels from the first
@@ -107,19 +98,88 @@ impl JsImageDataset {
     }
 }
 
+/// `new ImageDatasetBuilder({size, validPct, seed, augment, flipVert})`, then `add(files)` as
+/// many times as needed, then `finish()`: the dataset `ImageDataset.fromFiles` would give for all
+/// the files, while only the decoded pixels of those added so far are held.
+#[wasm_bindgen(js_name = ImageDatasetBuilder)]
+pub struct JsImageDatasetBuilder {
+    /// None once finished.
+    inner: Option<DatasetBuilder>,
+    options: DatasetOptions,
+    /// Whether any file came with its own `valid` flag (then the flags are the split).
+    given_split: bool,
+}
+
+#[wasm_bindgen(js_class = ImageDatasetBuilder)]
+impl JsImageDatasetBuilder {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number, augment?: boolean, flipVert?: boolean}")]
+        options: JsValue,
+    ) -> Result<JsImageDatasetBuilder, JsError> {
+        let options: DatasetOptions = options::read("ImageDatasetBuilder", &options)?;
+        let inner = DatasetBuilder::new(options.size).map_err(js_error)?;
+        Ok(JsImageDatasetBuilder { inner: Some(inner), options, given_split: false })
+    }
+
+    /// Decodes `[{name, bytes, label, valid?}]` now (on every thread of the threaded build) and
+    /// keeps only their pixels at the dataset's size. A malformed entry is an Error and adds none
+    /// of them; an unreadable image is skipped and reported by `finish`.
+    pub fn add(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "{name: string, bytes: Uint8Array | ArrayBuffer, label: string, valid?: boolean}[]")]
+        files: Array,
+    ) -> Result<(), JsError> {
+        let op = "ImageDatasetBuilder.add";
+        let mut labelled = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let i = i as u32;
+            let valid = Reflect::get(&file, &"valid".into()).ok().and_then(|v| v.as_bool());
+            let entry =
+                LabelledFile { name: text(&file, "name", op, i)?, bytes: bytes(&file, op, i)?, label: text(&file, "label", op, i)? };
+            labelled.push((entry, valid));
+        }
+        let builder = self.inner.as_mut().ok_or_else(|| bad_input(op, "this builder has finished"))?;
+        self.given_split |= labelled.iter().any(|(_, valid)| valid.is_some());
+        builder.add(labelled.into_iter().map(|(file, valid)| (file, valid.unwrap_or(false))).collect());
+        Ok(())
+    }
+
+    /// Files decoded so far.
+    #[wasm_bindgen(getter)]
+    pub fn decoded(&self) -> usize {
+        self.inner.as_ref().map_or(0, DatasetBuilder::decoded)
+    }
+
+    /// Files skipped so far (not images, damaged, too large).
+    #[wasm_bindgen(getter)]
+    pub fn skipped(&self) -> usize {
+        self.inner.as_ref().map_or(0, DatasetBuilder::skipped)
+    }
+
+    /// Bytes of pixels held so far.
+    #[wasm_bindgen(getter)]
+    pub fn bytes(&self) -> usize {
+        self.inner.as_ref().map_or(0, DatasetBuilder::bytes)
+    }
+
+    /// The dataset (see `ImageDataset.fromFiles`); the builder is spent.
+    pub fn finish(&mut self) -> Result<JsImageDataset, JsError> {
+        let builder = self.inner.take().ok_or_else(|| bad_input("ImageDatasetBuilder.finish", "this builder has finished"))?;
+        let mut inner = builder.finish(self.options.split(self.given_split)).map_err(js_error)?;
+        inner.augmentation = self.options.augmentation();
+        Ok(JsImageDataset { inner: Some(inner) })
+    }
+}
+
 /// `{vocab, size, items: [{name, label, split}], classCounts: [{class, train, valid}], skipped:
 /// [{name, reason}], warnings}`: what a page shows about a dataset.
 pub(super) fn summary_object(dataset: &ImageDataset) -> JsValue {
     let strings = |list: &[String]| list.iter().map(|s| JsValue::from(s.as_str())).collect::<Array>();
-    let split_of = |i: usize| {
-        if dataset.train.contains(&i) {
-            "train"
-        } else if dataset.valid.contains(&i) {
-            "valid"
-        } else {
-            "deleted"
-        }
-    };
+    // Every item is "deleted" unless the training or validation list holds it.
+    let mut split_of = vec!["deleted"; dataset.items.len()];
+    dataset.train.iter().for_each(|&i| split_of[i] = "train");
+    dataset.valid.iter().for_each(|&i| split_of[i] = "valid");
     let items: Array = dataset
         .items
         .iter()
@@ -128,7 +188,7 @@ pub(super) fn summary_object(dataset: &ImageDataset) -> JsValue {
             js_object(&[
                 ("name", item.name.as_str().into()),
                 ("label", dataset.vocab[item.label].as_str().into()),
-                ("split", split_of(i).into()),
+                ("split", split_of[i].into()),
             ])
         })
         .collect();

@@ -351,10 +351,21 @@ impl JsLearner {
         self.with("relabelItem", |l| l.data.relabel_item(item as usize, &label))
     }
 
-    /// Progressive resizing: train on `size` x `size` crops from now on, keeping the weights.
+    /// Progressive resizing to a smaller size: `size` x `size` crops from now on, keeping the
+    /// weights. Only the pixels at the current size are kept: to grow, use `setImages`.
     #[wasm_bindgen(js_name = setImageSize)]
     pub fn set_image_size(&self, size: u32) -> Result<(), JsError> {
         self.with("setImageSize", |l| l.data.set_size(size))
+    }
+
+    /// Progressive resizing to any size: the photos of `dataset` (the same files, built at the new
+    /// size) replace the learner's, matched by name; labels, split, the cleaner's edits and the
+    /// weights stay. `dataset` is spent.
+    #[wasm_bindgen(js_name = setImages)]
+    pub fn set_images(&self, dataset: &mut JsImageDataset) -> Result<(), JsError> {
+        let op = "setImages";
+        let images = dataset.inner.take().ok_or_else(|| bad_input(op, "this dataset already belongs to a Learner"))?;
+        self.with(op, |l| l.data.take_images(images))
     }
 
     /// Oversampling for unbalanced classes (training items drawn with weights 1 / class count).
