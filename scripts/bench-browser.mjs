@@ -6,9 +6,9 @@
 //     node scripts/bench-browser.mjs           # the full bench (about 10-15 minutes here)
 //     node scripts/bench-browser.mjs --quick   # one short round, RESULTS.md left alone
 import { execFileSync, execSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { openSite } from '../tests/browser/harness.mjs';
+import { writeSection } from './bench-results.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
@@ -49,14 +49,7 @@ const chromium = execSync('/usr/bin/chromium --version', { encoding: 'utf8' }).t
 const section = report(results, native, nativeFineTune, chromium);
 console.log(section);
 if (!quick) {
-  const path = `${root}benches/RESULTS.md`;
-  const text = readFileSync(path, 'utf8');
-  const [start, end] = ['<!-- bench-browser:start -->', '<!-- bench-browser:end -->'];
-  const next = text.includes(start)
-    ? text.slice(0, text.indexOf(start)) + `${start}\n${section}${end}` + text.slice(text.indexOf(end) + end.length)
-    : `${text.trimEnd()}\n\n${start}\n${section}${end}\n`;
-  writeFileSync(path, next);
-  console.log('written to benches/RESULTS.md');
+  writeSection('bench-browser', section);
 }
 
 /** The markdown section: the rates, then the ratios the targets are about. */

@@ -33,8 +33,9 @@ const FOLDERS = { simd: '', threads: 'threads/', 'threads-fma': 'threads-fma/' }
 
 /**
  * Loads and initialises kiln with `threads` threads for its CPU backend (default: one per
- * logical core). Returns `{kiln, build, cpu, reason?}`: the module, the build's name,
- * `kiln.cpuInfo()`, and why it runs on one thread when it does. `build` forces a build.
+ * logical core). Returns `{kiln, build, cpu, memory, reason?}`: the module, the build's name,
+ * `kiln.cpuInfo()`, its WebAssembly.Memory (whose size is what kiln holds), and why it runs on
+ * one thread when it does. `build` forces a build.
  * A threaded build that fails to start (a browser that cannot reserve its shared memory, say)
  * gives way to the single-threaded one, and `reason` says what failed.
  */
@@ -45,14 +46,14 @@ export async function loadKiln({ threads = navigator.hardwareConcurrency || 1, b
   if (build !== 'simd') {
     try {
       const kiln = await import(new URL(`../pkg/${FOLDERS[build]}kiln.js`, import.meta.url).href);
-      await kiln.default();
+      const { memory } = await kiln.default();
       const cpu = await kiln.initThreads(threads);
-      return { kiln, build, cpu };
+      return { kiln, build, cpu, memory };
     } catch (error) {
       reason = `the threaded build did not start (${error?.message ?? error})`;
     }
   }
   const kiln = await import(new URL('../pkg/kiln.js', import.meta.url).href);
-  await kiln.default();
-  return { kiln, build: 'simd', cpu: kiln.cpuInfo(), reason };
+  const { memory } = await kiln.default();
+  return { kiln, build: 'simd', cpu: kiln.cpuInfo(), memory, reason };
 }

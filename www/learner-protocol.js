@@ -3,9 +3,12 @@
 //
 //   page → worker  {type: 'request', id, op, args}     run the operation `op` (one of `Op`) on `args`
 //   worker → page  {type: 'result', id, result}        the operation `id` finished with `result`
-//   worker → page  {type: 'error', id, message, kind}  the operation `id` failed (see `Kind`)
+//   worker → page  {type: 'error', id, message, kind, fatal}  the operation `id` failed (see `Kind`);
+//                                                      `fatal`: the worker must be started again
 //   worker → page  {type: 'progress', progress}        a Learner progress event: {type: 'batch' |
-//                                                      'epoch' | 'lrFind', ...}, as kiln's onProgress
+//                                                      'epoch' | 'lrFind', ...}, as kiln's onProgress,
+//                                                      or the worker's own {type: 'load', done, total,
+//                                                      skipped, seconds, memory} while decoding files
 //
 // Build them with the functions below, never by hand.
 
@@ -24,7 +27,8 @@ export const Op = Object.freeze({
    * valid?}]}, size, batchSize, precompute?, edits?, model?, restore?, unfrozen?, oversample?} →
    * {summary, restored}: a dataset and a fresh Learner; the cleaner's `edits` replayed, then
    * `model` ({weights: Blob, description}) loaded or, with `restore`, the one kept in IndexedDB
-   * (`restored`: {savedAt, model}, {failed: message} or null). On any error the previous learner stays.
+   * (`restored`: {savedAt, model}, {failed: message} or null). On any error the previous learner
+   * stays. Files are decoded a few at a time, with 'load' progress events; STOP cancels.
    */
   LOAD: 'load',
   /** {numIt} → {lrs, losses, suggestions: {valley, steep, minimum, slide}}: lr_find. */
@@ -35,7 +39,7 @@ export const Op = Object.freeze({
    * description}) is the trained weights, also kept in IndexedDB; null when training diverged.
    */
   TRAIN: 'train',
-  /** {} → undefined: ends training or lr_find after the batch in progress. */
+  /** {} → undefined: ends training or lr_find after the batch in progress, or cancels loading. */
   STOP: 'stop',
   /** {} → undefined: only the head trains. */
   FREEZE: 'freeze',
@@ -43,7 +47,10 @@ export const Op = Object.freeze({
   UNFREEZE: 'unfreeze',
   /** {on: boolean} → undefined: oversampling of rare classes. */
   OVERSAMPLE: 'oversample',
-  /** {size} → summary: progressive resizing, the weights kept. */
+  /**
+   * {size, source} → summary: progressive resizing, the weights kept; growing decodes the files
+   * of `source` (as LOAD's) again at the new size, with 'load' progress events.
+   */
   SET_IMAGE_SIZE: 'setImageSize',
   /** {} → {items, topLosses, confusion, mostConfused}: kiln's Learner.interpret(). */
   INTERPRET: 'interpret',
@@ -66,8 +73,8 @@ const OPS = new Set(Object.values(Op));
 
 /**
  * What kind of failure an error message reports, for the page to act on: kiln's own error kinds
- * (`error.kind`, ErrorKind::name in src/error.rs), and CRASHED for a WebAssembly trap or a worker
- * that died, after which the learner must be started again.
+ * (`error.kind`, ErrorKind::name in src/error.rs), CRASHED for a WebAssembly trap or a worker
+ * that died, after which the learner must be started again, and CANCELLED for a load the person stopped.
  */
 export const Kind = Object.freeze({
   BAD_INPUT: 'bad-input',
@@ -78,10 +85,14 @@ export const Kind = Object.freeze({
   DEVICE_LOST: 'device-lost',
   DIVERGED: 'diverged',
   CRASHED: 'crashed',
+  CANCELLED: 'cancelled',
 });
 
 /** The text of anything thrown. */
 export const messageOf = (error) => error?.message ?? String(error);
+
+/** Whether the worker must be started again after `error`: a trap, a dead worker, or memory gone. */
+const fatalOf = (error) => Boolean(error?.fatal) || kindOf(error) === Kind.CRASHED;
 
 /** The kind of any thrown value: kiln's `error.kind`, CRASHED for a WebAssembly trap, or undefined. */
 export function kindOf(error) {
@@ -99,10 +110,10 @@ export function request(id, op, args = {}) {
 export const result = (id, value) => ({ type: Message.RESULT, id, result: value });
 
 /** worker → page: operation `id` failed with `error` (its message and its kind). */
-export const failure = (id, error) => ({ type: Message.ERROR, id, message: messageOf(error), kind: kindOf(error) });
+export const failure = (id, error) => ({ type: Message.ERROR, id, message: messageOf(error), kind: kindOf(error), fatal: fatalOf(error) });
 
 /** worker → page: a Learner progress event. */
 export const progress = (event) => ({ type: Message.PROGRESS, progress: event });
 
 /** The Error a failure message stands for, with its kind. */
-export const errorOf = ({ message, kind }) => Object.assign(new Error(message), { kind });
+export const errorOf = ({ message, kind, fatal = false }) => Object.assign(new Error(message), { kind, fatal });

@@ -35,11 +35,8 @@ const ops = {
   },
 
   async [Op.LOAD]({ source, size, batchSize, precompute = false, edits = [], model = null, restore = false, unfrozen = false, oversample = false }) {
-    const files = source.kind === 'sample'
-      ? await loadSampleFiles(undefined, { classes: source.classes, perClass: source.perClass })
-      : await Promise.all(source.files.map(async (f) => ({ name: f.name, label: f.label, valid: f.valid, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
-    const { ImageDataset, Learner } = (await ready).kiln;
-    const dataset = ImageDataset.fromFiles(files, { size });
+    const { Learner } = (await ready).kiln;
+    const dataset = await decoded(source, size);
     const next = await Learner.vision(dataset, { weightsUrl: WEIGHTS_URL, batchSize, precompute });
     try {
       applyEdits(next, edits);
@@ -73,11 +70,20 @@ const ops = {
     return { ...outcome, model };
   },
 
-  [Op.STOP]: () => learner?.stop(),
+  [Op.STOP]: () => {
+    if (loading) loading.cancelled = true;
+    learner?.stop();
+  },
   [Op.FREEZE]: () => the().freeze(),
   [Op.UNFREEZE]: () => the().unfreeze(),
   [Op.OVERSAMPLE]: ({ on }) => { the().oversample = on; },
-  [Op.SET_IMAGE_SIZE]: ({ size }) => { the().setImageSize(size); return the().dataset; },
+  /** Smaller: from the pixels kiln keeps. Larger: the photos are decoded again at the new size. */
+  async [Op.SET_IMAGE_SIZE]({ size, source }) {
+    const learn = the();
+    if (size <= learn.dataset.size) learn.setImageSize(size);
+    else learn.setImages(await decoded(source, size));
+    return learn.dataset;
+  },
   [Op.INTERPRET]: () => the().interpret(),
 
   [Op.CLEAN]({ changes }) {
@@ -103,6 +109,54 @@ const ops = {
 
   [Op.FORGET]: () => save('latest', undefined),
 };
+
+/** Files handed to kiln at a time: enough to keep every thread decoding, few enough that only a
+ * handful of files' bytes are ever in memory (camera photos are 3-5 MB each). */
+const CHUNK = 8;
+/** The load in progress, which Stop cancels: {cancelled}. */
+let loading = null;
+
+/**
+ * The photos of `source` decoded at `size` into a kiln ImageDataset. Files are read and decoded a
+ * chunk at a time (the next chunk is read from the disk while this one decodes), so memory holds
+ * the decoded pixels and two chunks of files, never every file at once; progress events
+ * ({type: 'load', done, total, skipped, seconds, memory}) follow each chunk.
+ */
+async function decoded(source, size) {
+  const { kiln, memory } = await ready;
+  if (source.kind === 'sample') {
+    return kiln.ImageDataset.fromFiles(await loadSampleFiles(undefined, { classes: source.classes, perClass: source.perClass }), { size });
+  }
+  const files = source.files;
+  const read = (chunk) => Promise.all(chunk.map(async (f) => {
+    const bytes = await f.file.arrayBuffer().catch((error) => {
+      throw Object.assign(new Error(`${f.name} could not be read (${messageOf(error)}): was it moved or deleted?`), { kind: Kind.BAD_INPUT });
+    });
+    return { name: f.name, label: f.label, valid: f.valid, bytes: new Uint8Array(bytes) };
+  }));
+  const builder = new kiln.ImageDatasetBuilder({ size });
+  const started = performance.now();
+  const load = { cancelled: false };
+  loading = load;
+  let next = read(files.slice(0, CHUNK));
+  try {
+    for (let at = 0; at < files.length; at += CHUNK) {
+      const chunk = await next;
+      if (load.cancelled) throw Object.assign(new Error('loading was cancelled'), { kind: Kind.CANCELLED });
+      next = read(files.slice(at + CHUNK, at + 2 * CHUNK));
+      builder.add(chunk);
+      postMessage(progress({
+        type: 'load', done: at + chunk.length, total: files.length, skipped: builder.skipped,
+        seconds: (performance.now() - started) / 1000, memory: memory.buffer.byteLength,
+      }));
+    }
+    return builder.finish();
+  } finally {
+    next.catch(() => {}); // a read still under way when loading stops is of no interest
+    loading = null;
+    builder.free();
+  }
+}
 
 function the() {
   if (!learner) throw Object.assign(new Error('load a dataset first'), { kind: Kind.BAD_INPUT });
@@ -137,6 +191,18 @@ async function restoreSaved(learn) {
   return { savedAt: saved.savedAt, model: { weights: saved.weights, description: saved.description } };
 }
 
+/**
+ * A WebAssembly trap with kiln's memory near the 4 GB that wasm32 can address is, almost surely,
+ * memory running out (Rust aborts when an allocation fails): said so, in words.
+ */
+async function outOfMemory(error) {
+  if (!(error instanceof WebAssembly.RuntimeError)) return error;
+  const bytes = (await ready).memory.buffer.byteLength;
+  if (bytes < 3 * 2 ** 30) return error;
+  const message = `kiln ran out of memory: it had ${(bytes / 2 ** 30).toFixed(1)} GB, close to the 4 GB a browser gives WebAssembly`;
+  return Object.assign(new Error(message), { kind: Kind.OUT_OF_MEMORY, fatal: true });
+}
+
 // IndexedDB, the few lines of it needed here: one object store of models, by key.
 function database() {
   return new Promise((resolve, reject) => {
@@ -167,6 +233,6 @@ self.onmessage = async ({ data: { type, id, op, args } }) => {
     if (!(op in ops)) throw new Error(`unknown operation '${op}'`);
     postMessage(result(id, await ops[op](args ?? {})));
   } catch (error) {
-    postMessage(failure(id, error));
+    postMessage(failure(id, await outOfMemory(error)));
   }
 };

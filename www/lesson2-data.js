@@ -2,11 +2,18 @@
 // picked with <input webkitdirectory>, or the bundled sample photos; one subfolder per class, the
 // folder's name the label (fastai's parent_label). The page reads nothing itself: it hands the
 // File objects to the worker, which decodes them. Then: class counts, examples, what was skipped.
-import { Op } from './learner-protocol.js';
+import { Kind, Op } from './learner-protocol.js';
 import { messageOf, plain, reworded } from './kiln-text.js';
 import { $, dropZone, el, say, showAlert, tooBig } from './lesson2-ui.js';
 
 const EXAMPLES = 12;
+/**
+ * What the photos may take of kiln's memory: WebAssembly has 4 GB, and the network, its
+ * gradients and a batch's activations need the rest (about 1 GB at 224 px, batch 16).
+ */
+const PHOTO_MEMORY_LIMIT = 2.5 * 2 ** 30;
+/** Above this the page says, before loading, how much memory the photos will take. */
+const PHOTO_MEMORY_NOTICE = 2 ** 30;
 
 export function setupData(app) {
   $('sample').addEventListener('click', () => loadSample(app));
@@ -38,6 +45,8 @@ export function setupData(app) {
       ? 'Oversampling: rare classes are now drawn as often as common ones in training.'
       : 'Oversampling is off: every training photo is drawn once per epoch.');
   }));
+  $('load-cancel').addEventListener('click', () => app.worker.call(Op.STOP));
+  app.on('progress', (event) => { if (event.type === 'load') loadProgress(event); });
   app.on('dataset', ({ summary, fresh }) => {
     app.summary = summary;
     if (fresh) $('oversample').checked = false;
@@ -90,6 +99,12 @@ function loadPicked(app, picked) {
     showAlert(`${none} (${why}). Put the photos in one subfolder per class.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
     return;
   }
+  const { size, precompute } = loadArgs(app);
+  const needed = photoMemory(files.length, size, precompute);
+  if (needed > PHOTO_MEMORY_LIMIT) {
+    showAlert(`${tooMuch(files.length, size, precompute, needed)} Nothing was loaded${app.summary ? ': the previous dataset is still there' : ''}.`);
+    return;
+  }
   const byName = new Map(files.map((f) => [f.name, f.file]));
   load(app, { kind: 'files', files }, () => new Thumbs([...byName.keys()], (name) => URL.createObjectURL(byName.get(name)), true), skipped);
 }
@@ -118,6 +133,42 @@ function label(picked) {
   return { files, skipped };
 }
 
+/**
+ * Bytes kiln keeps for `count` photos at `size` px: 8-bit RGB with the shorter side at `size`
+ * (4:3 photos assumed, as cameras take them) and, with precompute, MobileNetV2's 1280 features
+ * per 32x32 pixels as f32.
+ */
+function photoMemory(count, size, precompute) {
+  const pixels = 3 * size * Math.ceil((size * 4) / 3);
+  const features = precompute ? 1280 * Math.ceil(size / 32) ** 2 * 4 : 0;
+  return count * (pixels + features);
+}
+
+const gigabytes = (bytes) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+
+/** Why `count` photos at `size` px do not fit, and what would. */
+function tooMuch(count, size, precompute, needed) {
+  let smaller = size;
+  while (smaller > 32 && photoMemory(count, smaller, precompute) > PHOTO_MEMORY_LIMIT) smaller -= 16;
+  const fewer = Math.floor(PHOTO_MEMORY_LIMIT / photoMemory(1, size, precompute));
+  const options = [`choose an image size of ${smaller} px or less`, `load at most ${fewer.toLocaleString('en')} photos at ${size} px`];
+  if (precompute) options.push('turn Precompute off');
+  return `${count.toLocaleString('en')} photos at ${size} px would need about ${gigabytes(needed)} of memory, more than the ${gigabytes(PHOTO_MEMORY_LIMIT)} ` +
+    `a page can give them (the browser gives WebAssembly 4 GB in all): ${options.join(', or ')}.`;
+}
+
+/** Photos decoded so far, and an estimate of the time left from the rate so far. */
+function loadProgress({ done, total, skipped, seconds, memory }) {
+  $('load-bar').max = total;
+  $('load-bar').value = done;
+  const left = done < total ? Math.ceil((seconds / done) * (total - done)) : 0;
+  $('load-text').textContent = `${done.toLocaleString('en')} of ${total.toLocaleString('en')}${left ? ` · about ${clock(left)} left` : ''}`;
+  $('load-detail').textContent = `${(done / seconds).toFixed(0)} photos/s${skipped ? ` · ${skipped} skipped` : ''} · kiln holds ${gigabytes(memory)}`;
+}
+
+/** Seconds as "1 min 05 s" or "42 s". */
+const clock = (seconds) => (seconds >= 60 ? `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s` : `${seconds} s`);
+
 /** Every file under the dropped entries, with its path from the drop. */
 async function filesOf(entries) {
   const out = [];
@@ -144,14 +195,22 @@ async function filesOf(entries) {
  */
 function load(app, source, thumbsFor, skippedHere) {
   return app.run('loading the photos', async () => {
-    say('data-status', source.kind === 'sample' ? 'Loading the sample photos…' : `Reading ${source.files.length} files…`);
+    const needed = source.kind === 'files' ? photoMemory(source.files.length, loadArgs(app).size, loadArgs(app).precompute) : 0;
+    say('data-status', source.kind === 'sample'
+      ? 'Loading the sample photos…'
+      : `Reading and decoding ${source.files.length.toLocaleString('en')} files${needed > PHOTO_MEMORY_NOTICE ? `: they will take about ${gigabytes(needed)} of memory` : ''}…`);
     let loaded;
     try {
-      loaded = await app.worker.call(Op.LOAD, loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true }));
+      loaded = await withProgress(source, () => app.worker.call(Op.LOAD, loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true })));
     } catch (error) {
       if (app.summary) show(app, app.summary);
       else say('data-status', '');
-      throw reworded(error, `These photos could not be loaded: ${plain(messageOf(error))}.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
+      const kept = app.summary ? ' The previous dataset is still loaded.' : '';
+      if (error?.kind === Kind.CANCELLED) {
+        say('data-status', `Loading was cancelled.${kept}`);
+        return;
+      }
+      throw reworded(error, `These photos could not be loaded: ${plain(messageOf(error))}.${kept}`);
     }
     const thumbs = await thumbsFor(loaded.summary);
     app.thumbs?.revoke();
@@ -160,6 +219,19 @@ function load(app, source, thumbsFor, skippedHere) {
     app.emit('dataset', { summary: loaded.summary, fresh: true });
     app.emit('restored', loaded.restored);
   });
+}
+
+/** The progress bar and its Cancel button, shown while `body` decodes the files of `source`. */
+async function withProgress(source, body) {
+  $('load-progress').hidden = source.kind !== 'files';
+  $('load-bar').removeAttribute('value'); // indeterminate until the first chunk is decoded
+  $('load-text').textContent = '';
+  $('load-detail').textContent = '';
+  try {
+    return await body();
+  } finally {
+    $('load-progress').hidden = true;
+  }
 }
 
 /** Progressive resizing: the images get a new size, the weights stay. */
@@ -171,8 +243,16 @@ function resize(app) {
     $('size').value = app.summary.size;
     return;
   }
+  const { precompute } = loadArgs(app);
+  const needed = photoMemory(app.summary.items.length, size, precompute);
+  if (needed > PHOTO_MEMORY_LIMIT) {
+    showAlert(tooMuch(app.summary.items.length, size, precompute, needed));
+    $('size').value = app.summary.size;
+    return;
+  }
   app.run('resizing', async () => {
-    const summary = await app.worker.call(Op.SET_IMAGE_SIZE, { size });
+    // Growing decodes the photos again (kiln keeps them only at the current size): with progress.
+    const summary = await withProgress(size > app.summary.size ? app.source : {}, () => app.worker.call(Op.SET_IMAGE_SIZE, { size, source: app.source }));
     app.emit('dataset', { summary, fresh: false });
     say('data-status', `The photos are now ${size} px. The weights are kept: fastai calls this progressive resizing.`);
   });
@@ -212,7 +292,8 @@ function show(app, summary) {
   const train = counts.reduce((s, c) => s + c.train, 0);
   const valid = counts.reduce((s, c) => s + c.valid, 0);
   $('data-view').hidden = false;
-  say('data-status', `${train + valid} photos in ${counts.length} classes: ${train} to train on, ${valid} set aside to validate. Images are cropped to ${summary.size} px squares.`);
+  const n = (count) => count.toLocaleString('en');
+  say('data-status', `${n(train + valid)} photos in ${counts.length} classes: ${n(train)} to train on, ${n(valid)} set aside to validate. Images are cropped to ${summary.size} px squares.`);
   $('size').value = summary.size;
 
   $('class-counts').tBodies[0].replaceChildren(...counts.map((c) => el('tr', {}, el('th', { scope: 'row' }, c.class), el('td', {}, String(c.train)), el('td', {}, String(c.valid)))));

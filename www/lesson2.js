@@ -76,8 +76,9 @@ async function run(name, body) {
 function fail(error) {
   const text = messageOf(error);
   const gpuLost = app.info?.backend === 'webgpu' && (error?.kind === Kind.DEVICE_LOST || error?.kind === Kind.NO_GPU);
-  if (error?.kind === Kind.CRASHED) {
-    showAlert(`The learner crashed (${text}). Your dataset and the weights from the last finished training are kept: start it again.`, {
+  if (error?.kind === Kind.CRASHED || error?.fatal) {
+    const advice = error.kind === Kind.OUT_OF_MEMORY ? ' Fewer photos, or a smaller image size, need less memory.' : '';
+    showAlert(`The learner crashed (${text}).${advice} Your dataset and the weights from the last finished training are kept: start it again.`, {
       label: 'Start again',
       run: () => app.run('starting again', () => rebuild(app.info?.backend ?? 'auto')),
     });

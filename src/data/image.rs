@@ -61,7 +61,7 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
     let orientation = decoder.orientation().map_err(|e| fail(format!("has unreadable metadata ({e})")))?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| fail(format!("is damaged or truncated ({e})")))?;
     image.apply_orientation(orientation);
-    Ok(image.to_rgb8())
+    Ok(image.into_rgb8()) // no copy when the decoder gave 8-bit RGB already, as JPEG does
 }
 
 /// torchvision's eval transform: resize so the shorter side is `resize_to`, crop the centre

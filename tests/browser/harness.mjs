@@ -55,7 +55,7 @@ export async function openSite({ webgpu = true, isolated = true, serviceWorkers 
   page.on('pageerror', (error) => pageErrors.push(error));
   page.on('console', (message) => { if (message.type() === 'error') pageErrors.push(new Error(message.text())); });
   return {
-    origin, page, foreignRequests, pageErrors, server,
+    origin, page, foreignRequests, pageErrors, server, userDataDir,
     /** Closes the browser and the server; fails if the page or a worker broke the site's CSP. */
     async close() {
       await context.close();
