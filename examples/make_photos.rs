@@ -47,6 +47,8 @@ fn photo(index: u32, class: u32, width: u32, height: u32) -> RgbImage {
         .collect();
     let horizon = 0.4 + 0.3 * rng.uniform();
     let seed = rng.next_u32();
+    // Sensor noise shows less once a photo is scaled down: about ±12 levels at 4000 px wide.
+    let grain_levels = (25.0 * (width as f32 / 4000.0).sqrt()).max(3.0) as u32;
     RgbImage::from_fn(width, height, |x, y| {
         let (u, v) = (x as f32 / width as f32, y as f32 / width as f32);
         let t = (y as f32 / height as f32 - horizon).clamp(-0.1, 0.1) * 5.0 + 0.5;
@@ -57,7 +59,7 @@ fn photo(index: u32, class: u32, width: u32, height: u32) -> RgbImage {
         }
         // Texture at a few pixels' scale, and grain at every pixel: what makes a JPEG large.
         let texture = 12.0 * ((u * 180.0).sin() * (v * 230.0 + u * 40.0).cos());
-        let grain = (hash(x, y, seed) % 25) as f32 - 12.0;
+        let grain = (hash(x, y, seed) % grain_levels) as f32 - (grain_levels / 2) as f32;
         Rgb(colour.map(|c| (c + texture + grain).clamp(0.0, 255.0) as u8))
     })
 }
