@@ -25,8 +25,8 @@ fi
 for target in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$target"
   cp fuzz/seeds/"$target"/* "fuzz/corpus/$target/"
+  [ "$target" != decode_image ] || cp tests/fixtures/images/cmyk.jpg www/sample/others/buffetset.webp fuzz/corpus/decode_image/
 done
-cp tests/fixtures/images/cmyk.jpg www/sample/others/buffetset.webp fuzz/corpus/decode_image/
 
 # Longest input per target: a few pictures' worth for images, a small model file for weights.
 declare -A max_len=([decode_image]=65536 [load_weights]=16384 [options]=4096)
@@ -40,8 +40,10 @@ for target in "${targets[@]}"; do
   mkdir -p "fuzz/artifacts/$target"
   before=$(ls "fuzz/artifacts/$target" | wc -l)
   # 2 GB of memory at most (MAX_IMAGE_PIXELS keeps a real picture well below), 10 s an input.
+  dict=()
+  [ ! -f "fuzz/$target.dict" ] || dict=(-dict="fuzz/$target.dict")
   status=0
-  cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -max_len="${max_len[$target]}" \
+  cargo +nightly fuzz run "$target" -- "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len="${max_len[$target]}" \
     -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
   # The final stats; a run stopped by a crash has none, then libFuzzer's last progress line counts.
   executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' ||
