@@ -13,6 +13,7 @@ pub mod lr_find;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod options;
 pub mod rng;
 pub mod schedule;
 pub mod shape;

@@ -143,12 +143,6 @@ impl JsConv2d {
             count("Conv2d", "kernelSize", kernel_size)?,
         );
         let Conv2dOptions { stride, padding, groups, bias } = options::read("Conv2d", &options)?;
-        if stride == 0 || groups == 0 {
-            return Err(bad_input("Conv2d", format!("stride and groups must be at least 1, got stride {stride}, groups {groups}")));
-        }
-        if inp % groups != 0 || out % groups != 0 {
-            return Err(bad_input("Conv2d", format!("groups = {groups} must divide inChannels = {inp} and outChannels = {out}")));
-        }
         let conv = Conv2d::new(inp, out, k, stride, padding, groups, bias, &current(), &mut next_rng()).map_err(js_error)?;
         Ok(JsConv2d { module: Rc::new(conv) })
     }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::{child_name, Module, NamedTensor, TensorKind};
 use crate::backend::Device;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::BatchNormConfig;
 use crate::rng::Pcg32;
 use crate::tensor::Tensor;
@@ -41,7 +41,8 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    /// A k x k convolution, PyTorch's default initialisation.
+    /// A k x k convolution, PyTorch's default initialisation. Stride and groups must be at least 1,
+    /// and groups must divide both channel counts.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         in_channels: usize,
@@ -54,6 +55,13 @@ impl Conv2d {
         device: &Device,
         rng: &mut Pcg32,
     ) -> Result<Self> {
+        if stride == 0 || groups == 0 {
+            return Err(Error::new("Conv2d", format!("stride and groups must be at least 1, got stride {stride}, groups {groups}")));
+        }
+        if !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
+            let detail = format!("groups = {groups} must divide inChannels = {in_channels} and outChannels = {out_channels}");
+            return Err(Error::new("Conv2d", detail));
+        }
         let fan_in = in_channels / groups * kernel * kernel;
         let weight = default_uniform(&[out_channels, in_channels / groups, kernel, kernel], fan_in, device, rng)?;
         let bias = if bias { Some(default_uniform(&[out_channels], fan_in, device, rng)?) } else { None };

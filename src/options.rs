@@ -1,0 +1,98 @@
+//! The options objects of the JavaScript API (`new SGD(params, {lr: 0.1, momentum: 0.9})`), each
+//! a Rust struct with its defaults, filled by serde from JSON-like values, so a misspelt option or
+//! a value of the wrong type is a bad-input Error naming the option. `js::options` turns the JS
+//! object into those values; the rest lives here, outside the wasm-only facade, so that native
+//! tests and the fuzzer (`fuzz/`) run the very code the browser runs.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Where `Learner.vision` and `Model.mobilenetV2` fetch the ImageNet weights and class names from.
+const DEFAULT_WEIGHTS_URL: &str = "www/models/mobilenet_v2.safetensors";
+const DEFAULT_CLASSES_URL: &str = "www/models/imagenet_classes.txt";
+
+/// Fills the options struct `T` for `op` from an options object's fields; a field set to `null`
+/// means its default, as a missing one does. Errors name `op` and the option.
+pub fn from_fields<T: DeserializeOwned>(op: &str, mut fields: Map<String, Value>) -> Result<T> {
+    fields.retain(|_, value| !value.is_null());
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let option = e.path().to_string();
+        match option.as_str() {
+            "." => Error::new(op, e.inner()),
+            _ => Error::new(op, format!("option {option}: {}", e.inner())),
+        }
+    })
+}
+
+/// An options struct: its fields (camelCase in JavaScript) with their defaults, read by `read`.
+macro_rules! options {
+    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty = $default:expr),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Deserialize)]
+        #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            $(pub $field: $ty),*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $($field: $default),* }
+            }
+        }
+    };
+}
+
+options! {
+    /// `new SGD(params, {lr, momentum = 0, weightDecay = 0})`: lr is required.
+    SgdOptions { lr: Option<f32> = None, momentum: f32 = 0.0, weight_decay: f32 = 0.0 }
+}
+
+options! {
+    /// `ImageDataset.fromFiles(files, {size = 224, validPct = 0.2, seed = 42, augment = true,
+    /// flipVert = false})`: the image size, the seeded random split (when the files carry no
+    /// `valid` flags), and fastai's aug_transforms (with flip_vert) or none.
+    DatasetOptions { size: u32 = 224, valid_pct: f64 = 0.2, seed: u64 = 42, augment: bool = true, flip_vert: bool = false }
+}
+
+options! {
+    /// `Learner.vision(dataset, {weightsUrl, batchSize = 16, precompute = false})`.
+    VisionOptions { weights_url: String = DEFAULT_WEIGHTS_URL.into(), batch_size: usize = 16, precompute: bool = false }
+}
+
+options! {
+    /// `learner.lrFind({start = 1e-7, end = 10, numIt = 100})`: fastai's lr_find defaults.
+    LrFindOptions { start: f64 = 1e-7, end: f64 = 10.0, num_it: usize = 100 }
+}
+
+options! {
+    /// `learner.fitOneCycle(epochs, lr, {pctStart = 0.25, div = 25})`: fastai's fit_one_cycle defaults.
+    OneCycleOptions { pct_start: f64 = 0.25, div: f64 = 25.0 }
+}
+
+options! {
+    /// `learner.tta({n = 4, beta = 0.25})`: fastai's tta defaults.
+    TtaOptions { n: usize = 4, beta: f64 = 0.25 }
+}
+
+options! {
+    /// `Model.mobilenetV2({pretrained = true, numClasses = 1000, weightsUrl, classesUrl})`.
+    ModelOptions {
+        pretrained: bool = true,
+        num_classes: usize = 1000,
+        weights_url: String = DEFAULT_WEIGHTS_URL.into(),
+        classes_url: String = DEFAULT_CLASSES_URL.into(),
+    }
+}
+
+options! {
+    /// `new Conv2d(inChannels, outChannels, kernelSize, {stride = 1, padding = 0, groups = 1, bias = true})`.
+    Conv2dOptions { stride: usize = 1, padding: usize = 0, groups: usize = 1, bias: bool = true }
+}
+
+options! {
+    /// `new Linear(inFeatures, outFeatures, {bias = true})`.
+    LinearOptions { bias: bool = true }
+}
