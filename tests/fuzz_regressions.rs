@@ -1,8 +1,9 @@
 //! Inputs that `scripts/fuzz.sh` found crashing kiln, kept under tests/fixtures/fuzz/ in the
 //! fuzz target's own format, each with the clear Error it must now give instead.
 
+use kiln::data::dataset::{ImageDataset, Split};
 use kiln::nn::Conv2d;
-use kiln::options::{from_fields, Conv2dOptions};
+use kiln::options::{from_fields, Conv2dOptions, DatasetOptions};
 use kiln::rng::Pcg32;
 use kiln::{Device, ErrorKind};
 use serde_json::{Map, Value};
@@ -26,4 +27,14 @@ fn conv2d_with_zero_groups_is_a_bad_input() {
     assert_eq!(error.message(), "Conv2d: stride and groups must be at least 1, got stride 2, groups 0");
     let error = Conv2d::new(4, 6, 3, 1, 0, 4, true, &Device::Cpu, &mut Pcg32::new(0)).err().unwrap();
     assert_eq!(error.message(), "Conv2d: groups = 4 must divide inChannels = 4 and outChannels = 6");
+}
+
+/// `ImageDataset.fromFiles(files, {size: 19706450})` resized photos to that size: a hang, then out
+/// of memory. Sizes above MAX_IMAGE_SIDE are refused before any file is read.
+#[test]
+fn a_dataset_size_in_the_millions_is_a_bad_input() {
+    let options: DatasetOptions = from_fields("ImageDataset.fromFiles", options_input("options_dataset_huge_size")).unwrap();
+    let error = ImageDataset::from_files(Vec::new(), options.size, Split::default()).err().unwrap();
+    assert_eq!(error.kind(), ErrorKind::BadInput);
+    assert_eq!(error.message(), "dataset: the image size must be from 1 to 1024 pixels, got 19706450");
 }

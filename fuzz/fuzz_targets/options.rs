@@ -12,9 +12,6 @@ use kiln::{Device, Sgd, SgdConfig};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 
-/// Larger dataset sizes are a known bug, skipped (see `dataset`).
-const MAX_DATASET_SIZE: u32 = 2048;
-
 const PNG: &[u8] = include_bytes!("../seeds/decode_image/red.png");
 
 fuzz_target!(|data: &[u8]| {
@@ -44,11 +41,6 @@ fn sgd(fields: Map<String, Value>) -> kiln::Result<()> {
 /// `ImageDataset.fromFiles` with two small pictures, split at random by the options.
 fn dataset(fields: Map<String, Value>) -> kiln::Result<()> {
     let options: DatasetOptions = from_fields("ImageDataset.fromFiles", fields)?;
-    // Known, reported (issue 14): from_files takes any size, and resizes to it, so a size in the
-    // millions hangs or runs out of memory. Skipped here until it is refused with an Error.
-    if options.size > MAX_DATASET_SIZE {
-        return Ok(());
-    }
     let file = |label: &str| (LabelledFile { name: format!("{label}.png"), bytes: PNG.to_vec(), label: label.into() }, false);
     let split = Split::Random { valid_pct: options.valid_pct, seed: options.seed };
     ImageDataset::from_files(vec![file("cat"), file("dog")], options.size, split).map(drop)
