@@ -66,8 +66,9 @@ impl JsImageDataset {
         #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number, augment?: boolean, flipVert?: boolean}")]
         options: JsValue,
     ) -> Result<JsImageDataset, JsError> {
-        let mut builder = JsImageDatasetBuilder::new(options)?;
-        builder.add(files)?;
+        let op = "ImageDataset.fromFiles";
+        let mut builder = JsImageDatasetBuilder::start(op, options)?;
+        builder.add_files(op, files)?;
         builder.finish()
     }
 
@@ -117,9 +118,7 @@ impl JsImageDatasetBuilder {
         #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number, augment?: boolean, flipVert?: boolean}")]
         options: JsValue,
     ) -> Result<JsImageDatasetBuilder, JsError> {
-        let options: DatasetOptions = options::read("ImageDatasetBuilder", &options)?;
-        let inner = DatasetBuilder::new(options.size).map_err(js_error)?;
-        Ok(JsImageDatasetBuilder { inner: Some(inner), options, given_split: false })
+        Self::start("ImageDatasetBuilder", options)
     }
 
     /// Decodes `[{name, bytes, label, valid?}]` now (on every thread of the threaded build) and
@@ -130,19 +129,7 @@ impl JsImageDatasetBuilder {
         #[wasm_bindgen(unchecked_param_type = "{name: string, bytes: Uint8Array | ArrayBuffer, label: string, valid?: boolean}[]")]
         files: Array,
     ) -> Result<(), JsError> {
-        let op = "ImageDatasetBuilder.add";
-        let mut labelled = Vec::new();
-        for (i, file) in files.iter().enumerate() {
-            let i = i as u32;
-            let valid = Reflect::get(&file, &"valid".into()).ok().and_then(|v| v.as_bool());
-            let entry =
-                LabelledFile { name: text(&file, "name", op, i)?, bytes: bytes(&file, op, i)?, label: text(&file, "label", op, i)? };
-            labelled.push((entry, valid));
-        }
-        let builder = self.inner.as_mut().ok_or_else(|| bad_input(op, "this builder has finished"))?;
-        self.given_split |= labelled.iter().any(|(_, valid)| valid.is_some());
-        builder.add(labelled.into_iter().map(|(file, valid)| (file, valid.unwrap_or(false))).collect());
-        Ok(())
+        self.add_files("ImageDatasetBuilder.add", files)
     }
 
     /// Files decoded so far.
@@ -169,6 +156,31 @@ impl JsImageDatasetBuilder {
         let mut inner = builder.finish(self.options.split(self.given_split)).map_err(js_error)?;
         inner.augmentation = self.options.augmentation();
         Ok(JsImageDataset { inner: Some(inner) })
+    }
+}
+
+impl JsImageDatasetBuilder {
+    /// The builder, with `op` naming the call in errors.
+    fn start(op: &str, options: JsValue) -> Result<JsImageDatasetBuilder, JsError> {
+        let options: DatasetOptions = options::read(op, &options)?;
+        let inner = DatasetBuilder::new(options.size).map_err(js_error)?;
+        Ok(JsImageDatasetBuilder { inner: Some(inner), options, given_split: false })
+    }
+
+    /// `add`, with `op` naming the call in errors.
+    fn add_files(&mut self, op: &str, files: Array) -> Result<(), JsError> {
+        let mut labelled = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let i = i as u32;
+            let valid = Reflect::get(&file, &"valid".into()).ok().and_then(|v| v.as_bool());
+            let entry =
+                LabelledFile { name: text(&file, "name", op, i)?, bytes: bytes(&file, op, i)?, label: text(&file, "label", op, i)? };
+            labelled.push((entry, valid));
+        }
+        let builder = self.inner.as_mut().ok_or_else(|| bad_input(op, "this builder has finished"))?;
+        self.given_split |= labelled.iter().any(|(_, valid)| valid.is_some());
+        builder.add(labelled.into_iter().map(|(file, valid)| (file, valid.unwrap_or(false))).collect());
+        Ok(())
     }
 }
 
