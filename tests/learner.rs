@@ -97,6 +97,9 @@ fn bad_settings_are_refused() {
     let mut learner = learner();
     assert!(error_message(block_on(learner.fit_one_cycle(0, LearningRate::Single(1e-3), 0.25, 25.0))).contains("at least one epoch"));
     assert!(error_message(block_on(learner.fit_one_cycle(1, LearningRate::Single(-1.0), 0.25, 25.0))).contains("positive"));
+    let too_big = learner.set_image_size(100_000).unwrap_err();
+    assert_eq!(too_big.message(), "set_image_size: the image size must be from 1 to 1024 pixels, got 100000");
+    assert_eq!(learner.data.size, 32, "unchanged");
     let refused = block_on(learner.lr_find(1.0, 1e-3, 30)).unwrap_err();
     assert_eq!((refused.kind(), refused.message().starts_with("lr_find: needs 0 < start < end")), (ErrorKind::BadInput, true));
 }

@@ -3,8 +3,9 @@
 // folder's name the label (fastai's parent_label). The page reads nothing itself: it hands the
 // File objects to the worker, which decodes them. Then: class counts, examples, what was skipped.
 import { Op } from './learner-protocol.js';
-import { messageOf, plain, reworded } from './kiln-text.js';
+import { messageOf, plain, reworded, sentence } from './kiln-text.js';
 import { $, dropZone, el, say, showAlert, tooBig } from './lesson2-ui.js';
+import { check, readFields } from './lesson2-settings.js';
 
 const EXAMPLES = 12;
 
@@ -45,12 +46,16 @@ export function setupData(app) {
   });
 }
 
-/** What the worker needs to build the dataset and its learner. */
+/**
+ * What the worker needs to build the dataset and its learner. Throws, before anything is sent,
+ * when the image size or batch size field breaks its rule (lesson2-settings.js).
+ */
 export function loadArgs(app, extra = {}) {
+  const { size, bs } = readFields('size', 'bs');
   return {
     source: app.source,
-    size: Number($('size').value) || 224,
-    batchSize: Number($('batch-size').value) || 16,
+    size,
+    batchSize: bs,
     precompute: $('precompute').checked,
     edits: app.edits,
     unfrozen: app.unfrozen,
@@ -164,13 +169,13 @@ function load(app, source, thumbsFor, skippedHere) {
 
 /** Progressive resizing: the images get a new size, the weights stay. */
 function resize(app) {
-  const size = Math.round(Number($('size').value));
-  if (!app.summary || size === app.summary.size) return;
-  if (!(size >= 32 && size <= 1024)) {
-    showAlert('The image size must be between 32 and 1024 pixels.');
-    $('size').value = app.summary.size;
+  const { value: size, message } = check('size', $('size').value);
+  if (message) {
+    showAlert(sentence(message));
+    if (app.summary) $('size').value = app.summary.size;
     return;
   }
+  if (!app.summary || size === app.summary.size) return;
   app.run('resizing', async () => {
     const summary = await app.worker.call(Op.SET_IMAGE_SIZE, { size });
     app.emit('dataset', { summary, fresh: false });

@@ -6,12 +6,13 @@
 //! of the Learner's fits, a number or a slice.
 
 use js_sys::Array;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 use super::interop::bad_input;
+use crate::learner::settings;
 use crate::schedule::LearningRate;
 
 /// Where `Learner.vision` and `Model.mobilenetV2` fetch the ImageNet weights and class names from.
@@ -56,14 +57,25 @@ pub(super) fn learning_rate(value: &JsValue, op: &str) -> Result<LearningRate, J
     }
 }
 
-/// An options struct: its fields (camelCase in JavaScript) with their defaults, read by `read`.
+/// `size`, the image size, checked as a Learner checks it (`learner::settings`).
+fn image_size<'de, D: Deserializer<'de>>(value: D) -> Result<u32, D::Error> {
+    settings::image_size(u32::deserialize(value)?).map_err(D::Error::custom)
+}
+
+/// `batchSize`, checked as a Learner checks it (`learner::settings`).
+fn batch_size<'de, D: Deserializer<'de>>(value: D) -> Result<usize, D::Error> {
+    settings::batch_size(usize::deserialize(value)?).map_err(D::Error::custom)
+}
+
+/// An options struct: its fields (camelCase in JavaScript) with their defaults, read by `read`;
+/// a field may carry serde attributes, such as a `deserialize_with` that checks its range.
 macro_rules! options {
-    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty = $default:expr),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$attr:meta])* $field:ident: $ty:ty = $default:expr),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Deserialize)]
         #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
         pub(super) struct $name {
-            $(pub $field: $ty),*
+            $($(#[$attr])* pub $field: $ty),*
         }
 
         impl Default for $name {
@@ -83,12 +95,24 @@ options! {
     /// `ImageDataset.fromFiles(files, {size = 224, validPct = 0.2, seed = 42, augment = true,
     /// flipVert = false})`: the image size, the seeded random split (when the files carry no
     /// `valid` flags), and fastai's aug_transforms (with flip_vert) or none.
-    DatasetOptions { size: u32 = 224, valid_pct: f64 = 0.2, seed: u64 = 42, augment: bool = true, flip_vert: bool = false }
+    DatasetOptions {
+        #[serde(deserialize_with = "image_size")]
+        size: u32 = 224,
+        valid_pct: f64 = 0.2,
+        seed: u64 = 42,
+        augment: bool = true,
+        flip_vert: bool = false,
+    }
 }
 
 options! {
     /// `Learner.vision(dataset, {weightsUrl, batchSize = 16, precompute = false})`.
-    VisionOptions { weights_url: String = DEFAULT_WEIGHTS_URL.into(), batch_size: usize = 16, precompute: bool = false }
+    VisionOptions {
+        weights_url: String = DEFAULT_WEIGHTS_URL.into(),
+        #[serde(deserialize_with = "batch_size")]
+        batch_size: usize = 16,
+        precompute: bool = false,
+    }
 }
 
 options! {

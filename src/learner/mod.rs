@@ -27,6 +27,7 @@ mod features;
 mod groups;
 mod head;
 mod lr_finder;
+pub mod settings;
 mod snapshot;
 pub mod speed;
 
@@ -190,17 +191,12 @@ impl Learner {
         self.seed
     }
 
-    /// Refuses to train (`op`: fit, lr_find) when an epoch would have no batch: the last
-    /// incomplete batch is dropped (fastai's drop_last), so with fewer training images than one
-    /// batch there is nothing to train on (and lr_find would wait forever for a batch). Batch
-    /// norm in training mode normalises each channel over the batch, so a batch needs at least
-    /// two images.
+    /// Refuses to train (`op`: fit, lr_find) with a batch size batch norm cannot train with
+    /// (`settings::batch_size`), or when an epoch would have no batch: the last incomplete batch
+    /// is dropped (fastai's drop_last), so with fewer training images than one batch there is
+    /// nothing to train on (and lr_find would wait forever for a batch).
     fn check_batches(&self, op: &str) -> Result<()> {
-        if self.batch_size < 2 {
-            let detail =
-                format!("the batch size must be at least 2 to train (batch norm compares the images of a batch), got {}", self.batch_size);
-            return Err(Error::new(op, detail));
-        }
+        settings::batch_size(self.batch_size).map_err(|why| Error::new(op, why))?;
         if self.data.train.len() < self.batch_size {
             let detail = format!("{} training images are fewer than one batch of {}", self.data.train.len(), self.batch_size);
             return Err(Error::new(op, detail));
