@@ -108,7 +108,11 @@ function label(picked) {
   const files = [];
   const skipped = [];
   for (const { file, path } of picked) {
-    const parts = path.split('/').filter(Boolean);
+    // Chromium writes a backslash in a file's name as a slash in its path ("cls/back\slash.jpg"
+    // becomes "cls/back/slash.jpg"), so the name is the File's own and the folders come before it.
+    const seen = file.name.replaceAll('\\', '/');
+    const folders = path.endsWith(seen) ? path.slice(0, -seen.length) : path.slice(0, path.lastIndexOf('/') + 1);
+    const parts = [...folders.split('/').filter(Boolean), file.name];
     const name = parts.join('/');
     if (parts.at(-1).startsWith('.')) skipped.push({ name, reason: 'a hidden file' });
     else if (parts.length < 2) skipped.push({ name, reason: 'not inside a class folder' });
