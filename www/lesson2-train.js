@@ -158,7 +158,9 @@ export function train(app) {
     try {
       result = await app.worker.call(Op.TRAIN, { method, epochs, lr });
     } catch (error) {
-      say('train-status', ''); // the alert says what went wrong; "Training…" is over
+      // The alert says what went wrong; "Training…" and the empty table are over.
+      say('train-status', '');
+      $('training-view').hidden = true;
       throw error;
     }
     if (result.model) app.lastModel = result.model;
