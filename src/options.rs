@@ -4,11 +4,12 @@
 //! object into those values; the rest lives here, outside the wasm-only facade, so that native
 //! tests and the fuzzer (`fuzz/`) run the very code the browser runs.
 
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::learner::settings;
 
 /// Where `Learner.vision` and `Model.mobilenetV2` fetch the ImageNet weights and class names from.
 const DEFAULT_WEIGHTS_URL: &str = "www/models/mobilenet_v2.safetensors";
@@ -27,14 +28,20 @@ pub fn from_fields<T: DeserializeOwned>(op: &str, mut fields: Map<String, Value>
     })
 }
 
-/// An options struct: its fields (camelCase in JavaScript) with their defaults, read by `read`.
+/// `batchSize`, checked as a Learner checks it (`learner::settings`).
+fn batch_size<'de, D: Deserializer<'de>>(value: D) -> std::result::Result<usize, D::Error> {
+    settings::batch_size(usize::deserialize(value)?).map_err(D::Error::custom)
+}
+
+/// An options struct: its fields (camelCase in JavaScript) with their defaults, read by
+/// `from_fields`; a field may carry serde attributes, such as a `deserialize_with` that checks it.
 macro_rules! options {
-    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty = $default:expr),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$attr:meta])* $field:ident: $ty:ty = $default:expr),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Deserialize)]
         #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
         pub struct $name {
-            $(pub $field: $ty),*
+            $($(#[$attr])* pub $field: $ty),*
         }
 
         impl Default for $name {
@@ -59,7 +66,12 @@ options! {
 
 options! {
     /// `Learner.vision(dataset, {weightsUrl, batchSize = 16, precompute = false})`.
-    VisionOptions { weights_url: String = DEFAULT_WEIGHTS_URL.into(), batch_size: usize = 16, precompute: bool = false }
+    VisionOptions {
+        weights_url: String = DEFAULT_WEIGHTS_URL.into(),
+        #[serde(deserialize_with = "batch_size")]
+        batch_size: usize = 16,
+        precompute: bool = false,
+    }
 }
 
 options! {

@@ -101,10 +101,25 @@ fn bad_settings_are_refused() {
     let mut learner = learner();
     assert!(error_message(block_on(learner.fit_one_cycle(0, LearningRate::Single(1e-3), 0.25, 25.0))).contains("at least one epoch"));
     assert!(error_message(block_on(learner.fit_one_cycle(1, LearningRate::Single(-1.0), 0.25, 25.0))).contains("positive"));
-    learner.batch_size = 64;
-    assert!(error_message(block_on(learner.fit_one_cycle(1, LearningRate::Single(1e-3), 0.25, 25.0))).contains("fewer than one batch"));
+    let too_big = learner.data.set_size(100_000).unwrap_err();
+    assert_eq!(too_big.message(), "dataset: the image size must be from 1 to 1024 pixels, got 100000");
+    assert_eq!(learner.data.size, 32, "unchanged");
     let refused = block_on(learner.lr_find(1.0, 1e-3, 30)).unwrap_err();
     assert_eq!((refused.kind(), refused.message().starts_with("lr_find: needs 0 < start < end")), (ErrorKind::BadInput, true));
+}
+
+#[test]
+fn batches_that_cannot_train_are_refused_by_fit_and_lr_find_alike() {
+    let mut learner = learner();
+    for (batch_size, why) in [(64, "training images are fewer than one batch of 64"), (1, "the batch size must be at least 2")] {
+        learner.batch_size = batch_size;
+        let fit = block_on(learner.fit_one_cycle(1, LearningRate::Single(1e-3), 0.25, 25.0)).unwrap_err();
+        assert!(fit.message().contains(why), "{fit}");
+        // With no full batch, lr_find used to loop over an empty epoch forever.
+        let find = block_on(learner.lr_find(1e-7, 10.0, 30)).unwrap_err();
+        assert_eq!(find.kind(), ErrorKind::BadInput);
+        assert_eq!(find.message(), fit.message().replacen("fit_one_cycle", "lr_find", 1));
+    }
 }
 
 #[test]

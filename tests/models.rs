@@ -113,6 +113,21 @@ fn f16_files_load() {
     assert_eq!(values(&linear.weight), vec![1.5, -2.0]);
 }
 
+#[test]
+fn non_finite_weights_are_refused() {
+    let linear = kiln::nn::Linear::new(2, 1, false, &Device::Cpu, &mut kiln::rng::Pcg32::new(0)).unwrap();
+    let before = values(&linear.weight);
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let data: Vec<u8> = [1.0, bad].iter().flat_map(|v| v.to_le_bytes()).collect();
+        // The header padded to a multiple of 8 bytes, as safetensors writes it.
+        let file = safetensors_file(r#"{"weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}}   "#, &data);
+        let error = load_safetensors(&linear, &file, "nan.safetensors").unwrap_err();
+        assert_eq!(error.kind(), kiln::ErrorKind::Decode, "{error}");
+        assert_eq!(error.message(), "load_safetensors: nan.safetensors: tensor 'weight' has NaN or infinite values (1 of 2)");
+        assert_eq!(values(&linear.weight), before, "nothing changed");
+    }
+}
+
 /// A PNG whose header claims `width` x `height` pixels, followed by a few bytes of image data
 /// (far too few) and the end chunk: small on disk, enormous once decoded.
 fn png_header(width: u32, height: u32) -> Vec<u8> {

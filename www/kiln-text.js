@@ -18,6 +18,9 @@ export function describeBackend(info) {
  */
 export const plain = (message) => message.replace(/^[\w.]+: /, '');
 
+/** The text of anything thrown, without the operation's name: what every message shown uses. */
+export const plainMessageOf = (error) => plain(messageOf(error));
+
 /** A clause as a sentence: a capital first letter and a full stop. */
 export function sentence(text) {
   const capital = text.charAt(0).toUpperCase() + text.slice(1);
@@ -34,7 +37,7 @@ export const ADVICE = Object.freeze({
 
 /** The error's own words as a sentence, followed by the advice for its kind. */
 export function explain(error) {
-  const text = sentence(plain(messageOf(error)));
+  const text = sentence(plainMessageOf(error));
   const advice = ADVICE[error?.kind];
   return advice ? `${text} ${advice}` : text;
 }

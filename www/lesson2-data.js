@@ -3,8 +3,9 @@
 // folder's name the label (fastai's parent_label). The page reads nothing itself: it hands the
 // File objects to the worker, which decodes them. Then: class counts, examples, what was skipped.
 import { Kind, Op } from './learner-protocol.js';
-import { messageOf, plain, reworded } from './kiln-text.js';
+import { messageOf, plain, reworded, sentence } from './kiln-text.js';
 import { $, dropZone, el, say, showAlert, tooBig } from './lesson2-ui.js';
+import { check, readFields } from './lesson2-settings.js';
 
 const EXAMPLES = 12;
 /**
@@ -54,12 +55,16 @@ export function setupData(app) {
   });
 }
 
-/** What the worker needs to build the dataset and its learner. */
+/**
+ * What the worker needs to build the dataset and its learner. Throws, before anything is sent,
+ * when the image size or batch size field breaks its rule (lesson2-settings.js).
+ */
 export function loadArgs(app, extra = {}) {
+  const { size, bs } = readFields('size', 'bs');
   return {
     source: app.source,
-    size: Number($('size').value) || 224,
-    batchSize: Number($('batch-size').value) || 16,
+    size,
+    batchSize: bs,
     precompute: $('precompute').checked,
     edits: app.edits,
     unfrozen: app.unfrozen,
@@ -99,12 +104,6 @@ function loadPicked(app, picked) {
     showAlert(`${none} (${why}). Put the photos in one subfolder per class.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
     return;
   }
-  const { size, precompute } = loadArgs(app);
-  const needed = photoMemory(files.length, size, precompute);
-  if (needed > PHOTO_MEMORY_LIMIT) {
-    showAlert(`${tooMuch(files.length, size, precompute, needed)} Nothing was loaded${app.summary ? ': the previous dataset is still there' : ''}.`);
-    return;
-  }
   const byName = new Map(files.map((f) => [f.name, f.file]));
   load(app, { kind: 'files', files }, () => new Thumbs([...byName.keys()], (name) => URL.createObjectURL(byName.get(name)), true), skipped);
 }
@@ -118,7 +117,11 @@ function label(picked) {
   const files = [];
   const skipped = [];
   for (const { file, path } of picked) {
-    const parts = path.split('/').filter(Boolean);
+    // Chromium writes a backslash in a file's name as a slash in its path ("cls/back\slash.jpg"
+    // becomes "cls/back/slash.jpg"), so the name is the File's own and the folders come before it.
+    const seen = file.name.replaceAll('\\', '/');
+    const folders = path.endsWith(seen) ? path.slice(0, -seen.length) : path.slice(0, path.lastIndexOf('/') + 1);
+    const parts = [...folders.split('/').filter(Boolean), file.name];
     const name = parts.join('/');
     if (parts.at(-1).startsWith('.')) skipped.push({ name, reason: 'a hidden file' });
     else if (parts.length < 2) skipped.push({ name, reason: 'not inside a class folder' });
@@ -195,13 +198,18 @@ async function filesOf(entries) {
  */
 function load(app, source, thumbsFor, skippedHere) {
   return app.run('loading the photos', async () => {
-    const needed = source.kind === 'files' ? photoMemory(source.files.length, loadArgs(app).size, loadArgs(app).precompute) : 0;
+    const args = loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true });
+    const needed = source.kind === 'files' ? photoMemory(source.files.length, args.size, args.precompute) : 0;
+    if (needed > PHOTO_MEMORY_LIMIT) {
+      const kept = app.summary ? ': the previous dataset is still there' : '';
+      throw Object.assign(new Error(`${tooMuch(source.files.length, args.size, args.precompute, needed)} Nothing was loaded${kept}.`), { kind: Kind.BAD_INPUT });
+    }
     say('data-status', source.kind === 'sample'
       ? 'Loading the sample photos…'
       : `Reading and decoding ${source.files.length.toLocaleString('en')} files${needed > PHOTO_MEMORY_NOTICE ? `: they will take about ${gigabytes(needed)} of memory` : ''}…`);
     let loaded;
     try {
-      loaded = await withProgress(source, () => app.worker.call(Op.LOAD, loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true })));
+      loaded = await withProgress(source, () => app.worker.call(Op.LOAD, args));
     } catch (error) {
       if (app.summary) show(app, app.summary);
       else say('data-status', '');
@@ -236,14 +244,14 @@ async function withProgress(source, body) {
 
 /** Progressive resizing: the images get a new size, the weights stay. */
 function resize(app) {
-  const size = Math.round(Number($('size').value));
-  if (!app.summary || size === app.summary.size) return;
-  if (!(size >= 32 && size <= 1024)) {
-    showAlert('The image size must be between 32 and 1024 pixels.');
-    $('size').value = app.summary.size;
+  const { value: size, message } = check('size', $('size').value);
+  if (message) {
+    showAlert(sentence(message));
+    if (app.summary) $('size').value = app.summary.size;
     return;
   }
-  const { precompute } = loadArgs(app);
+  if (!app.summary || size === app.summary.size) return;
+  const precompute = $('precompute').checked;
   const needed = photoMemory(app.summary.items.length, size, precompute);
   if (needed > PHOTO_MEMORY_LIMIT) {
     showAlert(tooMuch(app.summary.items.length, size, precompute, needed));

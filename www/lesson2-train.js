@@ -6,6 +6,8 @@ import uPlot from './vendor/uPlot.esm.js';
 import { Op } from './learner-protocol.js';
 import { $, el, clock, keepSized, rate, say, six, showAlert, widthOf } from './lesson2-ui.js';
 import { diagnose } from './lesson2-diagnosis.js';
+import { readFields } from './lesson2-settings.js';
+import { plain } from './kiln-text.js';
 
 const SUGGESTIONS = [
   { key: 'valley', colour: '#c2410c', what: "fastai's default: the middle of the longest downhill stretch" },
@@ -45,7 +47,7 @@ export function setupTrain(app) {
       say('restore-status', `Restored the model you trained on ${new Date(restored.savedAt).toLocaleString()}, kept in this browser for these classes. Training goes on from it.`);
       $('forget').hidden = false;
     } else {
-      say('restore-status', restored?.failed ? `A model kept in this browser could not be restored (${restored.failed}); starting from the ImageNet weights.` : '');
+      say('restore-status', restored?.failed ? `A model kept in this browser could not be restored (${plain(restored.failed)}); starting from the ImageNet weights.` : '');
       $('forget').hidden = true;
     }
   });
@@ -62,7 +64,7 @@ export function setupTrain(app) {
 /** lr_find: a short run with the rate growing from 1e-7 to 10; the weights are restored afterwards. */
 export function findLearningRate(app) {
   return app.run('the learning rate finder', async () => {
-    const numIt = Math.max(10, Math.round(Number($('num-it').value)) || 100);
+    const { numit: numIt } = readFields('numit');
     $('lr-progress').hidden = false;
     $('lr-progress').value = 0;
     say('lr-status', `Training ${numIt} batches with a growing learning rate…`);
@@ -71,6 +73,9 @@ export function findLearningRate(app) {
       drawFinder(found);
       $('lr').value = rate(found.suggestions.valley);
       say('lr-status', `Suggested learning rate (valley): ${rate(found.suggestions.valley)}. It is in the learning rate field below; click the plot to pick another.`);
+    } catch (error) {
+      say('lr-status', ''); // the alert says what went wrong
+      throw error;
     } finally {
       $('lr-progress').hidden = true;
     }
@@ -141,27 +146,23 @@ function decades(u, axis, min, max) {
   return out;
 }
 
-/** "2e-3" → 2e-3; "1e-5, 1e-3" or "slice(1e-5, 1e-3)" → [1e-5, 1e-3]; anything else → null. */
-function parseRate(text) {
-  const parts = text.replace(/slice|[()]/g, ' ').split(/[\s,]+/).filter(Boolean).map(Number);
-  if (parts.length < 1 || parts.length > 2 || !parts.every((v) => Number.isFinite(v) && v > 0)) return null;
-  if (parts.length === 2 && parts[0] > parts[1]) return null;
-  return parts.length === 1 ? parts[0] : parts;
-}
-
 /** Trains with the settings in the form; the table and plots show this run. */
 export function train(app) {
-  const epochs = Math.round(Number($('epochs').value));
-  const lr = parseRate($('lr').value);
-  const method = $('method').value;
-  if (!(epochs >= 1 && epochs <= 1000)) return showAlert('Epochs must be a whole number, at least 1.');
-  if (lr === null) return showAlert(`"${$('lr').value}" is not a learning rate: write one positive number like 1e-3, or two, smallest first, like 1e-5, 1e-3.`);
-  if (method === 'fine_tune' && Array.isArray(lr)) return showAlert('fine_tune takes one base learning rate (it makes its own slice). For a slice, use fit_one_cycle.');
   return app.run('training', async () => {
+    const { epochs, lr, method } = readFields('epochs', 'lr', 'method');
+    if (method === 'fine_tune' && Array.isArray(lr)) return showAlert('fine_tune takes one base learning rate (it makes its own slice). For a slice, use fit_one_cycle.');
     startShowing(method === 'fine_tune' ? epochs + 1 : epochs);
     say('train-status', `Training: ${method}(${epochs}, ${Array.isArray(lr) ? `slice(${lr.map(rate).join(', ')})` : rate(lr)})…`);
     $('diagnosis').replaceChildren();
-    const result = await app.worker.call(Op.TRAIN, { method, epochs, lr });
+    let result;
+    try {
+      result = await app.worker.call(Op.TRAIN, { method, epochs, lr });
+    } catch (error) {
+      // The alert says what went wrong; "Training…" and the empty table are over.
+      say('train-status', '');
+      $('training-view').hidden = true;
+      throw error;
+    }
     if (result.model) app.lastModel = result.model;
     if (method === 'fine_tune') app.unfrozen = true;
     showFrozen(app);

@@ -48,18 +48,28 @@ export function say(id, text, kind = '') {
   node.hidden = !text;
 }
 
+/** The step (a <section>) the person last clicked, typed or picked a file in. */
+let stepInUse = null;
+for (const type of ['pointerdown', 'focusin', 'change']) {
+  document.addEventListener(type, (event) => { stepInUse = event.target.closest?.('section') ?? stepInUse; }, true);
+}
+
 /**
  * Shows an error in the page's one role=alert region, with an optional button
- * `{label, run}` offering the way out (such as "Continue on CPU").
+ * `{label, run}` offering the way out (such as "Continue on CPU"). The region goes to the top of
+ * the step in use (or of the page, before any), in the page's flow, so it hides no control.
  */
 export function showAlert(text, action = null) {
   const box = $('alert');
+  if (stepInUse) stepInUse.querySelector('h2').after(box);
+  else document.querySelector('main').prepend(box);
   $('alert-text').textContent = text;
   const button = $('alert-action');
   button.hidden = !action;
   button.textContent = action?.label ?? '';
   button.onclick = action ? () => { hideAlert(); action.run(); } : null;
   box.hidden = false;
+  box.scrollIntoView({ block: 'nearest' });
   if (action) button.focus();
 }
 
@@ -88,8 +98,15 @@ export function rate(v) {
 
 export const percent = (p) => `${(100 * p).toFixed(1)}%`;
 
-/** Escapes a CSV field (quotes when it holds a comma, a quote or a line break). */
-export const csvField = (text) => (/[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+/**
+ * A CSV field. A text that a spreadsheet would run as a formula (one starting with =, +, -, @, a
+ * tab or a carriage return: a file or class name can) gets a single quote in front, as OWASP
+ * advises against CSV injection; then a field holding a comma, a quote or a line break is quoted.
+ */
+export function csvField(text = '') {
+  const inert = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\n\r]/.test(inert) ? `"${inert.replaceAll('"', '""')}"` : inert;
+}
 
 /** Width of a plot's container, for uPlot, which draws at a fixed size. */
 export const widthOf = (node) => Math.max(280, Math.floor(node.getBoundingClientRect().width || 600));

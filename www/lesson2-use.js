@@ -1,7 +1,7 @@
 // Step 6 of the lesson: use the model. Classify one photo (dropped or picked), save the model
 // (fastai's export: model.safetensors with PyTorch names + model.json) and load it back.
 import { Op } from './learner-protocol.js';
-import { messageOf, reworded } from './kiln-text.js';
+import { plainMessageOf, reworded } from './kiln-text.js';
 import { $, dropZone, el, percent, say, showAlert, tooBig } from './lesson2-ui.js';
 
 let previewUrl = null;
@@ -22,7 +22,18 @@ export function setupUse(app) {
     event.target.value = '';
     loadModel(app, files);
   });
-  app.on('dataset', ({ fresh }) => { if (fresh) $('prediction').hidden = true; });
+  app.on('dataset', ({ fresh }) => { if (fresh) forgetPrediction(); });
+}
+
+/** A new dataset has a new model: the last photo's prediction (from the old one) goes. */
+function forgetPrediction() {
+  $('prediction').hidden = true;
+  $('probabilities').replaceChildren();
+  $('predict-image').removeAttribute('src');
+  $('predict-image').alt = '';
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = null;
+  say('predict-status', '');
 }
 
 /** The class probabilities of one photo, most likely first. */
@@ -83,7 +94,7 @@ function loadModel(app, files) {
       const { model } = await app.worker.call(Op.LOAD_MODEL, { weights, description, name: weights.name });
       app.lastModel = model;
     } catch (error) {
-      throw reworded(error, `The model could not be loaded: ${messageOf(error)}. The current model is unchanged.`);
+      throw reworded(error, `The model could not be loaded: ${plainMessageOf(error)}. The current model is unchanged.`);
     }
     app.emit('trained', { outcome: 'loaded' });
     say('model-status', `Loaded ${weights.name}: predictions now use it.`);

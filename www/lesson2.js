@@ -9,12 +9,13 @@
 // This module holds the shared state (`app`), the backend and the URL parameters.
 import { LearnerClient } from './lesson2-client.js';
 import { Kind, Op } from './learner-protocol.js';
-import { describeBackend, explain, messageOf, plain } from './kiln-text.js';
+import { describeBackend, explain, plain, plainMessageOf } from './kiln-text.js';
 import { $, hideAlert, say, showAlert } from './lesson2-ui.js';
 import { setupData, loadSample, loadArgs } from './lesson2-data.js';
 import { setupTrain, findLearningRate, train } from './lesson2-train.js';
 import { setupInterpret } from './lesson2-interpret.js';
 import { setupUse } from './lesson2-use.js';
+import { applyParams } from './lesson2-settings.js';
 
 const params = new URLSearchParams(location.search);
 
@@ -74,7 +75,7 @@ async function run(name, body) {
  * training. Any other error gets its message and the advice for its kind (kiln-text.js).
  */
 function fail(error) {
-  const text = messageOf(error);
+  const text = plainMessageOf(error);
   const gpuLost = app.info?.backend === 'webgpu' && (error?.kind === Kind.DEVICE_LOST || error?.kind === Kind.NO_GPU);
   if (error?.kind === Kind.CRASHED || error?.fatal) {
     const advice = error.kind === Kind.OUT_OF_MEMORY ? ' Fewer photos, or a smaller image size, need less memory.' : '';
@@ -163,11 +164,13 @@ async function switchBackend(event) {
   $('backend-select').value = app.info.backend === 'cpu' && name === 'webgpu' ? 'cpu' : name;
 }
 
-/** ?size=128&epochs=2&lr=2e-3&method=fine_tune&numit=50&bs=16&precompute=1: the settings fields. */
+/**
+ * ?size=128&epochs=2&lr=2e-3&method=fine_tune&numit=50&bs=16&precompute=1: the settings fields.
+ * Returns what is wrong with the parameters that break their rules (lesson2-settings.js).
+ */
 function applySettings() {
-  const fields = { size: 'size', epochs: 'epochs', lr: 'lr', method: 'method', numit: 'num-it', bs: 'batch-size' };
-  for (const [key, id] of Object.entries(fields)) if (params.has(key)) $(id).value = params.get(key);
   if (params.has('precompute')) $('precompute').checked = params.get('precompute') !== '0';
+  return applyParams(params);
 }
 
 /** ?dataset=sample&classes=a,b&autorun=lrfind|train&section=train: for lessons and iframes. */
@@ -188,7 +191,7 @@ async function autorun() {
 }
 
 async function main() {
-  applySettings();
+  const problems = applySettings();
   setupData(app);
   setupTrain(app);
   setupInterpret(app);
@@ -199,7 +202,10 @@ async function main() {
   const backend = ['cpu', 'webgpu', 'auto'].includes(params.get('backend')) ? params.get('backend') : 'auto';
   await run('starting', () => rebuild(backend));
   say('data-status', 'Drop a folder of photos, choose one, or use the sample dataset.');
-  await autorun();
+  // A parameter that breaks its rule stops the lesson's autorun: nothing starts with a setting
+  // the person did not ask for.
+  if (problems.length) showAlert(`${problems.join(' ')} Nothing was started: correct the address, or the field.`);
+  else await autorun();
 }
 
-main().catch((error) => showAlert(`kiln could not start: ${messageOf(error)}`));
+main().catch((error) => showAlert(`kiln could not start: ${plainMessageOf(error)}`));

@@ -130,9 +130,6 @@ impl JsLearner {
     ) -> Result<Promise, JsError> {
         let op = "Learner.vision";
         let options: VisionOptions = options::read(op, &options)?;
-        if options.batch_size == 0 {
-            return Err(bad_input(op, "option batchSize must be at least 1"));
-        }
         let data = dataset.inner.take().ok_or_else(|| bad_input(op, "this dataset already belongs to a Learner"))?;
         Ok(future_to_promise(async move {
             let weights = fetch_bytes(&options.weights_url).await?;

@@ -17,6 +17,7 @@ impl Learner {
             let detail = format!("needs 0 < start < end and at least one iteration, got start {start}, end {end}, {num_it} iterations");
             return Err(Error::new("lr_find", detail));
         }
+        self.check_batches("lr_find")?;
         let saved = Snapshot::take(self.state())?;
         let saved_optimizer = self.optimizer.take();
         self.optimizer = Some(self.build_optimizer()?);

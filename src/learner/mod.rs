@@ -27,6 +27,7 @@ mod features;
 mod groups;
 mod head;
 mod lr_finder;
+pub mod settings;
 mod snapshot;
 pub mod speed;
 
@@ -190,6 +191,19 @@ impl Learner {
         self.seed
     }
 
+    /// Refuses to train (`op`: fit, lr_find) with a batch size batch norm cannot train with
+    /// (`settings::batch_size`), or when an epoch would have no batch: the last incomplete batch
+    /// is dropped (fastai's drop_last), so with fewer training images than one batch there is
+    /// nothing to train on (and lr_find would wait forever for a batch).
+    fn check_batches(&self, op: &str) -> Result<()> {
+        settings::batch_size(self.batch_size).map_err(|why| Error::new(op, why))?;
+        if self.data.train.len() < self.batch_size {
+            let detail = format!("{} training images are fewer than one batch of {}", self.data.train.len(), self.batch_size);
+            return Err(Error::new(op, detail));
+        }
+        Ok(())
+    }
+
     /// Forward pass and loss of one training batch: the loss tensor and its value.
     async fn batch_loss(&mut self, indices: &[usize], rng: &mut Pcg32) -> Result<(Tensor, f64)> {
         let loss = match self.features.as_ref() {
@@ -251,12 +265,7 @@ impl Learner {
         if epochs == 0 {
             return Err(Error::new(name, "needs at least one epoch"));
         }
-        if self.data.train.len() < self.batch_size {
-            return Err(Error::new(
-                name,
-                format!("{} training images are fewer than one batch of {}", self.data.train.len(), self.batch_size),
-            ));
-        }
+        self.check_batches(name)?;
         if self.optimizer.is_none() {
             self.optimizer = Some(self.build_optimizer()?);
         }

@@ -11,7 +11,8 @@ use crate::tensor::Tensor;
 
 /// Replaces every parameter and buffer of `module` with the tensor of the same name in `bytes`, a
 /// safetensors file (F32 or F16) called `source` in error messages. Every name must be present
-/// with the right shape, and the file must hold nothing else; on any error nothing is changed.
+/// with the right shape and finite values, and the file must hold nothing else; on any error
+/// nothing is changed.
 pub fn load_safetensors(module: &dyn Module, bytes: &[u8], source: &str) -> Result<()> {
     // A file that is not what a safetensors file of this model should be is a decode error; a
     // tensor of another shape (weights of another model, another number of classes) a shape error.
@@ -44,6 +45,11 @@ pub fn load_safetensors(module: &dyn Module, bytes: &[u8], source: &str) -> Resu
             Dtype::F16 => view.data().chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
             other => return Err(fail(format!("tensor '{}' is stored as {other:?}; only F32 and F16 are supported", entry.name))),
         };
+        // NaN or infinite weights would load, then predict "NaN%" and make training diverge.
+        let not_finite = data.iter().filter(|v| !v.is_finite()).count();
+        if not_finite > 0 {
+            return Err(fail(format!("tensor '{}' has NaN or infinite values ({not_finite} of {})", entry.name, data.len())));
+        }
         replacements.push(Tensor::from_slice(&data, view.shape(), entry.tensor.device())?);
     }
     for (entry, value) in state.iter().zip(&replacements) {
