@@ -9,7 +9,7 @@
 //! - Each dispatch's parameters get their own 256-byte slot in one uniform buffer per batch,
 //!   written once just before the batch is submitted.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::rc::Rc;
@@ -26,6 +26,36 @@ const PARAM_SLOT: usize = 256;
 
 const STORAGE_USAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
+
+/// What the backend has done since it was opened: a measure of how much each training step asks
+/// of the GPU's driver. Every field but `bytes_pooled` only grows; `since` gives the work between
+/// two snapshots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuCounters {
+    /// Kernels recorded.
+    pub dispatches: u64,
+    /// Command buffers handed to the queue.
+    pub submits: u64,
+    /// Downloads: each waits for the GPU to finish all work before it.
+    pub readbacks: u64,
+    /// Bytes of every buffer created (storage, parameters, readback staging).
+    pub bytes_created: u64,
+    /// Bytes of the buffers the pool holds for reuse now (not a running total).
+    pub bytes_pooled: u64,
+}
+
+impl GpuCounters {
+    /// The work done between `earlier` and `self`; `bytes_pooled` stays the current figure.
+    pub fn since(&self, earlier: &GpuCounters) -> GpuCounters {
+        GpuCounters {
+            dispatches: self.dispatches - earlier.dispatches,
+            submits: self.submits - earlier.submits,
+            readbacks: self.readbacks - earlier.readbacks,
+            bytes_created: self.bytes_created - earlier.bytes_created,
+            bytes_pooled: self.bytes_pooled,
+        }
+    }
+}
 
 /// Buffers not in use, by size class (a power of two number of bytes), plus those retired since
 /// the last submit. Parameter (uniform) buffers are pooled the same way under their own key.
@@ -84,6 +114,7 @@ pub struct GpuContext {
     pipelines: RefCell<HashMap<&'static str, Pipeline>>,
     pool: Rc<RefCell<BufferPool>>,
     batch: RefCell<Batch>,
+    counters: Cell<GpuCounters>,
     /// The first validation error or device loss wgpu reported; every later call fails with it.
     failure: Arc<Mutex<Option<String>>>,
 }
@@ -143,12 +174,27 @@ impl GpuContext {
             pipelines: RefCell::default(),
             pool: Rc::default(),
             batch: RefCell::default(),
+            counters: Cell::default(),
             failure,
         })
     }
 
     pub fn info(&self) -> BackendInfo {
         self.info.clone()
+    }
+
+    /// The counters now; `bytes_pooled` counts free buffers and those retired until the next submit.
+    pub fn counters(&self) -> GpuCounters {
+        let pool = self.pool.borrow();
+        let free = pool.free.values().flatten().map(wgpu::Buffer::size).sum::<u64>();
+        let retired = pool.retired.iter().map(|(_, b)| b.size()).sum::<u64>();
+        GpuCounters { bytes_pooled: free + retired, ..self.counters.get() }
+    }
+
+    fn count(&self, update: impl FnOnce(&mut GpuCounters)) {
+        let mut counters = self.counters.get();
+        update(&mut counters);
+        self.counters.set(counters);
     }
 
     fn check_healthy(&self) -> Result<()> {
@@ -170,6 +216,7 @@ impl GpuContext {
         }
         let reused = self.pool.borrow_mut().free.get_mut(&bytes).and_then(Vec::pop);
         let buffer = reused.unwrap_or_else(|| {
+            self.count(|c| c.bytes_created += bytes);
             self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("kiln tensor"),
                 size: bytes,
@@ -199,6 +246,7 @@ impl GpuContext {
             batch.encoder = Some(self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln batch") }));
             let reused = self.pool.borrow_mut().free.get_mut(&PARAMS_CLASS).and_then(Vec::pop);
             batch.params_buffer = Some(reused.unwrap_or_else(|| {
+                self.count(|c| c.bytes_created += (MAX_DISPATCHES_PER_BATCH * PARAM_SLOT) as u64);
                 self.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("kiln kernel parameters"),
                     size: (MAX_DISPATCHES_PER_BATCH * PARAM_SLOT) as u64,
@@ -234,6 +282,7 @@ impl GpuContext {
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         }
         batch.dispatches += 1;
+        self.count(|c| c.dispatches += 1);
         let full = batch.dispatches == MAX_DISPATCHES_PER_BATCH;
         drop(batch);
         if full {
@@ -260,6 +309,7 @@ impl GpuContext {
         batch.params.clear();
         batch.dispatches = 0;
         self.queue.submit([encoder.finish()]);
+        self.count(|c| c.submits += 1);
         let mut pool = self.pool.borrow_mut();
         let retired = std::mem::take(&mut pool.retired);
         for (class, buffer) in retired {
@@ -271,6 +321,10 @@ impl GpuContext {
     pub async fn download(&self, buffer: &GpuBuffer) -> Result<Vec<f32>> {
         self.check_healthy()?;
         let bytes = (buffer.len * 4) as u64;
+        self.count(|c| {
+            c.readbacks += 1;
+            c.bytes_created += bytes;
+        });
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kiln readback staging"),
             size: bytes,
