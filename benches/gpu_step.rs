@@ -28,7 +28,10 @@ fn main() {
     let (warm_up, first) = step();
     let mut timed: Vec<(f64, GpuCounters)> = (0..steps).map(|_| step()).collect();
     println!("wgpu backend: {}; MobileNetV2 + fastai head, unfrozen, Adam; batch {batch} at {size} px", device.info().adapter);
-    println!("{:<12} {:>8} {:>11} {:>8} {:>10} {:>11} {:>11}", "step", "seconds", "dispatches", "submits", "readbacks", "MB created", "MB pooled");
+    println!(
+        "{:<12} {:>8} {:>11} {:>8} {:>10} {:>11} {:>11}",
+        "step", "seconds", "dispatches", "submits", "readbacks", "MB created", "MB pooled"
+    );
     let row = |name: &str, seconds: f64, c: &GpuCounters| {
         let mb = |bytes: u64| bytes as f64 / 1e6;
         println!(
