@@ -1,7 +1,7 @@
-//! What one MobileNetV2 training step asks of the wgpu backend (issue 13): dispatches, submits,
-//! readbacks and bytes of buffers created per step, with the median time of a step. The network
-//! is `SpeedTest`'s (fastai's head, unfrozen, Adam), at a size a software adapter (lavapipe,
-//! SwiftShader) gets through in seconds.
+//! What one MobileNetV2 training step asks of the wgpu backend (issue 13): dispatches, compute
+//! passes, submits, readbacks and bytes of buffers created per step, with the median time of a
+//! step. The network is `SpeedTest`'s (fastai's head, unfrozen, Adam), small enough for a
+//! software adapter (lavapipe, SwiftShader): tens of seconds a step on 2 cores.
 //!
 //!     cargo bench --bench gpu_step              # batch 4 at 32 px, 3 timed steps
 //!     cargo bench --bench gpu_step -- 8 64 5    # batch, size, timed steps
@@ -29,14 +29,15 @@ fn main() {
     let mut timed: Vec<(f64, GpuCounters)> = (0..steps).map(|_| step()).collect();
     println!("wgpu backend: {}; MobileNetV2 + fastai head, unfrozen, Adam; batch {batch} at {size} px", device.info().adapter);
     println!(
-        "{:<12} {:>8} {:>11} {:>8} {:>10} {:>11} {:>11}",
-        "step", "seconds", "dispatches", "submits", "readbacks", "MB created", "MB pooled"
+        "{:<12} {:>8} {:>11} {:>7} {:>8} {:>10} {:>11} {:>11}",
+        "step", "seconds", "dispatches", "passes", "submits", "readbacks", "MB created", "MB pooled"
     );
     let row = |name: &str, seconds: f64, c: &GpuCounters| {
         let mb = |bytes: u64| bytes as f64 / 1e6;
         println!(
-            "{name:<12} {seconds:>8.2} {:>11} {:>8} {:>10} {:>11.1} {:>11.1}",
+            "{name:<12} {seconds:>8.2} {:>11} {:>7} {:>8} {:>10} {:>11.1} {:>11.1}",
             c.dispatches,
+            c.passes,
             c.submits,
             c.readbacks,
             mb(c.bytes_created),

@@ -49,6 +49,8 @@ fn size_class(usage: wgpu::BufferUsages, bytes: u64) -> Class {
 pub struct GpuCounters {
     /// Kernels recorded.
     pub dispatches: u64,
+    /// Compute passes encoded: one per submitted batch of dispatches.
+    pub passes: u64,
     /// Command buffers handed to the queue.
     pub submits: u64,
     /// Downloads: each waits for the GPU to finish all work before it.
@@ -64,6 +66,7 @@ impl GpuCounters {
     pub fn since(&self, earlier: &GpuCounters) -> GpuCounters {
         GpuCounters {
             dispatches: self.dispatches - earlier.dispatches,
+            passes: self.passes - earlier.passes,
             submits: self.submits - earlier.submits,
             readbacks: self.readbacks - earlier.readbacks,
             bytes_created: self.bytes_created - earlier.bytes_created,
@@ -283,6 +286,7 @@ impl GpuContext {
         let mut batch = self.batch.borrow_mut();
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln batch") });
         if !batch.dispatches.is_empty() {
+            self.count(|c| c.passes += 1);
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("kiln batch"), timestamp_writes: None });
             for dispatch in batch.dispatches.drain(..) {
                 pass.set_pipeline(&dispatch.pipeline);

@@ -39,7 +39,7 @@ fn freed_buffers_and_staging_buffers_are_reused() {
     let second = gpu.upload(&data).unwrap();
     assert_eq!(block_on(gpu.download(&second)).unwrap(), data);
     let work = gpu.counters().since(&before);
-    assert_eq!((work.readbacks, work.submits, work.dispatches), (2, 2, 0));
+    assert_eq!((work.readbacks, work.submits, work.passes, work.dispatches), (2, 2, 0, 0));
     // Only the 1-number probe and its staging buffer are new (256 bytes each, the smallest class).
     assert_eq!(work.bytes_created, 512);
 }
