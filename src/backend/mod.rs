@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 use cpu_buffer::CpuBuffer;
 
+pub use gpu::GpuCounters;
 pub use kernel::{linear_groups, Kernel, ParamsLayout, Shader, MAX_GROUPS_PER_DIM, WORKGROUP_SIZE};
 
 use crate::error::{Error, Result};
@@ -59,6 +60,14 @@ impl Device {
         match self {
             Device::Cpu => BackendInfo { backend: "cpu", adapter: cpu::describe(), fallback: false },
             Device::Gpu(ctx) => ctx.info(),
+        }
+    }
+
+    /// What the GPU backend has done so far (see `GpuCounters::since`); None on the CPU.
+    pub fn gpu_counters(&self) -> Option<GpuCounters> {
+        match self {
+            Device::Cpu => None,
+            Device::Gpu(ctx) => Some(ctx.counters()),
         }
     }
 

@@ -1,15 +1,18 @@
-//! The wgpu backend. Kernels are not run one by one: `run` records a compute pass into a pending
-//! command encoder and returns at once; the batch is submitted when it is full or when someone
-//! downloads a result. Buffers come from a pool and go back to it when their tensor is dropped.
+//! The wgpu backend. Kernels are not run one by one: `run` records a dispatch into a pending
+//! batch and returns at once; the batch is submitted when it is full or when someone downloads a
+//! result. Buffers come from a pool (pool.rs) and go back to it when their tensor is dropped.
 //!
-//! Two rules keep the batching correct:
+//! Three rules keep the batching correct and cheap:
 //! - A dropped buffer is only "retired" until the batch that may still read it is submitted; only
 //!   then can it be handed out again. (`queue.write_buffer` runs before the next submitted batch,
 //!   so reusing a buffer inside the batch that reads it would overwrite data still to be read.)
 //! - Each dispatch's parameters get their own 256-byte slot in one uniform buffer per batch,
 //!   written once just before the batch is submitted.
+//! - A batch is kept as a list of dispatches and encoded at submit time into ONE compute pass:
+//!   a pass per dispatch costs the driver a begin/end each (WebGPU still orders the dispatches of
+//!   a pass that depend on each other).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::rc::Rc;
@@ -17,6 +20,11 @@ use std::sync::{Arc, Mutex};
 
 use super::{BackendInfo, Kernel, Shader};
 use crate::error::{Error, ErrorKind, Result};
+use pool::{BufferPool, Class};
+
+mod pool;
+#[cfg(all(test, not(target_family = "wasm")))]
+mod tests;
 
 /// Dispatches recorded before the batch is submitted. Bounded so parameters fit one uniform
 /// buffer and temporaries are recycled regularly.
@@ -26,20 +34,52 @@ const PARAM_SLOT: usize = 256;
 
 const STORAGE_USAGE: wgpu::BufferUsages =
     wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_SRC).union(wgpu::BufferUsages::COPY_DST);
+const PARAMS_CLASS: Class =
+    Class { usage: wgpu::BufferUsages::UNIFORM.union(wgpu::BufferUsages::COPY_DST), bytes: (MAX_DISPATCHES_PER_BATCH * PARAM_SLOT) as u64 };
 
-/// Buffers not in use, by size class (a power of two number of bytes), plus those retired since
-/// the last submit. Parameter (uniform) buffers are pooled the same way under their own key.
-#[derive(Default)]
-struct BufferPool {
-    free: HashMap<u64, Vec<wgpu::Buffer>>,
-    retired: Vec<(u64, wgpu::Buffer)>,
+/// Storage and readback buffers are rounded up to a power of two bytes, so that few sizes recur.
+fn size_class(usage: wgpu::BufferUsages, bytes: u64) -> Class {
+    Class { usage, bytes: bytes.next_power_of_two().max(256) }
+}
+
+/// What the backend has done since it was opened: a measure of how much each training step asks
+/// of the GPU's driver. Every field but `bytes_pooled` only grows; `since` gives the work between
+/// two snapshots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuCounters {
+    /// Kernels recorded.
+    pub dispatches: u64,
+    /// Compute passes encoded: one per submitted batch of dispatches.
+    pub passes: u64,
+    /// Command buffers handed to the queue.
+    pub submits: u64,
+    /// Downloads: each waits for the GPU to finish all work before it.
+    pub readbacks: u64,
+    /// Bytes of every buffer created (storage, parameters, readback staging).
+    pub bytes_created: u64,
+    /// Bytes of the buffers the pool holds for reuse now (not a running total).
+    pub bytes_pooled: u64,
+}
+
+impl GpuCounters {
+    /// The work done between `earlier` and `self`; `bytes_pooled` stays the current figure.
+    pub fn since(&self, earlier: &GpuCounters) -> GpuCounters {
+        GpuCounters {
+            dispatches: self.dispatches - earlier.dispatches,
+            passes: self.passes - earlier.passes,
+            submits: self.submits - earlier.submits,
+            readbacks: self.readbacks - earlier.readbacks,
+            bytes_created: self.bytes_created - earlier.bytes_created,
+            bytes_pooled: self.bytes_pooled,
+        }
+    }
 }
 
 /// A pooled storage buffer holding `len` f32s; returns to the pool when dropped.
 pub struct GpuBuffer {
     buffer: Option<wgpu::Buffer>,
     len: usize,
-    size_class: u64,
+    class: Class,
     pool: Rc<RefCell<BufferPool>>,
 }
 
@@ -56,18 +96,24 @@ impl GpuBuffer {
 impl Drop for GpuBuffer {
     fn drop(&mut self) {
         if let Some(buffer) = self.buffer.take() {
-            self.pool.borrow_mut().retired.push((self.size_class, buffer));
+            self.pool.borrow_mut().retire(self.class, buffer);
         }
     }
+}
+
+/// One recorded kernel: encoded into the batch's compute pass at submit time.
+struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
 }
 
 /// Commands recorded but not yet submitted.
 #[derive(Default)]
 struct Batch {
-    encoder: Option<wgpu::CommandEncoder>,
+    dispatches: Vec<Dispatch>,
     params: Vec<u8>,
     params_buffer: Option<wgpu::Buffer>,
-    dispatches: usize,
 }
 
 struct Pipeline {
@@ -84,6 +130,7 @@ pub struct GpuContext {
     pipelines: RefCell<HashMap<&'static str, Pipeline>>,
     pool: Rc<RefCell<BufferPool>>,
     batch: RefCell<Batch>,
+    counters: Cell<GpuCounters>,
     /// The first validation error or device loss wgpu reported; every later call fails with it.
     failure: Arc<Mutex<Option<String>>>,
 }
@@ -92,9 +139,6 @@ pub struct GpuContext {
 const NO_ADAPTER: &str = "this browser offers no WebGPU adapter (WebGPU may be switched off, or the GPU unsupported)";
 #[cfg(not(target_family = "wasm"))]
 const NO_ADAPTER: &str = "no GPU adapter was found (on Linux without a GPU, install Mesa's lavapipe: mesa-vulkan-drivers)";
-
-/// The size class of the parameter buffer in the pool (no storage buffer is this small).
-const PARAMS_CLASS: u64 = 1;
 
 impl GpuContext {
     pub async fn new() -> Result<Self> {
@@ -143,12 +187,31 @@ impl GpuContext {
             pipelines: RefCell::default(),
             pool: Rc::default(),
             batch: RefCell::default(),
+            counters: Cell::default(),
             failure,
         })
     }
 
     pub fn info(&self) -> BackendInfo {
         self.info.clone()
+    }
+
+    /// The counters now; `bytes_pooled` counts free buffers and those retired until the next submit.
+    pub fn counters(&self) -> GpuCounters {
+        let pool = self.pool.borrow();
+        GpuCounters { bytes_created: pool.created_bytes(), bytes_pooled: pool.pooled_bytes(), ..self.counters.get() }
+    }
+
+    /// How many bytes of free buffers the pool may keep (256 MiB unless set); the least recently
+    /// freed beyond that are destroyed.
+    pub fn set_pool_budget(&self, bytes: u64) {
+        self.pool.borrow_mut().set_budget(bytes);
+    }
+
+    fn count(&self, update: impl FnOnce(&mut GpuCounters)) {
+        let mut counters = self.counters.get();
+        update(&mut counters);
+        self.counters.set(counters);
     }
 
     fn check_healthy(&self) -> Result<()> {
@@ -160,24 +223,16 @@ impl GpuContext {
 
     /// A buffer for `len` f32s, reused from the pool when one of the right size class is free.
     pub fn alloc(&self, len: usize) -> Result<GpuBuffer> {
-        let bytes = (len * 4).next_power_of_two().max(256) as u64;
-        if bytes > self.max_binding_bytes {
+        let class = size_class(STORAGE_USAGE, (len * 4) as u64);
+        if class.bytes > self.max_binding_bytes {
             return Err(Error::of(
                 ErrorKind::OutOfMemory,
                 "webgpu",
-                format!("a tensor of {len} numbers needs {bytes} bytes; this GPU binds at most {}", self.max_binding_bytes),
+                format!("a tensor of {len} numbers needs {} bytes; this GPU binds at most {}", class.bytes, self.max_binding_bytes),
             ));
         }
-        let reused = self.pool.borrow_mut().free.get_mut(&bytes).and_then(Vec::pop);
-        let buffer = reused.unwrap_or_else(|| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("kiln tensor"),
-                size: bytes,
-                usage: STORAGE_USAGE,
-                mapped_at_creation: false,
-            })
-        });
-        Ok(GpuBuffer { buffer: Some(buffer), len, size_class: bytes, pool: self.pool.clone() })
+        let buffer = self.pool.borrow_mut().take(&self.device, class, "kiln tensor");
+        Ok(GpuBuffer { buffer: Some(buffer), len, class, pool: self.pool.clone() })
     }
 
     pub fn upload(&self, data: &[f32]) -> Result<GpuBuffer> {
@@ -195,29 +250,17 @@ impl GpuContext {
         let pipeline = &pipelines[name];
 
         let mut batch = self.batch.borrow_mut();
-        if batch.encoder.is_none() {
-            batch.encoder = Some(self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln batch") }));
-            let reused = self.pool.borrow_mut().free.get_mut(&PARAMS_CLASS).and_then(Vec::pop);
-            batch.params_buffer = Some(reused.unwrap_or_else(|| {
-                self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("kiln kernel parameters"),
-                    size: (MAX_DISPATCHES_PER_BATCH * PARAM_SLOT) as u64,
-                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                })
-            }));
-        }
-        let slot = batch.dispatches * PARAM_SLOT;
+        let params_buffer = batch
+            .params_buffer
+            .get_or_insert_with(|| self.pool.borrow_mut().take(&self.device, PARAMS_CLASS, "kiln kernel parameters"))
+            .clone();
+        let slot = batch.dispatches.len() * PARAM_SLOT;
         batch.params.resize(slot + PARAM_SLOT, 0);
         batch.params[slot..slot + params.len()].copy_from_slice(&params);
 
         // The binding convention of every WGSL file: 0 is the parameter block, inputs are numbered
         // from 1, outputs follow them from 3 at the earliest (so a one-input kernel also writes 3).
-        let params_binding = wgpu::BufferBinding {
-            buffer: batch.params_buffer.as_ref().unwrap(),
-            offset: slot as u64,
-            size: NonZeroU64::new(PARAM_SLOT as u64),
-        };
+        let params_binding = wgpu::BufferBinding { buffer: &params_buffer, offset: slot as u64, size: NonZeroU64::new(PARAM_SLOT as u64) };
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::Buffer(params_binding) }];
         let first_output = (inputs.len() as u32 + 1).max(3);
         let numbered = inputs.iter().zip(1..).chain(outputs.iter().zip(first_output..));
@@ -226,15 +269,9 @@ impl GpuContext {
         }
         let bind_group =
             self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(name), layout: &pipeline.layout, entries: &entries });
-        {
-            let encoder = batch.encoder.as_mut().unwrap();
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(name), timestamp_writes: None });
-            pass.set_pipeline(&pipeline.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        }
-        batch.dispatches += 1;
-        let full = batch.dispatches == MAX_DISPATCHES_PER_BATCH;
+        batch.dispatches.push(Dispatch { pipeline: pipeline.pipeline.clone(), bind_group, groups });
+        self.count(|c| c.dispatches += 1);
+        let full = batch.dispatches.len() == MAX_DISPATCHES_PER_BATCH;
         drop(batch);
         if full {
             self.submit(None);
@@ -242,44 +279,46 @@ impl GpuContext {
         Ok(())
     }
 
-    /// Submits the pending batch (plus an optional trailing copy), then frees the buffers that
-    /// were retired before it: from now on the queue orders any reuse after this batch.
+    /// Encodes the pending batch into one compute pass and submits it (plus an optional trailing
+    /// copy), then frees the buffers that were retired before it: from now on the queue orders any
+    /// reuse after this batch.
     fn submit(&self, copy: Option<(&wgpu::Buffer, &wgpu::Buffer, u64)>) {
         let mut batch = self.batch.borrow_mut();
-        let mut encoder = batch
-            .encoder
-            .take()
-            .unwrap_or_else(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln readback") }));
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("kiln batch") });
+        if !batch.dispatches.is_empty() {
+            self.count(|c| c.passes += 1);
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("kiln batch"), timestamp_writes: None });
+            for dispatch in batch.dispatches.drain(..) {
+                pass.set_pipeline(&dispatch.pipeline);
+                pass.set_bind_group(0, &dispatch.bind_group, &[]);
+                let [x, y, z] = dispatch.groups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
         if let Some((source, destination, bytes)) = copy {
             encoder.copy_buffer_to_buffer(source, 0, destination, 0, bytes);
         }
+        let mut pool = self.pool.borrow_mut();
         if let Some(params_buffer) = batch.params_buffer.take() {
             self.queue.write_buffer(&params_buffer, 0, &batch.params);
-            self.pool.borrow_mut().retired.push((PARAMS_CLASS, params_buffer));
+            pool.retire(PARAMS_CLASS, params_buffer);
         }
         batch.params.clear();
-        batch.dispatches = 0;
         self.queue.submit([encoder.finish()]);
-        let mut pool = self.pool.borrow_mut();
-        let retired = std::mem::take(&mut pool.retired);
-        for (class, buffer) in retired {
-            pool.free.entry(class).or_default().push(buffer);
-        }
+        self.count(|c| c.submits += 1);
+        pool.recycle();
     }
 
     /// Submits all pending work and reads `buffer` back, waiting without blocking the event loop.
     pub async fn download(&self, buffer: &GpuBuffer) -> Result<Vec<f32>> {
         self.check_healthy()?;
+        self.count(|c| c.readbacks += 1);
         let bytes = (buffer.len * 4) as u64;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("kiln readback staging"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let class = size_class(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, bytes);
+        let staging = self.pool.borrow_mut().take(&self.device, class, "kiln readback staging");
         self.submit(Some((buffer.raw(), &staging, bytes)));
         let (sender, receiver) = futures_channel::oneshot::channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |result| {
+        staging.slice(..bytes).map_async(wgpu::MapMode::Read, move |result| {
             let _ = sender.send(result);
         });
         #[cfg(not(target_family = "wasm"))]
@@ -291,12 +330,14 @@ impl GpuContext {
         mapped?.map_err(|e| Error::of(ErrorKind::DeviceLost, "webgpu", format!("reading results back failed: {e}")))?;
         let data = {
             let view = staging
-                .slice(..)
+                .slice(..bytes)
                 .get_mapped_range()
                 .map_err(|e| Error::of(ErrorKind::DeviceLost, "webgpu", format!("reading results back failed: {e}")))?;
             view.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
         };
         staging.unmap();
+        // Unmapped, it is in no pending command: free for the next readback of its size at once.
+        self.pool.borrow_mut().release(class, staging);
         Ok(data)
     }
 
