@@ -198,7 +198,12 @@ async function filesOf(entries) {
  */
 function load(app, source, thumbsFor, skippedHere) {
   return app.run('loading the photos', async () => {
-    const args = loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true });
+    let args;
+    try {
+      args = loadArgs(app, { source, edits: [], unfrozen: false, oversample: false, restore: true });
+    } catch (error) {
+      throw notLoaded(app, error); // a field that breaks its rule
+    }
     const needed = source.kind === 'files' ? photoMemory(source.files.length, args.size, args.precompute) : 0;
     if (needed > PHOTO_MEMORY_LIMIT) {
       const kept = app.summary ? ': the previous dataset is still there' : '';
@@ -218,7 +223,7 @@ function load(app, source, thumbsFor, skippedHere) {
         say('data-status', `Loading was cancelled.${kept}`);
         return;
       }
-      throw reworded(error, `These photos could not be loaded: ${plain(messageOf(error))}.${kept}`);
+      throw notLoaded(app, error);
     }
     const thumbs = await thumbsFor(loaded.summary);
     app.thumbs?.revoke();
@@ -227,6 +232,12 @@ function load(app, source, thumbsFor, skippedHere) {
     app.emit('dataset', { summary: loaded.summary, fresh: true });
     app.emit('restored', loaded.restored);
   });
+}
+
+/** `error` as the reason these photos could not be loaded, saying whether the previous dataset stays. */
+function notLoaded(app, error) {
+  const kept = app.summary ? ' The previous dataset is still loaded.' : '';
+  return reworded(error, `These photos could not be loaded: ${plain(messageOf(error))}.${kept}`);
 }
 
 /** The progress bar and its Cancel button, shown while `body` decodes the files of `source`. */
