@@ -4,7 +4,7 @@
 // File objects to the worker, which decodes them. Then: class counts, examples, what was skipped.
 import { Kind, Op } from './learner-protocol.js';
 import { messageOf, plain, reworded, sentence } from './kiln-text.js';
-import { $, dropZone, el, say, showAlert, tooBig } from './lesson2-ui.js';
+import { $, clock, dropZone, el, say, showAlert, tooBig } from './lesson2-ui.js';
 import { check, readFields } from './lesson2-settings.js';
 
 const EXAMPLES = 12;
@@ -168,9 +168,6 @@ function loadProgress({ done, total, skipped, seconds, memory }) {
   $('load-text').textContent = `${done.toLocaleString('en')} of ${total.toLocaleString('en')}${left ? ` · about ${clock(left)} left` : ''}`;
   $('load-detail').textContent = `${(done / seconds).toFixed(0)} photos/s${skipped ? ` · ${skipped} skipped` : ''} · kiln holds ${gigabytes(memory)}`;
 }
-
-/** Seconds as "1 min 05 s" or "42 s". */
-const clock = (seconds) => (seconds >= 60 ? `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s` : `${seconds} s`);
 
 /** Every file under the dropped entries, with its path from the drop. */
 async function filesOf(entries) {

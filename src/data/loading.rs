@@ -30,13 +30,15 @@ pub struct DatasetBuilder {
     decoded: Vec<Decoded>,
     /// Files that could not be used, with the reason.
     skipped: Vec<(String, String)>,
+    /// Bytes of the decoded pixels.
+    bytes: usize,
 }
 
 impl DatasetBuilder {
     /// A builder for `size` x `size` crops (1 to MAX_IMAGE_SIDE).
     pub fn new(size: u32) -> Result<Self> {
         check_size(size)?;
-        Ok(DatasetBuilder { size, decoded: Vec::new(), skipped: Vec::new() })
+        Ok(DatasetBuilder { size, decoded: Vec::new(), skipped: Vec::new(), bytes: 0 })
     }
 
     /// Decodes `files` (on all of the CPU backend's threads when there are several), keeping each
@@ -49,7 +51,10 @@ impl DatasetBuilder {
         });
         for (name, label, valid, image) in results {
             match image {
-                Ok(image) => self.decoded.push(Decoded { name, label, valid, image }),
+                Ok(image) => {
+                    self.bytes += image.as_raw().len();
+                    self.decoded.push(Decoded { name, label, valid, image });
+                }
                 Err(e) => self.skipped.push((name, e.message().to_string())),
             }
         }
@@ -67,7 +72,7 @@ impl DatasetBuilder {
 
     /// Bytes of pixels held so far: what the dataset will occupy.
     pub fn bytes(&self) -> usize {
-        self.decoded.iter().map(|d| d.image.as_raw().len()).sum()
+        self.bytes
     }
 
     /// The dataset: files ordered by label and name (so neither the split nor the order depends on

@@ -10,11 +10,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::current;
-use super::dataset::{summary_object, JsImageDataset};
+use super::dataset::JsImageDataset;
 use super::interop::{bad_input, js_error, js_object};
 use super::model::fetch_bytes;
 use super::options::{self, learning_rate, LrFindOptions, OneCycleOptions, TtaOptions, VisionOptions};
-use crate::data::augment::AugTransforms;
 use crate::interpret::{confusion_matrix, most_confused, top_losses, ItemResult};
 use crate::learner::{EpochResult, FitOutcome, Learner, Progress};
 
@@ -104,13 +103,13 @@ impl JsLearner {
         })
     }
 
-    fn with<T>(&self, op: &str, body: impl FnOnce(&mut Learner) -> crate::Result<T>) -> Result<T, JsError> {
+    pub(super) fn with<T>(&self, op: &str, body: impl FnOnce(&mut Learner) -> crate::Result<T>) -> Result<T, JsError> {
         let mut learner = self.inner.try_borrow_mut().map_err(|_| bad_input(op, "the learner is busy"))?;
         body(&mut learner).map_err(js_error)
     }
 
     /// A change that cannot fail, made once the learner is free.
-    fn change(&self, op: &str, body: impl FnOnce(&mut Learner)) -> Result<(), JsError> {
+    pub(super) fn change(&self, op: &str, body: impl FnOnce(&mut Learner)) -> Result<(), JsError> {
         self.with(op, |l| {
             body(l);
             Ok(())
@@ -334,53 +333,6 @@ impl JsLearner {
     pub fn load_exported(&self, weights: Uint8Array, description: String, name: Option<String>) -> Result<(), JsError> {
         let name = name.unwrap_or_else(|| "model.safetensors".into());
         self.with("loadExported", |l| l.load_exported(&weights.to_vec(), &description, &name))
-    }
-
-    /// The cleaner: takes an item (by its index in `dataset.items`) out of the dataset.
-    #[wasm_bindgen(js_name = deleteItem)]
-    pub fn delete_item(&self, item: u32) -> Result<(), JsError> {
-        self.with("deleteItem", |l| l.data.delete_item(item as usize))
-    }
-
-    /// The cleaner: gives an item another of the vocabulary's labels.
-    #[wasm_bindgen(js_name = relabelItem)]
-    pub fn relabel_item(&self, item: u32, label: String) -> Result<(), JsError> {
-        self.with("relabelItem", |l| l.data.relabel_item(item as usize, &label))
-    }
-
-    /// Progressive resizing to a smaller size: `size` x `size` crops from now on, keeping the
-    /// weights. Only the pixels at the current size are kept: to grow, use `setImages`.
-    #[wasm_bindgen(js_name = setImageSize)]
-    pub fn set_image_size(&self, size: u32) -> Result<(), JsError> {
-        self.with("setImageSize", |l| l.data.set_size(size))
-    }
-
-    /// Progressive resizing to any size: the photos of `dataset` (the same files, built at the new
-    /// size) replace the learner's, matched by name; labels, split, the cleaner's edits and the
-    /// weights stay. `dataset` is spent.
-    #[wasm_bindgen(js_name = setImages)]
-    pub fn set_images(&self, dataset: &mut JsImageDataset) -> Result<(), JsError> {
-        let op = "setImages";
-        let images = dataset.inner.take().ok_or_else(|| bad_input(op, "this dataset already belongs to a Learner"))?;
-        self.with(op, |l| l.data.take_images(images))
-    }
-
-    /// Oversampling for unbalanced classes (training items drawn with weights 1 / class count).
-    #[wasm_bindgen(setter)]
-    pub fn set_oversample(&self, on: bool) -> Result<(), JsError> {
-        self.change("oversample", |l| l.data.oversample = on)
-    }
-
-    /// Training-time augmentation (fastai's aug_transforms) on or off.
-    #[wasm_bindgen(setter)]
-    pub fn set_augment(&self, on: bool) -> Result<(), JsError> {
-        self.change("augment", |l| l.data.augmentation = on.then(AugTransforms::default))
-    }
-
-    /// The dataset as `ImageDataset.summary()` describes it.
-    #[wasm_bindgen(getter)]
-    pub fn dataset(&self) -> Result<JsValue, JsError> {
-        self.with("dataset", |l| Ok(summary_object(&l.data)))
     }
 
     /// The epoch table so far: `[{epoch, trainLoss, validLoss, errorRate, accuracy, seconds}]`.

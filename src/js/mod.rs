@@ -21,6 +21,7 @@ use options::SgdOptions;
 mod dataset;
 mod interop;
 mod learner;
+mod learner_data;
 mod model;
 mod nn;
 mod options;
