@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use cpu_buffer::CpuBuffer;
 
-pub use gpu::GpuCounters;
+pub use gpu::{GpuCounters, KernelTime};
 pub use kernel::{linear_groups, Kernel, ParamsLayout, Shader, MAX_GROUPS_PER_DIM, WORKGROUP_SIZE};
 
 use crate::error::{Error, Result};
@@ -68,6 +68,27 @@ impl Device {
         match self {
             Device::Cpu => None,
             Device::Gpu(ctx) => Some(ctx.counters()),
+        }
+    }
+
+    /// Times every kernel on its own from now on (`on`), or stops; GPU only, native only (see
+    /// `GpuContext::profile_kernels`). Returns false on the CPU backend.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn profile_kernels(&self, on: bool) -> bool {
+        match self {
+            Device::Cpu => false,
+            Device::Gpu(ctx) => {
+                ctx.profile_kernels(on);
+                true
+            }
+        }
+    }
+
+    /// The kernels timed since `profile_kernels(true)`, slowest first: (entry point, runs and seconds).
+    pub fn kernel_profile(&self) -> Vec<(&'static str, KernelTime)> {
+        match self {
+            Device::Cpu => Vec::new(),
+            Device::Gpu(ctx) => ctx.kernel_profile(),
         }
     }
 
