@@ -33,8 +33,7 @@ fn options() -> Options {
     let numbers = |list: String| list.split(',').map(|n| n.parse().expect("a list of numbers, e.g. 1024,2048")).collect::<Vec<usize>>();
     // Bare numbers are image sizes; the values of flags are not.
     let flag_values: Vec<usize> = ["--batch", "--matmul"].iter().filter_map(|f| args.iter().position(|a| a == f)).map(|i| i + 1).collect();
-    let sizes: Vec<usize> =
-        args.iter().enumerate().filter(|(i, _)| !flag_values.contains(i)).filter_map(|(_, a)| a.parse().ok()).collect();
+    let sizes: Vec<usize> = args.iter().enumerate().filter(|(i, _)| !flag_values.contains(i)).filter_map(|(_, a)| a.parse().ok()).collect();
     let matmul = match value_of("--matmul") {
         Some(list) => numbers(list),
         None if sizes.is_empty() => vec![256, 512, 1024],

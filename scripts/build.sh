@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds what the site needs: kiln's WebAssembly builds with their JS glue (wasm-bindgen --target
 # web, with weak references so JS garbage collection frees tensors), the charting library in
-# www/vendor/, and the service worker that gives static hosts cross-origin isolation.
+# www/vendor/, the service worker that gives static hosts cross-origin isolation, and dist/ (the
+# site alone, to publish: scripts/dist.mjs).
 #
 # Three builds; the page loads the fastest one the browser can run (www/kiln-loader.js):
 #   pkg/               one thread, SIMD128: every browser with WebAssembly SIMD (and wasm-bindgen-test)
@@ -75,3 +76,6 @@ mkdir -p www/vendor
 cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css www/vendor/
 # A service worker's scope is its own folder and below: it must sit beside index.html.
 cp node_modules/coi-serviceworker/coi-serviceworker.min.js coi-serviceworker.js
+
+# dist/: the site alone, for a static host at any path, working offline (scripts/dist.mjs).
+node scripts/dist.mjs

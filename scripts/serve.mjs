@@ -12,7 +12,7 @@ import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const types = {
+export const CONTENT_TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
@@ -23,6 +23,8 @@ const types = {
   '.jpg': 'image/jpeg',
   '.svg': 'image/svg+xml',
   '.ts': 'text/plain; charset=utf-8',
+  '.webp': 'image/webp',
+  '.webmanifest': 'application/manifest+json',
 };
 
 /** What the site is made of: these files, and everything under these folders. */
@@ -95,7 +97,7 @@ export function startServer(port = 8000, { isolated = true, tests = false } = {}
     try {
       if ((await stat(file)).isDirectory()) file = resolve(file, 'index.html');
       const body = await readFile(file);
-      const type = types[extname(file)] ?? 'application/octet-stream';
+      const type = CONTENT_TYPES[extname(file)] ?? 'application/octet-stream';
       response.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache', 'Content-Security-Policy': policy, ...isolation });
       response.end(body);
     } catch {

@@ -8,6 +8,7 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::data::loading::MAX_IMAGE_SIDE;
 use crate::error::{Error, Result};
 use crate::learner::settings;
 
@@ -31,6 +32,25 @@ pub fn from_fields<T: DeserializeOwned>(op: &str, mut fields: Map<String, Value>
 /// `batchSize`, checked as a Learner checks it (`learner::settings`).
 fn batch_size<'de, D: Deserializer<'de>>(value: D) -> std::result::Result<usize, D::Error> {
     settings::batch_size(usize::deserialize(value)?).map_err(D::Error::custom)
+}
+
+/// An image size, within the dataset's limits (`data::loading::MAX_IMAGE_SIDE`).
+fn image_size<'de, D: Deserializer<'de>>(value: D) -> std::result::Result<usize, D::Error> {
+    let size = usize::deserialize(value)?;
+    if (1..=MAX_IMAGE_SIDE as usize).contains(&size) {
+        Ok(size)
+    } else {
+        Err(D::Error::custom(format!("the image size must be from 1 to {MAX_IMAGE_SIDE} pixels, got {size}")))
+    }
+}
+
+/// How many training steps `compareBackends` times on each backend: a few are enough, and each
+/// takes a second or more on a CPU.
+fn timed_steps<'de, D: Deserializer<'de>>(value: D) -> std::result::Result<usize, D::Error> {
+    match usize::deserialize(value)? {
+        steps @ 1..=20 => Ok(steps),
+        steps => Err(D::Error::custom(format!("from 1 to 20 timed steps, got {steps}"))),
+    }
 }
 
 /// An options struct: its fields (camelCase in JavaScript) with their defaults, read by
@@ -71,6 +91,20 @@ options! {
         #[serde(deserialize_with = "batch_size")]
         batch_size: usize = 16,
         precompute: bool = false,
+    }
+}
+
+options! {
+    /// `useBackend('auto', {size = 128, batchSize = 16})` and `compareBackends({size, batchSize,
+    /// steps = 2})`: the training step to time on each backend (the Learner's network at this
+    /// image size and batch) and how many timed steps after the warm-up.
+    BackendOptions {
+        #[serde(deserialize_with = "image_size")]
+        size: usize = 128,
+        #[serde(deserialize_with = "batch_size")]
+        batch_size: usize = 16,
+        #[serde(deserialize_with = "timed_steps")]
+        steps: usize = 2,
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use kiln::data::decode_image;
 use kiln::inference::{top_k, ImageClassifier};
+use kiln::learner::speed::SpeedTest;
 use kiln::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module};
 use kiln::Device;
 use serde_json::Value;
@@ -236,4 +237,13 @@ fn cmyk_jpegs_become_rgb() {
     let close = |p: &image::Rgb<u8>, want: [u8; 3]| p.0.iter().zip(want).all(|(&a, b)| a.abs_diff(b) <= 8);
     assert!(close(rgb.get_pixel(0, 0), [255, 0, 0]), "left {:?}", rgb.get_pixel(0, 0));
     assert!(close(rgb.get_pixel(3, 1), [0, 0, 255]), "right {:?}", rgb.get_pixel(3, 1));
+}
+
+/// What `useBackend('auto')` and `compareBackends` time on each backend: images/s of training
+/// steps of the Learner's network, from the median step.
+#[test]
+fn speed_test_measures_training_images_per_second() {
+    let mut test = SpeedTest::new(32, 2, &Device::Cpu).unwrap();
+    let rate = pollster::block_on(test.training_rate(2)).unwrap();
+    assert!(rate.is_finite() && rate > 0.0, "{rate} images/s");
 }

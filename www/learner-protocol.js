@@ -17,9 +17,11 @@ export const Message = Object.freeze({ REQUEST: 'request', RESULT: 'result', ERR
 /** The operations the worker runs, page → worker; each names its `args` → `result`. */
 export const Op = Object.freeze({
   /**
-   * {backend: 'auto' | 'webgpu' | 'cpu'} → {backend, adapter, fallback, reason?, cpu: {build,
-   * threads, poolSize, fma, threadsReason?}}: picks the backend, falling back to the CPU (and
-   * saying why in `reason`) when WebGPU was asked for and cannot be had.
+   * {backend: 'auto' | 'webgpu' | 'cpu', size?, batchSize?} → {backend, adapter, fallback,
+   * reason?, cpu: {build, threads, poolSize, fma, threadsReason?}}: picks the backend, falling
+   * back to the CPU (and saying why in `reason`) when WebGPU was asked for and cannot be had;
+   * 'auto' on a real GPU times a training step at `size` and `batchSize` on both and keeps the
+   * faster (`reason` gives both figures).
    */
   START: 'start',
   /**

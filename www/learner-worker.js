@@ -25,9 +25,9 @@ let learner = null;
 
 const ops = {
   /** `cpu` is kiln.cpuInfo(), with `threadsReason` when it runs on one thread. */
-  async [Op.START]({ backend }) {
+  async [Op.START]({ backend, size, batchSize }) {
     const { kiln, cpu, reason: threadsReason } = await ready;
-    const info = await kiln.useBackend(backend).catch(async (error) => ({
+    const info = await kiln.useBackend(backend, { size, batchSize }).catch(async (error) => ({
       ...(await kiln.useBackend('cpu')),
       reason: messageOf(error),
     }));

@@ -15,7 +15,7 @@ import { setupData, loadSample, loadArgs } from './lesson2-data.js';
 import { setupTrain, findLearningRate, train } from './lesson2-train.js';
 import { setupInterpret } from './lesson2-interpret.js';
 import { setupUse } from './lesson2-use.js';
-import { applyParams } from './lesson2-settings.js';
+import { applyParams, readFields } from './lesson2-settings.js';
 
 const params = new URLSearchParams(location.search);
 
@@ -114,7 +114,8 @@ function showBackend(info, asked) {
   $('backend-status').textContent = describeBackend(info);
   $('backend-select').value = asked === 'auto' ? 'auto' : info.backend;
   const notes = [];
-  if (info.reason) notes.push(`Running on kiln's CPU backend: ${plain(info.reason).replace(/\.$/, '')}.`);
+  const where = info.backend === 'cpu' ? "kiln's CPU backend" : 'WebGPU';
+  if (info.reason) notes.push(`Running on ${where}: ${plain(info.reason).replace(/\.$/, '')}.`);
   if (info.cpu.threadsReason) notes.push(`The CPU backend uses one thread: ${info.cpu.threadsReason}.`);
   say('backend-notice', notes.join(' '));
 }
@@ -132,13 +133,26 @@ function threadsParam() {
 }
 
 /**
+ * The image size and batch size 'auto' times each backend's training step at: the fields', or
+ * kiln's defaults while a field breaks its rule (the person is told about that field anyway).
+ */
+function raceSettings() {
+  try {
+    const { size, bs } = readFields('size', 'bs');
+    return { size, batchSize: bs };
+  } catch {
+    return {};
+  }
+}
+
+/**
  * A new worker on `backend`, the current dataset rebuilt in it (with the cleaner's edits, the
  * frozen state and the last trained weights); the old worker goes only once the new one works.
  */
 async function rebuild(backend, { restore = false } = {}) {
   const worker = new LearnerClient((progress) => app.emit('progress', progress), { threads: threadsParam() });
   try {
-    const info = await worker.call(Op.START, { backend });
+    const info = await worker.call(Op.START, { backend, ...raceSettings() });
     const loaded = app.source ? await worker.call(Op.LOAD, loadArgs(app, { model: app.lastModel, restore })) : null;
     app.worker?.terminate();
     app.worker = worker;

@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, json)) = data.split_first() else { return };
     // The facade turns anything but an object away before serde sees it.
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(json) else { return };
-    let _ = match which % 9 {
+    let _ = match which % 10 {
         0 => sgd(fields),
         1 => dataset(fields),
         2 => from_fields::<VisionOptions>("Learner.vision", fields).map(drop),
@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         5 => from_fields::<TtaOptions>("tta", fields).map(drop),
         6 => from_fields::<ModelOptions>("Model.mobilenetV2", fields).map(drop),
         7 => conv2d(fields),
+        8 => from_fields::<BackendOptions>("useBackend", fields).map(drop),
         _ => linear(fields),
     };
 });

@@ -5,6 +5,7 @@
 
 use std::rc::Rc;
 
+use super::clock::now;
 use super::head::create_head;
 use super::BODY_FEATURES;
 use crate::backend::Device;
@@ -49,6 +50,20 @@ impl SpeedTest {
         loss.backward()?;
         self.optimizer.step()?;
         loss.item().await
+    }
+
+    /// Training images/s: one warm-up step (it compiles a GPU's pipelines and fills its buffer
+    /// pool), then the median of `steps` timed steps.
+    pub async fn training_rate(&mut self, steps: usize) -> Result<f64> {
+        self.train_step().await?;
+        let mut seconds = Vec::with_capacity(steps);
+        for _ in 0..steps.max(1) {
+            let started = now();
+            self.train_step().await?;
+            seconds.push(now() - started);
+        }
+        seconds.sort_by(f64::total_cmp);
+        Ok(self.images.shape()[0] as f64 / seconds[seconds.len() / 2].max(1e-6))
     }
 
     /// Evaluation-mode forward pass, logits read back.

@@ -17,6 +17,22 @@ const CHROMIUM_ARGS = [
   '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
 ];
 
+/**
+ * Debian's Chromium with a fresh profile (WebGPU unless `webgpu: false`); `serviceWorkers` as
+ * Playwright takes it ('allow' or 'block').
+ */
+export async function launchBrowser({ webgpu = true, serviceWorkers = 'allow' } = {}) {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: webgpu ? CHROMIUM_ARGS : [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-blink-features=WebGPU'],
+    viewport: { width: 1200, height: 900 },
+    serviceWorkers,
+  });
+  return { context, userDataDir };
+}
+
 /** A site whose page has kiln loaded and initialised as `window.kiln`, for API tests. */
 export async function openKilnPage() {
   const site = await openSite();
@@ -37,14 +53,7 @@ export async function openKilnPage() {
 export async function openSite({ webgpu = true, isolated = true, serviceWorkers = 'allow' } = {}) {
   const server = await startServer(0, { isolated, tests: true });
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const userDataDir = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: webgpu ? CHROMIUM_ARGS : [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-blink-features=WebGPU'],
-    viewport: { width: 1200, height: 900 },
-    serviceWorkers,
-  });
+  const { context, userDataDir } = await launchBrowser({ webgpu, serviceWorkers });
   // Everything the pages ask for must come from the site itself.
   const foreignRequests = [];
   context.on('request', (request) => {

@@ -24,6 +24,22 @@ test("'auto' prefers the CPU backend over a software WebGPU adapter, and says wh
   assert.match(info.reason, /only WebGPU adapter here is a software one \(google swiftshader/);
 });
 
+// A real race (compareBackends) runs the whole network several times on each backend: minutes on
+// SwiftShader, too slow for this suite. Its options are checked here, and the timing it uses,
+// SpeedTest::training_rate, natively (tests/models.rs).
+test("compareBackends and useBackend('auto') refuse bad options before timing anything", async () => {
+  const refused = await site.page.evaluate(() => Promise.all([
+    window.kiln.compareBackends({ batchSize: 1 }).then(() => 'resolved', (e) => e.message),
+    window.kiln.compareBackends({ steps: 1000 }).then(() => 'resolved', (e) => e.message),
+    window.kiln.useBackend('auto', { size: 'big' }).then(() => 'resolved', (e) => e.message),
+    window.kiln.useBackend('auto', { size: 4096 }).then(() => 'resolved', (e) => e.message),
+  ]));
+  assert.match(refused[0], /^compareBackends: option batchSize: the batch size must be at least 2/);
+  assert.equal(refused[1], 'compareBackends: option steps: from 1 to 20 timed steps, got 1000');
+  assert.match(refused[2], /^useBackend: option size: invalid type/);
+  assert.equal(refused[3], 'useBackend: option size: the image size must be from 1 to 1024 pixels, got 4096');
+});
+
 for (const backend of ['cpu', 'webgpu']) {
   test(`${backend}: MobileNetV2 sees a bald eagle and a malamute, as numpy does`, async () => {
     const results = await site.page.evaluate(async (backend) => {
