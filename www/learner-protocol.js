@@ -56,6 +56,11 @@ export const Op = Object.freeze({
   SET_IMAGE_SIZE: 'setImageSize',
   /** {} → {items, topLosses, confusion, mostConfused}: kiln's Learner.interpret(). */
   INTERPRET: 'interpret',
+  /**
+   * {} → {errorRate, plainErrorRate}: the validation error rate with fastai's tta (4 augmented
+   * passes averaged, blended with the plain pass: beta 0.25) and without.
+   */
+  TTA: 'tta',
   /** {changes: [{item, action: 'delete' | 'relabel', label}]} → summary: the cleaner's decisions. */
   CLEAN: 'clean',
   /** {file: File, name} → {label, index, probabilities}: one photo classified. */

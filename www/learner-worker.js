@@ -85,6 +85,10 @@ const ops = {
     return learn.dataset;
   },
   [Op.INTERPRET]: () => the().interpret(),
+  async [Op.TTA]() {
+    const { errorRate, plainErrorRate } = await the().tta({});
+    return { errorRate, plainErrorRate };
+  },
 
   [Op.CLEAN]({ changes }) {
     for (const c of changes) {

@@ -16,19 +16,24 @@ let csvUrl = null;
 
 export function setupInterpret(app) {
   $('top-losses-button').addEventListener('click', () => showTopLosses(app));
+  $('tta-button').addEventListener('click', () => compareTta(app));
   $('normalize').addEventListener('change', () => interpretation && showConfusion(app, interpretation));
   $('clean-button').addEventListener('click', () => openCleaner(app));
   $('clean-class').addEventListener('change', () => showCleaner(app));
   $('clean-split').addEventListener('change', () => showCleaner(app));
   $('apply-clean').addEventListener('click', () => applyCleaning(app));
   const stale = () => { interpretation = null; losses = null; };
-  app.on('trained', stale);
+  app.on('trained', () => {
+    stale();
+    $('tta-table').hidden = true; // another model: its figures no longer hold
+  });
   app.on('dataset', ({ fresh, cleaned }) => {
     if (cleaned) interpretation = null; // the same model: its losses still hold for the cleaner
     else stale();
     if (fresh) {
       $('top-losses').replaceChildren();
       $('confusion-view').hidden = true;
+      $('tta-table').hidden = true;
       $('cleaner').hidden = true;
       say('interpret-status', '');
       say('clean-status', '');
@@ -54,6 +59,19 @@ function showTopLosses(app) {
     const wrong = interp.items.filter((i) => i.predicted !== i.actual).length;
     say('interpret-status', `${wrong} of ${interp.items.length} validation photos are predicted wrong. Each title reads prediction/actual/loss/probability of the prediction.`);
     showConfusion(app, interp);
+  });
+}
+
+/** The validation error rate without and with test-time augmentation, side by side. */
+function compareTta(app) {
+  return app.run('test-time augmentation', async () => {
+    say('interpret-status', 'Predicting every validation photo five times (once as it is, four times augmented)…');
+    const { errorRate, plainErrorRate } = await app.worker.call(Op.TTA);
+    const row = (name, error) => el('tr', {}, el('th', { scope: 'row' }, name), el('td', {}, error.toFixed(4)), el('td', {}, (1 - error).toFixed(4)));
+    $('tta-table').tBodies[0].replaceChildren(row('without TTA', plainErrorRate), row('with TTA', errorRate));
+    $('tta-table').hidden = false;
+    const change = errorRate < plainErrorRate ? 'TTA helps here' : errorRate > plainErrorRate ? 'TTA does worse here' : 'TTA changes nothing here';
+    say('interpret-status', `${change}: error_rate ${plainErrorRate.toFixed(4)} without, ${errorRate.toFixed(4)} with (fastai's tta: 4 augmented passes averaged, then blended 3:1 with the plain one).`);
   });
 }
 

@@ -120,6 +120,22 @@ describe('the Lesson 2 page on the CPU backend, the sample photos, every step', 
     await shot(page, '4-top-losses');
   });
 
+  test('Compare with TTA: the error rate without and with test-time augmentation, side by side', LONG, async () => {
+    await page.getByRole('button', { name: 'Compare with TTA' }).click();
+    const text = await waitForStatus(page, 'Interpretation status', /error_rate [\d.]+ without, [\d.]+ with/);
+    const rows = await page.getByRole('table', { name: 'Error rate with and without TTA' }).locator('tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    assert.deepEqual(rows.map((r) => r[0]), ['without TTA', 'with TTA']);
+    for (const [, error, accuracy] of rows) assert.ok(Math.abs(Number(error) + Number(accuracy) - 1) < 1e-3, `${error} + ${accuracy}`);
+    const [without, withTta] = text.match(/error_rate ([\d.]+) without, ([\d.]+) with/).slice(1);
+    assert.deepEqual([without, withTta], [rows[0][1], rows[1][1]], 'the sentence and the table agree');
+    // Without TTA it is the epoch table's last error_rate: the same model, the same photos.
+    const last = await page.getByRole('table', { name: 'Results per epoch' }).locator('tbody tr').last().locator('td').nth(3).textContent();
+    assert.equal(Number(without).toFixed(4), Number(last).toFixed(4));
+    await page.getByRole('table', { name: 'Error rate with and without TTA' }).scrollIntoViewIfNeeded();
+    await shot(page, '4-tta');
+  });
+
   test('Clean data: deleting one validation photo leaves 26', LONG, async () => {
     await page.getByRole('button', { name: 'Clean data' }).click();
     await waitForStatus(page, 'Cleaner status', /valid photos labelled/);
