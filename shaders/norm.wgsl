@@ -3,7 +3,9 @@
 // x[(n C + c) L + l]; the threads stride over them and combine partial sums in workgroup memory.
 // The formulas are written out once, beside `NormKernel` in src/ops/norm/mod.rs:
 //   batch_norm:                 mean, var (two passes, no cancellation), inv_std, scale, y;
-//                               saved[.., c] = (mean, inv_std, scale)
+//                               saved[.., c] = (mean, inv_std, scale); the running statistics
+//                               move in place: running = (1 - m) running + m batch, with the
+//                               unbiased variance Σ (x - mean)² / (M - 1)
 //   batch_norm_backward_params: d weight = Σ g x̂,  d bias = Σ g
 //   batch_norm_backward:        the same, then d x = scale g - k (x - mean) - scale Σ g / M
 
@@ -14,17 +16,20 @@ struct Params {
     channels: u32,
     len: u32,
     eps: f32,
+    momentum: f32,
 }
 
-// The kernels of one file share their declarations, so bindings 2-5 serve both directions:
-//   batch_norm           (x, weight, bias) -> (saved, y)
-//   batch_norm_backward* (x, g, saved)     -> (parameter gradients [2, C], d x)
+// The kernels of one file share their declarations, so bindings 2-6 serve both directions:
+//   batch_norm           (x, weight, bias) -> (running mean, running var, y, saved)
+//   batch_norm_backward* (x, g, saved)     -> (d weight, d bias, d x)
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight_or_g: array<f32>;
 @group(0) @binding(3) var<storage, read> bias_or_saved: array<f32>;
-@group(0) @binding(4) var<storage, read_write> per_channel: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> running_mean_or_d_weight: array<f32>;
+@group(0) @binding(5) var<storage, read_write> running_var_or_d_bias: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> saved: array<f32>;
 
 var<workgroup> partial: array<vec2<f32>, WORKGROUP_SIZE>;
 
@@ -57,7 +62,8 @@ fn batch_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
         let d = x[at(c, e)] - mean;
         squares += d * d;
     }
-    let inv_std = 1.0 / sqrt(workgroup_sum(t, vec2<f32>(squares, 0.0)).x / f32(m) + p.eps);
+    let total_squares = workgroup_sum(t, vec2<f32>(squares, 0.0)).x;
+    let inv_std = 1.0 / sqrt(total_squares / f32(m) + p.eps);
     let scale = weight_or_g[c] * inv_std;
     let shift = bias_or_saved[c];
     for (var e = t; e < m; e += WORKGROUP_SIZE) {
@@ -65,13 +71,16 @@ fn batch_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
         out[i] = (x[i] - mean) * scale + shift;
     }
     if (t == 0u) {
-        per_channel[c] = mean;
-        per_channel[p.channels + c] = inv_std;
-        per_channel[2u * p.channels + c] = scale;
+        saved[c] = mean;
+        saved[p.channels + c] = inv_std;
+        saved[2u * p.channels + c] = scale;
+        let keep = 1.0 - p.momentum;
+        running_mean_or_d_weight[c] = keep * running_mean_or_d_weight[c] + p.momentum * mean;
+        running_var_or_d_bias[c] = keep * running_var_or_d_bias[c] + p.momentum * (total_squares / f32(m - 1u));
     }
 }
 
-// (d weight, d bias) of channel c, written to per_channel by thread 0 and returned to all.
+// (d weight, d bias) of channel c, written by thread 0 and returned to all.
 fn param_grads(c: u32, t: u32) -> vec2<f32> {
     let mean = bias_or_saved[c];
     var sums = vec2<f32>(0.0, 0.0); // (Σ g (x - mean), Σ g)
@@ -83,8 +92,8 @@ fn param_grads(c: u32, t: u32) -> vec2<f32> {
     sums = workgroup_sum(t, sums);
     let grads = vec2<f32>(sums.x * bias_or_saved[p.channels + c], sums.y);
     if (t == 0u) {
-        per_channel[c] = grads.x;
-        per_channel[p.channels + c] = grads.y;
+        running_mean_or_d_weight[c] = grads.x;
+        running_var_or_d_bias[c] = grads.y;
     }
     return grads;
 }

@@ -1,12 +1,32 @@
 //! Batch normalisation written out from its definition, in f64, for tests only.
 
-/// Channel ch's flat indices in x [N, C, L], its mean and its inv_std = 1 / sqrt(biased var + eps).
-fn channel(x: &[f32], [n, c, l]: [usize; 3], ch: usize, eps: f32) -> (Vec<usize>, f64, f64) {
+/// Channel ch's flat indices in x [N, C, L], its mean and its biased variance.
+fn moments(x: &[f32], [n, c, l]: [usize; 3], ch: usize) -> (Vec<usize>, f64, f64) {
     let idx: Vec<usize> = (0..n).flat_map(|b| (0..l).map(move |i| (b * c + ch) * l + i)).collect();
     let m = idx.len() as f64;
     let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / m;
     let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / m;
+    (idx, mean, var)
+}
+
+/// Channel ch's flat indices, its mean and its inv_std = 1 / sqrt(biased var + eps).
+fn channel(x: &[f32], dims: [usize; 3], ch: usize, eps: f32) -> (Vec<usize>, f64, f64) {
+    let (idx, mean, var) = moments(x, dims, ch);
     (idx, mean, 1.0 / (var + eps as f64).sqrt())
+}
+
+/// The running statistics after one training step, PyTorch's formula with m = momentum:
+/// running = (1 - m) running + m batch, the batch variance unbiased (M / (M - 1) var).
+pub fn running_stats(x: &[f32], dims: [usize; 3], momentum: f32, mean: &[f32], var: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let m = momentum as f64;
+    let mix = |old: f32, batch: f64| ((1.0 - m) * old as f64 + m * batch) as f32;
+    (0..dims[1])
+        .map(|ch| {
+            let (idx, batch_mean, batch_var) = moments(x, dims, ch);
+            let count = idx.len() as f64;
+            (mix(mean[ch], batch_mean), mix(var[ch], batch_var * count / (count - 1.0)))
+        })
+        .unzip()
 }
 
 /// (saved [3, C] = (mean, inv_std, scale), y) for x [N, C, L].
@@ -25,10 +45,10 @@ pub fn batch_norm(x: &[f32], weight: &[f32], bias: &[f32], dims: [usize; 3], eps
     (saved, y)
 }
 
-/// ((d weight, d bias) as [2, C], d x) from the definition d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂).
-pub fn batch_norm_backward(x: &[f32], g: &[f32], weight: &[f32], dims: [usize; 3], eps: f32) -> (Vec<f32>, Vec<f32>) {
+/// (d weight, d bias, d x) from the definition d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂).
+pub fn batch_norm_backward(x: &[f32], g: &[f32], weight: &[f32], dims: [usize; 3], eps: f32) -> [Vec<f32>; 3] {
     let c = dims[1];
-    let (mut params, mut dx) = (vec![0.0; 2 * c], vec![0.0; x.len()]);
+    let (mut d_weight, mut d_bias, mut dx) = (vec![0.0; c], vec![0.0; c], vec![0.0; x.len()]);
     for ch in 0..c {
         let (idx, mean, inv_std) = channel(x, dims, ch, eps);
         let m = idx.len() as f64;
@@ -38,8 +58,8 @@ pub fn batch_norm_backward(x: &[f32], g: &[f32], weight: &[f32], dims: [usize; 3
         for &i in &idx {
             dx[i] = (weight[ch] as f64 * inv_std / m * (m * g[i] as f64 - sum_g - x_hat(i) * sum_g_xhat)) as f32;
         }
-        params[ch] = sum_g_xhat as f32;
-        params[c + ch] = sum_g as f32;
+        d_weight[ch] = sum_g_xhat as f32;
+        d_bias[ch] = sum_g as f32;
     }
-    (params, dx)
+    [d_weight, d_bias, dx]
 }

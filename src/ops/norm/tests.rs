@@ -14,11 +14,16 @@ pub fn cases() -> Vec<Case> {
         let x: Vec<f32> = random(n * c * l, seed, 0.0).iter().map(|v| 3.0 * v + 2.0).collect();
         let (weight, bias, g) = (random(c, seed + 1, 0.1), random(c, seed + 2, 0.0), random(n * c * l, seed + 3, 0.0));
         let (saved, y) = reference::batch_norm(&x, &weight, &bias, [n, c, l], eps);
-        let forward = NormKernel::Forward { batch: n, channels: c, len: l, eps };
-        cases.push(Case::new(forward, vec![x.clone(), weight.clone(), bias], vec![saved.clone(), y], 2e-5));
-        let (params, dx) = reference::batch_norm_backward(&x, &g, &weight, [n, c, l], eps);
+        // Running statistics carried in as on a later step.
+        let (mean, var): (Vec<f32>, Vec<f32>) = (random(c, seed + 4, 0.0), random(c, seed + 5, 0.0).iter().map(|v| v * v).collect());
+        let (new_mean, new_var) = reference::running_stats(&x, [n, c, l], 0.1, &mean, &var);
+        let forward = NormKernel::Forward { batch: n, channels: c, len: l, eps, momentum: 0.1 };
+        let case = Case::new(forward, vec![x.clone(), weight.clone(), bias], vec![new_mean, new_var, y, saved.clone()], 2e-5);
+        cases.push(case.in_place(vec![mean, var, vec![f32::NAN; n * c * l], vec![f32::NAN; 3 * c]]));
+        let [d_weight, d_bias, dx] = reference::batch_norm_backward(&x, &g, &weight, [n, c, l], eps);
         for input_grad in [true, false] {
-            let expected = if input_grad { vec![params.clone(), dx.clone()] } else { vec![params.clone()] };
+            let mut expected = vec![d_weight.clone(), d_bias.clone(), dx.clone()];
+            expected.truncate(if input_grad { 3 } else { 2 });
             let kernel = NormKernel::Backward { batch: n, channels: c, len: l, input_grad };
             cases.push(Case::new(kernel, vec![x.clone(), g.clone(), saved.clone()], expected, 1e-4));
         }
