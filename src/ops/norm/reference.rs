@@ -29,28 +29,52 @@ pub fn running_stats(x: &[f32], dims: [usize; 3], momentum: f32, mean: &[f32], v
         .unzip()
 }
 
-/// (saved [3, C] = (mean, inv_std, scale), y) for x [N, C, L].
-pub fn batch_norm(x: &[f32], weight: &[f32], bias: &[f32], dims: [usize; 3], eps: f32) -> (Vec<f32>, Vec<f32>) {
-    let c = dims[1];
-    let (mut saved, mut y) = (vec![0.0; 3 * c], vec![0.0; x.len()]);
+/// Settings of a case: x's [N, C, L], eps, and whether relu6 follows.
+#[derive(Clone, Copy)]
+pub struct Norm {
+    pub dims: [usize; 3],
+    pub eps: f32,
+    pub relu6: bool,
+}
+
+/// Channel ch's z = (x - mean) inv_std weight + bias at each of its indices, and its indices,
+/// mean and inv_std.
+fn normalised(x: &[f32], weight: &[f32], bias: &[f32], k: Norm, ch: usize) -> (Vec<f64>, Vec<usize>, f64, f64) {
+    let (idx, mean, inv_std) = channel(x, k.dims, ch, k.eps);
+    let z = idx.iter().map(|&i| (x[i] as f64 - mean) * inv_std * weight[ch] as f64 + bias[ch] as f64).collect();
+    (z, idx, mean, inv_std)
+}
+
+/// (saved [4, C] = (mean, inv_std, scale, bias), y) for x [N, C, L].
+pub fn batch_norm(x: &[f32], weight: &[f32], bias: &[f32], k: Norm) -> (Vec<f32>, Vec<f32>) {
+    let c = k.dims[1];
+    let (mut saved, mut y) = (vec![0.0; 4 * c], vec![0.0; x.len()]);
     for ch in 0..c {
-        let (idx, mean, inv_std) = channel(x, dims, ch, eps);
-        for &i in &idx {
-            y[i] = ((x[i] as f64 - mean) * inv_std * weight[ch] as f64 + bias[ch] as f64) as f32;
+        let (z, idx, mean, inv_std) = normalised(x, weight, bias, k, ch);
+        for (&i, z) in idx.iter().zip(z) {
+            y[i] = if k.relu6 { z.clamp(0.0, 6.0) } else { z } as f32;
         }
         saved[ch] = mean as f32;
         saved[c + ch] = inv_std as f32;
         saved[2 * c + ch] = (weight[ch] as f64 * inv_std) as f32;
+        saved[3 * c + ch] = bias[ch];
     }
     (saved, y)
 }
 
-/// (d weight, d bias, d x) from the definition d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂).
-pub fn batch_norm_backward(x: &[f32], g: &[f32], weight: &[f32], dims: [usize; 3], eps: f32) -> [Vec<f32>; 3] {
-    let c = dims[1];
+/// (d weight, d bias, d x) from the definition d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂),
+/// with g = d loss / d z (after relu6: 0 where z is outside (0, 6)).
+pub fn batch_norm_backward(x: &[f32], g: &[f32], weight: &[f32], bias: &[f32], k: Norm) -> [Vec<f32>; 3] {
+    let c = k.dims[1];
     let (mut d_weight, mut d_bias, mut dx) = (vec![0.0; c], vec![0.0; c], vec![0.0; x.len()]);
+    let mut g = g.to_vec();
     for ch in 0..c {
-        let (idx, mean, inv_std) = channel(x, dims, ch, eps);
+        let (z, idx, mean, inv_std) = normalised(x, weight, bias, k, ch);
+        for (&i, z) in idx.iter().zip(z) {
+            if k.relu6 && !(z > 0.0 && z < 6.0) {
+                g[i] = 0.0;
+            }
+        }
         let m = idx.len() as f64;
         let x_hat = |i: usize| (x[i] as f64 - mean) * inv_std;
         let sum_g: f64 = idx.iter().map(|&i| g[i] as f64).sum();
