@@ -163,8 +163,11 @@ fn optimizers_update_many_tensors_as_one_at_a_time() {
         };
         let (together, apart) = (params(&device), params(&device));
         let mut adam = kiln::Adam::new(vec![group(&together[..4], 0), group(&together[4..], 1)]).unwrap();
-        let mut adams: Vec<_> =
-            apart.iter().enumerate().map(|(i, p)| kiln::Adam::new(vec![group(&[p.clone()], (i >= 4) as usize)]).unwrap()).collect();
+        let mut adams: Vec<_> = apart
+            .iter()
+            .enumerate()
+            .map(|(i, p)| kiln::Adam::new(vec![group(std::slice::from_ref(p), (i >= 4) as usize)]).unwrap())
+            .collect();
         let expected = train(&apart, || adams.iter_mut().for_each(|o| o.step().unwrap()));
         assert_eq!(train(&together, || adam.step().unwrap()), expected, "Adam on {:?}", device.info().backend);
     }
