@@ -1,6 +1,9 @@
 //! Optimizers update parameters in place, outside the autograd graph, a few parameter tensors
 //! per dispatch (src/ops/update/mod.rs says why not all at once).
 
+use std::collections::HashSet;
+use std::rc::Rc;
+
 use crate::backend::Storage;
 use crate::error::{Error, Result};
 use crate::ops::update::{update, Rule, Slot};
@@ -21,6 +24,11 @@ impl FlatState {
     /// the parameters change.
     fn update(&mut self, rule: Rule, params: &[(&Tensor, f32, f32)]) -> Result<()> {
         let Some((first, ..)) = params.first() else { return Ok(()) };
+        // A dispatch writes several parameters: each must have numbers of its own.
+        let mut seen = HashSet::new();
+        if !params.iter().all(|(p, ..)| seen.insert(Rc::as_ptr(&p.storage()))) {
+            return Err(Error::new("optimizer", "a parameter appears twice, or two parameters share their numbers"));
+        }
         let len = rule.state_width() * params.iter().map(|(p, ..)| p.numel()).sum::<usize>();
         let buffer = match &mut self.buffer {
             Some(buffer) if buffer.len() == len && self.steps.len() == params.len() => buffer,

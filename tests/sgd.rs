@@ -42,7 +42,11 @@ fn bad_settings_are_refused() {
     assert!(error_message(Sgd::new(vec![p.clone()], SgdConfig::new(0.1))).contains("does not require grad"));
     let p = p.with_requires_grad(true);
     assert!(error_message(Sgd::new(vec![p.clone()], SgdConfig::new(-1.0))).contains("positive"));
-    assert!(error_message(Sgd::new(vec![p], SgdConfig::new(f32::NAN))).contains("positive"));
+    assert!(error_message(Sgd::new(vec![p.clone()], SgdConfig::new(f32::NAN))).contains("positive"));
+    // One dispatch updates several parameters in place: a parameter listed twice is refused.
+    let mut sgd = Sgd::new(vec![p.clone(), p.clone()], SgdConfig::new(0.1)).unwrap();
+    p.sum().unwrap().backward().unwrap();
+    assert!(error_message(sgd.step()).contains("appears twice"));
 }
 
 /// Lesson 2's data: x = [U(-1,1), 1], y = x @ (3, 2) + U(0,1).
