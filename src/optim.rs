@@ -1,9 +1,55 @@
-//! Optimizers update parameters in place, outside the autograd graph.
+//! Optimizers update parameters in place, outside the autograd graph, a few parameter tensors
+//! per dispatch (src/ops/update/mod.rs says why not all at once).
+
+use std::collections::HashSet;
+use std::rc::Rc;
 
 use crate::backend::Storage;
 use crate::error::{Error, Result};
-use crate::ops::update::{AdamStep, SgdStep};
+use crate::ops::update::{update, Rule, Slot};
 use crate::tensor::Tensor;
+
+/// An optimizer's state for all its parameters in one flat buffer, in parameter order (Adam's
+/// (m, v) pairs, SGD's momentum), and the steps each parameter has taken.
+#[derive(Default)]
+struct FlatState {
+    buffer: Option<Storage>,
+    steps: Vec<u32>,
+}
+
+impl FlatState {
+    /// One update by `rule` of each (parameter, lr, weight decay) that has a gradient; those
+    /// without one are left alone, as in PyTorch. The state starts at zero (fastai's Adam: the
+    /// bias correction accounts for it; SGD's momentum takes the first d), and starts again when
+    /// the parameters change.
+    fn update(&mut self, rule: Rule, params: &[(&Tensor, f32, f32)]) -> Result<()> {
+        let Some((first, ..)) = params.first() else { return Ok(()) };
+        // A dispatch writes several parameters: each must have numbers of its own.
+        let mut seen = HashSet::new();
+        if !params.iter().all(|(p, ..)| seen.insert(Rc::as_ptr(&p.storage()))) {
+            return Err(Error::new("optimizer", "a parameter appears twice, or two parameters share their numbers"));
+        }
+        let len = rule.state_width() * params.iter().map(|(p, ..)| p.numel()).sum::<usize>();
+        let buffer = match &mut self.buffer {
+            Some(buffer) if buffer.len() == len && self.steps.len() == params.len() => buffer,
+            buffer => {
+                self.steps = vec![0; params.len()];
+                buffer.insert(first.device().upload(&vec![0.0; len])?)
+            }
+        };
+        let mut tensors = Vec::with_capacity(params.len());
+        let mut state = 0;
+        for (&(param, lr, weight_decay), steps) in params.iter().zip(&mut self.steps) {
+            let n = param.numel();
+            if let Some(grad) = param.grad() {
+                *steps += 1;
+                tensors.push((param, grad, Slot { n, state, lr, weight_decay, step: *steps }));
+            }
+            state += n;
+        }
+        update(rule, &tensors, buffer)
+    }
+}
 
 /// Settings of `Sgd`, with PyTorch's names and defaults (momentum 0, weight decay 0).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -24,8 +70,8 @@ impl SgdConfig {
 /// m = momentum * m + d; the step is p -= lr * m (or lr * d without momentum).
 pub struct Sgd {
     params: Vec<Tensor>,
-    /// One buffer per parameter, created at its first step.
-    momentum_buffers: Vec<Option<Storage>>,
+    /// The momentum buffers, created at the first step.
+    state: FlatState,
     pub config: SgdConfig,
 }
 
@@ -43,8 +89,7 @@ impl Sgd {
         if let Some(p) = params.iter().find(|p| !p.requires_grad()) {
             return Err(Error::new("SGD", format!("parameter with shape {:?} does not require grad", p.shape())));
         }
-        let momentum_buffers = params.iter().map(|_| None).collect();
-        Ok(Sgd { params, momentum_buffers, config })
+        Ok(Sgd { params, state: FlatState::default(), config })
     }
 
     pub fn params(&self) -> &[Tensor] {
@@ -55,18 +100,8 @@ impl Sgd {
     /// as in PyTorch.
     pub fn step(&mut self) -> Result<()> {
         let SgdConfig { lr, momentum, weight_decay } = self.config;
-        for (param, buffer) in self.params.iter().zip(self.momentum_buffers.iter_mut()) {
-            let Some(grad) = param.grad() else { continue };
-            let device = param.device();
-            let first_step = buffer.is_none();
-            let momentum_buffer = match buffer {
-                Some(existing) => existing,
-                None => buffer.insert(device.alloc(param.numel())?),
-            };
-            let kernel = SgdStep { n: param.numel(), lr, momentum, weight_decay, first_step };
-            device.run(&kernel, &[&grad.storage()], &[&param.storage(), momentum_buffer])?;
-        }
-        Ok(())
+        let params: Vec<_> = self.params.iter().map(|p| (p, lr, weight_decay)).collect();
+        self.state.update(Rule::Sgd { momentum }, &params)
     }
 
     pub fn zero_grad(&self) {
@@ -91,9 +126,8 @@ pub struct Adam {
     pub momentum: f32,
     pub sqr_momentum: f32,
     pub eps: f32,
-    /// (average gradient, average squared gradient, steps taken) per parameter, created at its
-    /// first step.
-    state: Vec<Vec<Option<(Storage, Storage, u32)>>>,
+    /// (average gradient, average squared gradient) of every parameter, created at the first step.
+    state: FlatState,
 }
 
 impl Adam {
@@ -109,36 +143,13 @@ impl Adam {
                 return Err(Error::new("Adam", format!("parameter with shape {:?} does not require grad", p.shape())));
             }
         }
-        let state = groups.iter().map(|g| g.params.iter().map(|_| None).collect()).collect();
-        Ok(Adam { groups, momentum: 0.9, sqr_momentum: 0.99, eps: 1e-5, state })
+        Ok(Adam { groups, momentum: 0.9, sqr_momentum: 0.99, eps: 1e-5, state: FlatState::default() })
     }
 
     /// One update of every parameter that has a gradient.
     pub fn step(&mut self) -> Result<()> {
-        for (group, states) in self.groups.iter().zip(self.state.iter_mut()) {
-            for (param, state) in group.params.iter().zip(states.iter_mut()) {
-                let Some(grad) = param.grad() else { continue };
-                let device = param.device();
-                if state.is_none() {
-                    // Averages start at zero, as in fastai (the bias correction accounts for it).
-                    let zeros = vec![0.0; param.numel()];
-                    *state = Some((device.upload(&zeros)?, device.upload(&zeros)?, 0));
-                }
-                let (avg, sqr_avg, steps) = state.as_mut().expect("state was just created");
-                *steps += 1;
-                let kernel = AdamStep {
-                    n: param.numel(),
-                    lr: group.lr,
-                    momentum: self.momentum,
-                    sqr_momentum: self.sqr_momentum,
-                    eps: self.eps,
-                    weight_decay: group.weight_decay,
-                    step: *steps,
-                };
-                device.run(&kernel, &[&grad.storage()], &[&param.storage(), avg, sqr_avg])?;
-            }
-        }
-        Ok(())
+        let params: Vec<_> = self.groups.iter().flat_map(|g| g.params.iter().map(|p| (p, g.lr, g.weight_decay))).collect();
+        self.state.update(Rule::Adam { momentum: self.momentum, sqr_momentum: self.sqr_momentum, eps: self.eps }, &params)
     }
 
     pub fn zero_grad(&self) {
@@ -147,6 +158,6 @@ impl Adam {
 
     /// Forgets the averages (fastai clears optimizer state on freeze / unfreeze).
     pub fn clear_state(&mut self) {
-        self.state.iter_mut().flatten().for_each(|s| *s = None);
+        self.state = FlatState::default();
     }
 }

@@ -122,10 +122,32 @@ fn batch_norm_train_mode() {
 }
 
 #[test]
+fn batch_norm_then_relu6_in_one_kernel() {
+    // MobileNetV2's pair, fused: weight and bias put some of z = batch_norm(x) below 0 and some
+    // above 6 (inputs chosen so that no z lies within the finite difference's step of a kink).
+    let relu6 = BatchNormConfig { relu6: true, ..BatchNormConfig::default() };
+    for_each_device(|d| {
+        for (i, shape) in [&[4, 3, 2, 3][..], &[6, 2]].into_iter().enumerate() {
+            let c = shape[1];
+            let seed = 280 + 3 * i as u64;
+            let [mean, var_] = fresh_stats(c);
+            let inputs = [var(shape, seed), var(&[c], seed + 1).map(|w| 4.0 * w), var(&[c], seed + 2).map(|b| b + 3.0), mean, var_];
+            check(
+                d,
+                &format!("batch_norm + relu6 train {shape:?}"),
+                &inputs,
+                |t| t[0].batch_norm(&t[1], &t[2], &t[3], &t[4], true, relu6),
+                |x| r::map(&batch_norm_train_reference(x), |z| z.clamp(0.0, 6.0)),
+            );
+        }
+    });
+}
+
+#[test]
 fn batch_norm_running_statistics_follow_pytorch() {
     // running = (1 - momentum) running + momentum batch, the variance unbiased: M / (M - 1) var.
     for_each_device(|d| {
-        let config = BatchNormConfig { momentum: 0.3, eps: 1e-5 };
+        let config = BatchNormConfig { momentum: 0.3, ..BatchNormConfig::default() };
         let x = var(&[4, 3, 2, 3], 270);
         let (start_mean, start_var) = (var(&[3], 271), positive(&[3], 272));
         let (running_mean, running_var) = (tensor(&start_mean.data, &[3], d), tensor(&start_var.data, &[3], d));

@@ -42,7 +42,11 @@ fn bad_settings_are_refused() {
     assert!(error_message(Sgd::new(vec![p.clone()], SgdConfig::new(0.1))).contains("does not require grad"));
     let p = p.with_requires_grad(true);
     assert!(error_message(Sgd::new(vec![p.clone()], SgdConfig::new(-1.0))).contains("positive"));
-    assert!(error_message(Sgd::new(vec![p], SgdConfig::new(f32::NAN))).contains("positive"));
+    assert!(error_message(Sgd::new(vec![p.clone()], SgdConfig::new(f32::NAN))).contains("positive"));
+    // One dispatch updates several parameters in place: a parameter listed twice is refused.
+    let mut sgd = Sgd::new(vec![p.clone(), p.clone()], SgdConfig::new(0.1)).unwrap();
+    p.sum().unwrap().backward().unwrap();
+    assert!(error_message(sgd.step()).contains("appears twice"));
 }
 
 /// Lesson 2's data: x = [U(-1,1), 1], y = x @ (3, 2) + U(0,1).
@@ -116,4 +120,59 @@ fn adam_follows_fastai() {
     }
     let p = Tensor::ones(&[1], &kiln::Device::Cpu).unwrap().with_requires_grad(true);
     assert!(error_message(kiln::Adam::new(vec![kiln::ParamGroup { params: vec![p], lr: 0.0, weight_decay: 0.0 }])).contains("positive"));
+}
+
+/// Sizes of the tensors below: more than one dispatch's worth, odd lengths, one past a workgroup.
+const SIZES: [usize; 7] = [3, 1, 257, 40, 5, 1000, 2];
+
+/// Tensors of `SIZES` on `device`, the same numbers each call.
+fn params(device: &kiln::Device) -> Vec<Tensor> {
+    SIZES
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| tensor(&randn_away_from_zero(&[n], 50 + i as u64, 0.0), &[n], device).with_requires_grad(true))
+        .collect()
+}
+
+/// Three steps of loss Σ_i Σ c_i p_i², tensor 2 getting no gradient on the second step (it is left
+/// alone, and its state waits): `step` is one optimizer over all of `params` or one per tensor.
+fn train(params: &[Tensor], mut step: impl FnMut()) -> Vec<Vec<f32>> {
+    for s in 0..3 {
+        params.iter().for_each(Tensor::zero_grad);
+        let terms = params.iter().enumerate().filter(|&(i, _)| !(s == 1 && i == 2));
+        let loss =
+            terms.map(|(i, p)| p.mul(p).unwrap().mul_scalar(1.0 + i as f32).unwrap().sum().unwrap()).reduce(|a, b| a.add(&b).unwrap());
+        loss.unwrap().backward().unwrap();
+        step();
+    }
+    params.iter().map(values).collect()
+}
+
+#[test]
+fn optimizers_update_many_tensors_as_one_at_a_time() {
+    // The optimizers update a few tensors per dispatch, their state in one flat buffer: the same
+    // numbers as an optimizer per tensor, whatever the tensor's place, step count and group.
+    for device in both_devices() {
+        let config = SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.01 };
+        let (together, apart) = (params(&device), params(&device));
+        let mut sgd = Sgd::new(together.clone(), config).unwrap();
+        let mut sgds: Vec<_> = apart.iter().map(|p| Sgd::new(vec![p.clone()], config).unwrap()).collect();
+        let expected = train(&apart, || sgds.iter_mut().for_each(|o| o.step().unwrap()));
+        assert_eq!(train(&together, || sgd.step().unwrap()), expected, "SGD on {:?}", device.info().backend);
+
+        let group = |params: &[Tensor], g: usize| kiln::ParamGroup {
+            params: params.to_vec(),
+            lr: 0.01 * (g + 1) as f32,
+            weight_decay: 0.1 * g as f32,
+        };
+        let (together, apart) = (params(&device), params(&device));
+        let mut adam = kiln::Adam::new(vec![group(&together[..4], 0), group(&together[4..], 1)]).unwrap();
+        let mut adams: Vec<_> = apart
+            .iter()
+            .enumerate()
+            .map(|(i, p)| kiln::Adam::new(vec![group(std::slice::from_ref(p), (i >= 4) as usize)]).unwrap())
+            .collect();
+        let expected = train(&apart, || adams.iter_mut().for_each(|o| o.step().unwrap()));
+        assert_eq!(train(&together, || adam.step().unwrap()), expected, "Adam on {:?}", device.info().backend);
+    }
 }

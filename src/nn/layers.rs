@@ -89,7 +89,7 @@ impl Module for Conv2d {
 }
 
 /// BatchNorm1d and BatchNorm2d (the input's rank decides): weight 1, bias 0, running mean 0 and
-/// running variance 1 to start, as PyTorch.
+/// running variance 1 to start, as PyTorch; `config.relu6` fuses a following ReLU6.
 pub struct BatchNorm {
     pub weight: Tensor,
     pub bias: Tensor,

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::layers::{kaiming_normal, BatchNorm, Conv2d, Dropout, Linear, Sequential, Stateless};
+use super::layers::{kaiming_normal, BatchNorm, Conv2d, Dropout, Linear, Sequential};
 use super::{child_name, Module, NamedTensor};
 use crate::backend::Device;
 use crate::error::Result;
@@ -16,8 +16,10 @@ const STAGES: [(usize, usize, usize, usize); 7] =
 const STEM_CHANNELS: usize = 32;
 const LAST_CHANNELS: usize = 1280;
 
-/// torchvision's ConvBNActivation: Sequential(conv "0", batch norm "1", ReLU6 "2").
-/// Convolutions get torchvision's initialisation, kaiming-normal over fan-out.
+/// torchvision's ConvBNActivation: Sequential(conv "0", batch norm "1", ReLU6 "2"), the ReLU6
+/// fused into the batch norm (one kernel each way when training; "2" has no tensors, so the
+/// names stay torchvision's). Convolutions get torchvision's initialisation, kaiming-normal over
+/// fan-out.
 fn conv_bn_relu6(
     inp: usize,
     out: usize,
@@ -27,11 +29,9 @@ fn conv_bn_relu6(
     device: &Device,
     rng: &mut Pcg32,
 ) -> Result<Sequential> {
-    Ok(Sequential::new(vec![
-        Rc::new(conv(inp, out, kernel, stride, groups, device, rng)?),
-        Rc::new(BatchNorm::new(out, device)?),
-        Rc::new(Stateless::Relu6),
-    ]))
+    let mut norm = BatchNorm::new(out, device)?;
+    norm.config.relu6 = true;
+    Ok(Sequential::new(vec![Rc::new(conv(inp, out, kernel, stride, groups, device, rng)?), Rc::new(norm)]))
 }
 
 fn conv(inp: usize, out: usize, kernel: usize, stride: usize, groups: usize, device: &Device, rng: &mut Pcg32) -> Result<Conv2d> {

@@ -13,35 +13,52 @@ type Dims = [usize; 3];
 /// Elements below which the channels stay on the calling thread (a hand-off costs microseconds).
 const PARALLEL_MIN_LEN: usize = 1 << 15;
 
-/// Forward (the formulas: `NormKernel::Forward` in mod.rs). Inputs: [x, weight, bias]; the
-/// variance takes two passes, as E[x²] - mean² would cancel.
-pub fn batch_norm(inputs: &[&[f32]], eps: f32, saved: &mut [f32], y: &mut [f32], dims: Dims) {
+/// Forward (the formulas: `NormKernel::Forward` in mod.rs). Inputs: [x, weight, bias]; outputs:
+/// [running mean, running var] (updated in place), y, saved. The variance takes two passes, as
+/// E[x²] - mean² would cancel.
+pub fn batch_norm(inputs: &[&[f32]], [eps, momentum]: [f32; 2], relu6: bool, outputs: [&mut [f32]; 4], dims: Dims) {
     let (x, weight, bias) = (inputs[0], inputs[1], inputs[2]);
+    let [running_mean, running_var, y, saved] = outputs;
     let count = (dims[0] * dims[2]) as f64;
     let stats = per_channel(Some(y), dims, |c, y_rows| {
         let rows = || channel_rows(x, dims, c);
         let mean = (rows().map(|r| sum_lanes(r) as f64).sum::<f64>() / count) as f32;
-        let var = rows().map(|r| sum_pairs(r, r, |v, _| (v - mean) * (v - mean)) as f64).sum::<f64>() / count;
-        let inv_std = (1.0 / (var + eps as f64).sqrt()) as f32;
+        let squares = rows().map(|r| sum_pairs(r, r, |v, _| (v - mean) * (v - mean)) as f64).sum::<f64>();
+        let inv_std = (1.0 / (squares / count + eps as f64).sqrt()) as f32;
         let (scale, shift) = (weight[c] * inv_std, bias[c]);
         for (out, row) in y_rows.iter_mut().zip(rows()) {
-            out.iter_mut().zip(row).for_each(|(o, &v)| *o = (v - mean) * scale + shift);
+            out.iter_mut().zip(row).for_each(|(o, &v)| *o = activate(relu6, (v - mean) * scale + shift));
         }
-        [mean, inv_std, scale]
+        [mean, inv_std, scale, shift, (squares / (count - 1.0)) as f32]
     });
-    scatter_rows(&stats, saved);
+    let channels = dims[1];
+    for (c, [mean, inv_std, scale, shift, unbiased_var]) in stats.into_iter().enumerate() {
+        (saved[c], saved[channels + c], saved[2 * channels + c], saved[3 * channels + c]) = (mean, inv_std, scale, shift);
+        running_mean[c] = (1.0 - momentum) * running_mean[c] + momentum * mean;
+        running_var[c] = (1.0 - momentum) * running_var[c] + momentum * unbiased_var;
+    }
 }
 
 /// Backward (the formulas: `NormKernel::Backward` in mod.rs), in two passes over each channel:
-/// the sums Σ g and Σ g x̂, then d x. Inputs: [x, g, saved]; param_grads[.., c] = (d weight,
-/// d bias); d x only when asked for.
-pub fn batch_norm_backward(inputs: &[&[f32]], param_grads: &mut [f32], dx: Option<&mut [f32]>, dims: Dims) {
+/// the sums Σ g and Σ g x̂, then d x. Inputs: [x, g, saved]; outputs d weight, d bias and, when
+/// asked for, d x. After relu6, each channel's g is first masked into a copy.
+pub fn batch_norm_backward(inputs: &[&[f32]], relu6: bool, [d_weight, d_bias]: [&mut [f32]; 2], dx: Option<&mut [f32]>, dims: Dims) {
     let (x, g, saved) = (inputs[0], inputs[1], inputs[2]);
-    let channels = dims[1];
+    let [_, channels, len] = dims;
     let count = (dims[0] * dims[2]) as f32;
     let grads = per_channel(dx, dims, |c, dx_rows| {
-        let (mean, inv_std, scale) = (saved[c], saved[channels + c], saved[2 * channels + c]);
-        let rows = || channel_rows(g, dims, c).zip(channel_rows(x, dims, c));
+        let (mean, inv_std, scale, shift) = (saved[c], saved[channels + c], saved[2 * channels + c], saved[3 * channels + c]);
+        // d loss / d z = g where 0 < z < 6, else 0 (as `binary_clamp_backward`).
+        let masked: Option<Vec<f32>> = relu6.then(|| {
+            let pairs = channel_rows(g, dims, c).zip(channel_rows(x, dims, c)).flat_map(|(g_row, x_row)| g_row.iter().zip(x_row));
+            let inside = |z: f32| z > 0.0 && z < 6.0;
+            pairs.map(|(&gv, &xv)| if inside((xv - mean) * scale + shift) { gv } else { 0.0 }).collect()
+        });
+        let g_rows: Vec<&[f32]> = match &masked {
+            Some(masked) => masked.chunks(len).collect(),
+            None => channel_rows(g, dims, c).collect(),
+        };
+        let rows = || g_rows.iter().copied().zip(channel_rows(x, dims, c));
         let (mut sum_g, mut sum_g_centered) = (0f64, 0f64);
         for (g_row, x_row) in rows() {
             sum_g += sum_lanes(g_row) as f64;
@@ -52,9 +69,20 @@ pub fn batch_norm_backward(inputs: &[&[f32]], param_grads: &mut [f32], dx: Optio
         for (out, (g_row, x_row)) in dx_rows.iter_mut().zip(rows()) {
             out.iter_mut().zip(g_row.iter().zip(x_row)).for_each(|(o, (&gv, &xv))| *o = scale * gv - k * (xv - mean) - shift);
         }
-        [d_weight, d_bias]
+        (d_weight, d_bias)
     });
-    scatter_rows(&grads, param_grads);
+    for (c, (w, b)) in grads.into_iter().enumerate() {
+        (d_weight[c], d_bias[c]) = (w, b);
+    }
+}
+
+/// min(max(z, 0), 6) under relu6 (NaN stays NaN, as `unary_clamp`), else z.
+fn activate(relu6: bool, z: f32) -> f32 {
+    match relu6 {
+        true if z < 0.0 => 0.0,
+        true if z > 6.0 => 6.0,
+        _ => z,
+    }
 }
 
 /// Channel c's rows of a [N, C, L] tensor.
@@ -76,15 +104,6 @@ fn per_channel<R: Send>(out: Option<&mut [f32]>, dims: Dims, task: impl Fn(usize
         return cpu_parallel::map(rows, |c, mut r| task(c, &mut r));
     }
     rows.into_iter().enumerate().map(|(c, mut r)| task(c, &mut r)).collect()
-}
-
-/// Per-channel tuples written as rows: out[k * C + c] = values[c][k].
-fn scatter_rows<const K: usize>(values: &[[f32; K]], out: &mut [f32]) {
-    for (c, v) in values.iter().enumerate() {
-        for (k, &value) in v.iter().enumerate() {
-            out[k * values.len() + c] = value;
-        }
-    }
 }
 
 /// Σ f(a_i, b_i) with eight partial sums, so the loop vectorises (see `sum_lanes`).

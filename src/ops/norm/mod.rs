@@ -7,36 +7,44 @@ pub(crate) mod reference;
 #[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod tests;
 
-use crate::autograd::{record, wanted, Derivative};
-use crate::backend::{Kernel, Shader};
+use std::rc::Rc;
+
+use crate::autograd::{record, Derivative};
+use crate::backend::{Kernel, Shader, Storage};
 use crate::error::{Error, Result};
 use crate::rng::Pcg32;
 use crate::shape::show;
-use crate::tensor::{no_grad, Tensor};
+use crate::tensor::Tensor;
 
 pub static SHADER: Shader = Shader { name: "norm", source: include_str!("../../../shaders/norm.wgsl") };
 
 crate::params_struct! {
-    /// x viewed as [batch, channels, len]; eps only forward.
-    Params { batch: u32, channels: u32, len: u32, eps: f32 }
+    /// x viewed as [batch, channels, len]; eps and momentum only forward; relu6 1 or 0.
+    Params { batch: u32, channels: u32, len: u32, eps: f32, momentum: f32, relu6: u32 }
 }
 
 /// Training-mode batch normalisation of x viewed as [N, C, L] (L = H W, or 1 for BatchNorm1d),
-/// over every axis but the channel axis: channel c's M = N L values.
+/// over every axis but the channel axis: channel c's M = N L values; then ReLU6 when `relu6`
+/// (MobileNetV2 applies it right after most of its batch norms: one dispatch instead of two, each
+/// way).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NormKernel {
-    /// Inputs [x, weight [C], bias [C]]; outputs [saved [3, C], y]:
+    /// Inputs [x, weight [C], bias [C]]; outputs [running mean [C], running var [C], y, saved [4, C]],
+    /// the running statistics updated in place (PyTorch's formula, m = momentum):
     ///   mean = Σ x / M,  var = Σ (x - mean)² / M (biased),  inv_std = 1 / sqrt(var + eps),
-    ///   scale = weight inv_std,  y = (x - mean) scale + bias,
-    ///   saved[.., c] = (mean, inv_std, scale): what backward and the running statistics need.
-    Forward { batch: usize, channels: usize, len: usize, eps: f32 },
-    /// Inputs [x, g = d loss / d y, saved]; outputs [[2, C] = (d weight, d bias)], then d x when
+    ///   scale = weight inv_std,  z = (x - mean) scale + bias,  y = z (relu6: min(max(z, 0), 6)),
+    ///   saved[.., c] = (mean, inv_std, scale, bias): what backward needs;
+    ///   running mean = (1 - m) running mean + m mean,
+    ///   running var = (1 - m) running var + m Σ (x - mean)² / (M - 1) (the unbiased variance).
+    Forward { batch: usize, channels: usize, len: usize, eps: f32, momentum: f32, relu6: bool },
+    /// Inputs [x, g = d loss / d y, saved]; outputs [d weight [C], d bias [C]], then d x when
     /// `input_grad`. With x̂ = (x - mean) inv_std, so that y = x̂ weight + bias:
     ///   d bias = Σ g,  d weight = Σ g x̂,
     ///   d x = weight inv_std / M (M g - Σ g - x̂ Σ g x̂)
     ///       = scale g - k (x - mean) - scale Σ g / M,  with k = scale inv_std Σ g x̂ / M
-    /// (each x also moves its channel's mean and variance: the two sums in d x).
-    Backward { batch: usize, channels: usize, len: usize, input_grad: bool },
+    /// (each x also moves its channel's mean and variance: the two sums in d x). After relu6, g
+    /// first becomes d loss / d z: g where 0 < z < 6 (z recomputed from x and saved), else 0.
+    Backward { batch: usize, channels: usize, len: usize, input_grad: bool, relu6: bool },
 }
 
 impl Kernel for NormKernel {
@@ -54,8 +62,10 @@ impl Kernel for NormKernel {
 
     fn params(&self) -> Vec<u8> {
         let (NormKernel::Forward { batch, channels, len, .. } | NormKernel::Backward { batch, channels, len, .. }) = *self;
-        let eps = if let NormKernel::Forward { eps, .. } = *self { eps } else { 0.0 };
-        super::bytes(Params { batch: batch as u32, channels: channels as u32, len: len as u32, eps })
+        let (NormKernel::Forward { relu6, .. } | NormKernel::Backward { relu6, .. }) = *self;
+        let (eps, momentum) = if let NormKernel::Forward { eps, momentum, .. } = *self { (eps, momentum) } else { (0.0, 0.0) };
+        let (batch, channels, len, relu6) = (batch as u32, channels as u32, len as u32, relu6 as u32);
+        super::bytes(Params { batch, channels, len, eps, momentum, relu6 })
     }
 
     fn workgroups(&self) -> [u32; 3] {
@@ -66,29 +76,32 @@ impl Kernel for NormKernel {
 
     fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         match *self {
-            NormKernel::Forward { batch, channels, len, eps } => {
-                let [saved, y] = outputs else { unreachable!("batch_norm writes saved statistics and y") };
-                cpu::batch_norm(inputs, eps, saved, y, [batch, channels, len])
-            }
-            NormKernel::Backward { batch, channels, len, .. } => {
-                let (param_grads, dx) = match outputs {
-                    [param_grads] => (param_grads, None),
-                    [param_grads, dx] => (param_grads, Some(&mut **dx)),
-                    _ => unreachable!("batch_norm_backward writes parameter gradients and maybe d x"),
+            NormKernel::Forward { batch, channels, len, eps, momentum, relu6 } => {
+                let [running_mean, running_var, y, saved] = outputs else {
+                    unreachable!("batch_norm writes the running statistics, y and the saved statistics")
                 };
-                cpu::batch_norm_backward(inputs, param_grads, dx, [batch, channels, len])
+                cpu::batch_norm(inputs, [eps, momentum], relu6, [running_mean, running_var, y, saved], [batch, channels, len])
+            }
+            NormKernel::Backward { batch, channels, len, relu6, .. } => {
+                let (d_weight, d_bias, dx) = match outputs {
+                    [d_weight, d_bias] => (d_weight, d_bias, None),
+                    [d_weight, d_bias, dx] => (d_weight, d_bias, Some(&mut **dx)),
+                    _ => unreachable!("batch_norm_backward writes d weight, d bias and maybe d x"),
+                };
+                cpu::batch_norm_backward(inputs, relu6, [d_weight, d_bias], dx, [batch, channels, len])
             }
         }
     }
 }
 
-/// Training-mode y = batch_norm(x, weight, bias), recorded with the statistics its forward kernel
-/// saved (which get no gradient).
+/// Training-mode y = batch_norm(x, weight, bias) (then relu6), recorded with the statistics its
+/// forward kernel saved (which get no gradient).
 struct BatchNorm {
     x: Tensor,
     weight: Tensor,
     bias: Tensor,
     saved: Tensor,
+    relu6: bool,
 }
 
 impl Derivative for BatchNorm {
@@ -99,24 +112,25 @@ impl Derivative for BatchNorm {
     // One fused kernel computes all three (the formulas: `NormKernel::Backward`); d x only when x
     // needs it.
     fn backward(&self, _y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        let BatchNorm { x, weight, bias, saved } = self;
-        let (param_grads, dx) = x.batch_norm_backward(g, saved, x.requires_grad())?;
-        let row = |r: usize| param_grads.narrow(0, r, 1)?.reshape(weight.shape());
-        Ok(vec![dx, wanted(weight, || row(0))?, wanted(bias, || row(1))?])
+        let BatchNorm { x, weight, bias, saved, relu6 } = self;
+        let (d_weight, d_bias, dx) = x.batch_norm_backward(g, saved, x.requires_grad(), *relu6)?;
+        Ok(vec![dx, weight.requires_grad().then_some(d_weight), bias.requires_grad().then_some(d_bias)])
     }
 }
 
-/// The settings PyTorch's BatchNorm uses by default.
+/// The settings PyTorch's BatchNorm uses by default, and whether ReLU6 follows.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormConfig {
     /// Weight of the new batch statistics in the running averages.
     pub momentum: f32,
     pub eps: f32,
+    /// Apply ReLU6 to the output (fused into the training kernels); false by default.
+    pub relu6: bool,
 }
 
 impl Default for BatchNormConfig {
     fn default() -> Self {
-        BatchNormConfig { momentum: 0.1, eps: 1e-5 }
+        BatchNormConfig { momentum: 0.1, eps: 1e-5, relu6: false }
     }
 }
 
@@ -125,7 +139,7 @@ impl Tensor {
     /// y = (x - mean) / sqrt(var + eps) * weight + bias.
     /// Training: batch mean and biased variance, and the running statistics move towards them
     /// (running = (1 - momentum) running + momentum batch, with the unbiased variance, as PyTorch).
-    /// Evaluation: the running statistics.
+    /// Evaluation: the running statistics. Then ReLU6 when `config.relu6`.
     pub fn batch_norm(
         &self,
         weight: &Tensor,
@@ -159,7 +173,8 @@ impl Tensor {
             let scale = weight.mul(&running_var.add_scalar(config.eps)?.pow(-0.5)?)?;
             let shift = bias.sub(&running_mean.mul(&scale)?)?;
             let x = self.reshape(&[s[0], channels, spatial])?;
-            return x.mul(&per_channel(&scale)?)?.add(&per_channel(&shift)?)?.reshape(s);
+            let y = x.mul(&per_channel(&scale)?)?.add(&per_channel(&shift)?)?.reshape(s)?;
+            return if config.relu6 { y.relu6() } else { Ok(y) };
         }
         if count < 2 {
             return Err(Error::new("batch_norm", format!("training needs more than one value per channel, got input {}", show(s))));
@@ -167,35 +182,44 @@ impl Tensor {
         if channels > 65535 {
             return Err(Error::new("batch_norm", format!("training supports at most 65535 channels, got input {}", show(s))));
         }
-        // One fused kernel: statistics and y in one dispatch.
-        let kernel = NormKernel::Forward { batch: s[0], channels, len: spatial, eps: config.eps };
-        let mut outs = self.launch(&kernel, &[self, weight, bias], &[3 * channels, self.numel()])?.into_iter();
-        let (saved, y) = (outs.next().expect("saved statistics"), outs.next().expect("y"));
-        let saved = Tensor::from_op(vec![3, channels], self.device(), saved, None);
-        let op = record(BatchNorm { x: self.clone(), weight: weight.clone(), bias: bias.clone(), saved: saved.clone() });
-        let y = Tensor::from_op(s.to_vec(), self.device(), y, op);
-        no_grad(|| -> Result<()> {
-            // running = (1 - m) running + m batch, with the unbiased variance M / (M - 1) var,
-            // where var = 1 / inv_std² - eps.
-            let (m, unbias) = (config.momentum, count as f32 / (count - 1) as f32);
-            let row = |r: usize| saved.narrow(0, r, 1)?.reshape(&[channels]);
-            let var = row(1)?.pow(-2.0)?.affine(m * unbias, -config.eps * m * unbias)?;
-            running_mean.assign(&running_mean.mul_scalar(1.0 - m)?.add(&row(0)?.mul_scalar(m)?)?)?;
-            running_var.assign(&running_var.mul_scalar(1.0 - m)?.add(&var)?)
-        })?;
-        Ok(y)
+        // The kernel updates the running statistics in place: they must not share numbers with
+        // each other or with an input.
+        let [mean_storage, var_storage] = [running_mean.storage(), running_var.storage()];
+        let shares = |t: &&Tensor| [&mean_storage, &var_storage].into_iter().any(|s| Rc::ptr_eq(s, &t.storage()));
+        if Rc::ptr_eq(&mean_storage, &var_storage) || [self, weight, bias].iter().any(shares) {
+            return Err(Error::new("batch_norm", "the running statistics must be tensors of their own (they are updated in place)"));
+        }
+        // One fused kernel: statistics, y and the running statistics in one dispatch.
+        let BatchNormConfig { momentum, eps, relu6 } = config;
+        let kernel = NormKernel::Forward { batch: s[0], channels, len: spatial, eps, momentum, relu6 };
+        let device = self.device();
+        let (y, saved) = (device.alloc(self.numel())?, device.alloc(4 * channels)?);
+        let inputs = [self.storage(), weight.storage(), bias.storage()];
+        device.run(&kernel, &inputs.iter().map(|s| s.as_ref()).collect::<Vec<_>>(), &[&mean_storage, &var_storage, &y, &saved])?;
+        let saved = Tensor::from_op(vec![4, channels], device, saved, None);
+        let op = record(BatchNorm { x: self.clone(), weight: weight.clone(), bias: bias.clone(), saved, relu6 });
+        Ok(Tensor::from_op(s.to_vec(), device, y, op))
     }
 
     /// The gradients of training-mode batch norm given g = d loss / d y and the statistics its
-    /// forward kernel saved: ([2, C] = (d weight, d bias), d x when `input_grad`).
-    pub(crate) fn batch_norm_backward(&self, g: &Tensor, saved: &Tensor, input_grad: bool) -> Result<(Tensor, Option<Tensor>)> {
+    /// forward kernel saved (`relu6`: g is d loss / d relu6(z)): (d weight, d bias, d x when
+    /// `input_grad`).
+    pub(crate) fn batch_norm_backward(
+        &self,
+        g: &Tensor,
+        saved: &Tensor,
+        input_grad: bool,
+        relu6: bool,
+    ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         let s = self.shape();
         let (channels, spatial) = (s[1], s[2..].iter().product());
-        let kernel = NormKernel::Backward { batch: s[0], channels, len: spatial, input_grad };
-        let lens: &[usize] = if input_grad { &[2 * channels, self.numel()] } else { &[2 * channels] };
+        let kernel = NormKernel::Backward { batch: s[0], channels, len: spatial, input_grad, relu6 };
+        let lens: &[usize] = if input_grad { &[channels, channels, self.numel()] } else { &[channels, channels] };
         let mut outs = self.launch(&kernel, &[self, g, saved], lens)?.into_iter();
-        let param_grads = Tensor::from_op(vec![2, channels], self.device(), outs.next().expect("parameter gradients"), None);
-        Ok((param_grads, outs.next().map(|dx| Tensor::from_op(s.to_vec(), self.device(), dx, None))))
+        let tensor = |storage: Storage, shape: &[usize]| Tensor::from_op(shape.to_vec(), self.device(), storage, None);
+        let d_weight = tensor(outs.next().expect("d weight"), &[channels]);
+        let d_bias = tensor(outs.next().expect("d bias"), &[channels]);
+        Ok((d_weight, d_bias, outs.next().map(|dx| tensor(dx, s))))
     }
 
     /// Inverted dropout: in training each element is zeroed with probability p and the rest are

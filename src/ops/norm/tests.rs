@@ -2,24 +2,36 @@
 //! (serial and per-channel threads) and the GPU, with more values per channel than a workgroup
 //! has threads.
 
-use super::{reference, NormKernel};
+use super::reference::{self, Norm};
+use super::NormKernel;
 use crate::ops::testing::{check, random, Case};
 
 pub fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let eps = 1e-5;
-    for (i, &[n, c, l]) in [[2, 3, 1], [3, 5, 7], [5, 4, 117], [16, 3, 1031]].iter().enumerate() {
-        let seed = 10 * i as u64;
-        // Shifted and scaled, so the mean and variance matter.
+    let shapes = [[2, 3, 1], [3, 5, 7], [5, 4, 117], [16, 3, 1031]];
+    for (i, (&[n, c, l], relu6)) in shapes.iter().flat_map(|s| [(s, false), (s, true)]).enumerate() {
+        let (seed, k) = (10 * i as u64, Norm { dims: [n, c, l], eps, relu6 });
+        // Shifted and scaled, so the mean and variance matter; with relu6, weight and bias put
+        // some of z below 0 and some above 6.
         let x: Vec<f32> = random(n * c * l, seed, 0.0).iter().map(|v| 3.0 * v + 2.0).collect();
         let (weight, bias, g) = (random(c, seed + 1, 0.1), random(c, seed + 2, 0.0), random(n * c * l, seed + 3, 0.0));
-        let (saved, y) = reference::batch_norm(&x, &weight, &bias, [n, c, l], eps);
-        let forward = NormKernel::Forward { batch: n, channels: c, len: l, eps };
-        cases.push(Case::new(forward, vec![x.clone(), weight.clone(), bias], vec![saved.clone(), y], 2e-5));
-        let (params, dx) = reference::batch_norm_backward(&x, &g, &weight, [n, c, l], eps);
+        let (weight, bias): (Vec<f32>, Vec<f32>) = match relu6 {
+            true => (weight.iter().map(|w| 4.0 * w).collect(), bias.iter().map(|b| b + 3.0).collect()),
+            false => (weight, bias),
+        };
+        let (saved, y) = reference::batch_norm(&x, &weight, &bias, k);
+        // Running statistics carried in as on a later step.
+        let (mean, var): (Vec<f32>, Vec<f32>) = (random(c, seed + 4, 0.0), random(c, seed + 5, 0.0).iter().map(|v| v * v).collect());
+        let (new_mean, new_var) = reference::running_stats(&x, [n, c, l], 0.1, &mean, &var);
+        let forward = NormKernel::Forward { batch: n, channels: c, len: l, eps, momentum: 0.1, relu6 };
+        let case = Case::new(forward, vec![x.clone(), weight.clone(), bias.clone()], vec![new_mean, new_var, y, saved.clone()], 2e-5);
+        cases.push(case.in_place(vec![mean, var, vec![f32::NAN; n * c * l], vec![f32::NAN; 4 * c]]));
+        let [d_weight, d_bias, dx] = reference::batch_norm_backward(&x, &g, &weight, &bias, k);
         for input_grad in [true, false] {
-            let expected = if input_grad { vec![params.clone(), dx.clone()] } else { vec![params.clone()] };
-            let kernel = NormKernel::Backward { batch: n, channels: c, len: l, input_grad };
+            let mut expected = vec![d_weight.clone(), d_bias.clone(), dx.clone()];
+            expected.truncate(if input_grad { 3 } else { 2 });
+            let kernel = NormKernel::Backward { batch: n, channels: c, len: l, input_grad, relu6 };
             cases.push(Case::new(kernel, vec![x.clone(), g.clone(), saved.clone()], expected, 1e-4));
         }
     }
