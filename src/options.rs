@@ -119,6 +119,20 @@ options! {
 }
 
 options! {
+    /// `learner.schedule(method, lr, {epochs = 1, cycles = 1, cycleLen = 1, cycleMult = 1,
+    /// pctStart = 0.25, div = 25})`: the settings of the fit whose schedule to work out (SGDR's
+    /// cycles for fit_sgdr, epochs for the others; pctStart and div for fit_one_cycle).
+    ScheduleOptions {
+        epochs: usize = 1,
+        cycles: usize = 1,
+        cycle_len: usize = 1,
+        cycle_mult: usize = 1,
+        pct_start: f64 = 0.25,
+        div: f64 = 25.0,
+    }
+}
+
+options! {
     /// `learner.tta({n = 4, beta = 0.25})`: fastai's tta defaults.
     TtaOptions { n: usize = 4, beta: f64 = 0.25 }
 }

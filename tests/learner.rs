@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
+use kiln::learner::plan::Fit;
 use kiln::learner::{FitOutcome, Learner};
 use kiln::nn::Module;
 use kiln::schedule::LearningRate;
@@ -214,13 +215,19 @@ fn fit_and_fit_sgdr_follow_their_schedules() {
     assert!(learner.recorder.lrs.iter().all(|&lr| (lr - 2e-4).abs() < 1e-12), "fit keeps the rate constant");
     assert!(learner.recorder.moms.iter().all(|&m| m == 0.9));
     learner.recorder = Default::default();
+    // The page's preview is the schedule the loop then follows, batch for batch.
+    let sgdr = Fit::Sgdr { cycles: 2, cycle_len: 1, cycle_mult: 2 };
+    let planned = learner.schedule(&[(sgdr, LearningRate::Single(1e-3))]).unwrap();
     block_on(learner.fit_sgdr(2, 1, LearningRate::Single(1e-3), 2)).unwrap();
     let lrs = &learner.recorder.lrs;
+    assert_eq!(planned, lrs.iter().copied().zip(learner.recorder.moms.iter().copied()).collect::<Vec<_>>());
     assert_eq!(lrs.len(), 3 * per_epoch, "cycles of 1 and 2 epochs");
     assert!((lrs[0] - 1e-3).abs() < 1e-12 && (lrs[per_epoch] - 1e-3).abs() < 1e-12, "each cycle restarts at lr_max: {lrs:?}");
     assert!(lrs[per_epoch - 1] < lrs[0] / 2.0 && lrs[3 * per_epoch - 1] < lrs[per_epoch] / 2.0, "and anneals");
     assert_eq!(learner.results.len(), 4);
     assert!(error_message(block_on(learner.fit_sgdr(0, 1, LearningRate::Single(1e-3), 2))).contains("at least 1"));
+    let endless = Fit::Sgdr { cycles: 30, cycle_len: 1, cycle_mult: 4 };
+    assert!(error_message(learner.schedule(&[(endless, LearningRate::Single(1e-3))])).contains("its last cycle would last"));
 }
 
 #[test]

@@ -36,11 +36,17 @@ export const Op = Object.freeze({
   /** {numIt} → {lrs, losses, suggestions: {valley, steep, minimum, slide}}: lr_find. */
   LR_FIND: 'lrFind',
   /**
-   * {method: 'fit_one_cycle' | 'fine_tune', epochs, lr: number | [min, max]} → {outcome:
-   * 'finished' | 'stopped' | 'diverged', message?, model}: `model` ({weights: Blob,
-   * description}) is the trained weights, also kept in IndexedDB; null when training diverged.
+   * A plan, {method: 'fit_one_cycle' | 'fine_tune' | 'fit', epochs, lr: number | [min, max]} or
+   * {method: 'fit_sgdr', cycles, cycleLen, cycleMult, lr} → {outcome: 'finished' | 'stopped' |
+   * 'diverged', message?, model}: `model` ({weights: Blob, description}) is the trained weights,
+   * also kept in IndexedDB; null when training diverged.
    */
   TRAIN: 'train',
+  /**
+   * A plan as TRAIN's → {lrs, moms, epochs, batchesPerEpoch}: the head's learning rate and the
+   * momentum before each batch of the training that plan would run (kiln's Learner.schedule).
+   */
+  SCHEDULE: 'schedule',
   /** {} → undefined: ends training or lr_find after the batch in progress, or cancels loading. */
   STOP: 'stop',
   /** {} → undefined: only the head trains. */

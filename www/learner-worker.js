@@ -23,6 +23,14 @@ const ready = loadKiln({ threads: asked });
 /** @type {Learner | null} */
 let learner = null;
 
+/** The page's training methods, each as kiln's Learner runs it (`plan` as Op.TRAIN's). */
+const FITS = {
+  fit_one_cycle: (learn, { epochs, lr }) => learn.fitOneCycle(epochs, lr, {}),
+  fine_tune: (learn, { epochs, lr }) => learn.fineTune(epochs, lr),
+  fit: (learn, { epochs, lr }) => learn.fit(epochs, lr),
+  fit_sgdr: (learn, { cycles, cycleLen, lr, cycleMult }) => learn.fitSgdr(cycles, cycleLen, lr, cycleMult),
+};
+
 const ops = {
   /** `cpu` is kiln.cpuInfo(), with `threadsReason` when it runs on one thread. */
   async [Op.START]({ backend, size, batchSize }) {
@@ -61,9 +69,9 @@ const ops = {
 
   [Op.LR_FIND]: ({ numIt }) => the().lrFind({ numIt }),
 
-  async [Op.TRAIN]({ method, epochs, lr }) {
+  async [Op.TRAIN](plan) {
     const learn = the();
-    const outcome = method === 'fine_tune' ? await learn.fineTune(epochs, lr) : await learn.fitOneCycle(epochs, lr, {});
+    const outcome = await FITS[plan.method](learn, plan);
     // A diverged model is not worth keeping: the page's last good weights stay the ones to go back to.
     const model = outcome.outcome === 'diverged' ? null : await exported(learn);
     if (model) await save('latest', { ...model, savedAt: Date.now() }).catch(() => {});
@@ -84,6 +92,7 @@ const ops = {
     else learn.setImages(await decoded(source, size));
     return learn.dataset;
   },
+  [Op.SCHEDULE]: ({ method, lr, ...settings }) => the().schedule(method, lr, settings),
   [Op.INTERPRET]: () => the().interpret(),
   async [Op.TTA]() {
     const { errorRate, plainErrorRate } = await the().tta({});

@@ -17,7 +17,11 @@ export const SETTINGS = Object.freeze({
   numit: { field: 'num-it', type: 'integer', min: 10, max: 500, what: 'the number of lr_find iterations' },
   epochs: { field: 'epochs', type: 'integer', min: 1, max: 1000, what: 'the number of epochs' },
   lr: { field: 'lr', type: 'rate', what: 'the learning rate' },
-  method: { field: 'method', type: 'choice', choices: ['fit_one_cycle', 'fine_tune'], what: 'the training method' },
+  method: { field: 'method', type: 'choice', choices: ['fit_one_cycle', 'fine_tune', 'fit', 'fit_sgdr'], what: 'the training method' },
+  // fit_sgdr's cycles: the last lasts cyclelen * cyclemult^(cycles - 1) epochs.
+  cycles: { field: 'cycles', type: 'integer', min: 1, max: 8, what: 'the number of SGDR cycles' },
+  cyclelen: { field: 'cycle-len', type: 'integer', min: 1, max: 100, what: 'the length of the first SGDR cycle in epochs' },
+  cyclemult: { field: 'cycle-mult', type: 'integer', min: 1, max: 4, what: "SGDR's cycle_mult" },
 });
 
 const RULES = {

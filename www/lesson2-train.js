@@ -7,6 +7,7 @@ import { Op } from './learner-protocol.js';
 import { $, el, clock, keepSized, rate, say, six, showAlert, widthOf } from './lesson2-ui.js';
 import { diagnose } from './lesson2-diagnosis.js';
 import { readFields } from './lesson2-settings.js';
+import { BATCH_AXIS, describePlan, drawSchedule, readPlan } from './lesson2-schedule.js';
 import { plain } from './kiln-text.js';
 
 const SUGGESTIONS = [
@@ -149,14 +150,17 @@ function decades(u, axis, min, max) {
 /** Trains with the settings in the form; the table and plots show this run. */
 export function train(app) {
   return app.run('training', async () => {
-    const { epochs, lr, method } = readFields('epochs', 'lr', 'method');
+    const plan = readPlan();
+    const { method, lr } = plan;
     if (method === 'fine_tune' && Array.isArray(lr)) return showAlert('fine_tune takes one base learning rate (it makes its own slice). For a slice, use fit_one_cycle.');
-    startShowing(method === 'fine_tune' ? epochs + 1 : epochs);
-    say('train-status', `Training: ${method}(${epochs}, ${Array.isArray(lr) ? `slice(${lr.map(rate).join(', ')})` : rate(lr)})…`);
+    // kiln's schedule says how many epochs the method runs (fine_tune's frozen one included).
+    const { epochs } = await app.worker.call(Op.SCHEDULE, plan);
+    startShowing(epochs);
+    say('train-status', `Training: ${describePlan(plan)}…`);
     $('diagnosis').replaceChildren();
     let result;
     try {
-      result = await app.worker.call(Op.TRAIN, { method, epochs, lr });
+      result = await app.worker.call(Op.TRAIN, plan);
     } catch (error) {
       // The alert says what went wrong; "Training…" and the empty table are over.
       say('train-status', '');
@@ -236,31 +240,18 @@ function drawTraining() {
     schedPlot.setData(sched);
     return;
   }
-  // Whole batches on the x axis: no 1.5 or 2.5 ticks.
-  const axisX = { label: 'batches', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000] };
   lossPlot = new uPlot({
     width: widthOf($('loss-plot')),
     height: 280,
     scales: { x: { time: false } },
-    axes: [axisX, { label: 'loss' }],
+    axes: [BATCH_AXIS, { label: 'loss' }],
     legend: { live: false },
     series: [{ label: 'batch' },
       { label: 'train (smoothed)', stroke: '#1d4ed8', width: 2, points: { show: false } },
       { label: 'valid', stroke: '#c2410c', width: 0, paths: () => null, points: { show: true, size: 10, fill: '#c2410c' } }],
   }, loss, $('loss-plot'));
   keepSized(lossPlot, $('loss-plot'), 280);
-  schedPlot = new uPlot({
-    width: widthOf($('sched-plot')),
-    height: 280,
-    scales: { x: { time: false }, mom: { range: [0.8, 1] } },
-    legend: { live: false },
-    axes: [axisX, { label: 'learning rate', values: (u, splits) => splits.map((v) => (v == null ? '' : rate(v))), size: 70 },
-      { scale: 'mom', side: 1, label: 'momentum', grid: { show: false } }],
-    series: [{ label: 'batch' },
-      { label: 'lr (head)', stroke: '#c2410c', width: 2, points: { show: false }, value: (u, v) => (v == null ? '–' : rate(v)) },
-      { label: 'momentum', scale: 'mom', stroke: '#047857', width: 2, points: { show: false } }],
-  }, sched, $('sched-plot'));
-  keepSized(schedPlot, $('sched-plot'), 280);
+  schedPlot = drawSchedule(null, $('sched-plot'), sched);
 }
 
 /** Unfreeze: the whole network trains (every layer group); freeze: only the head again. */

@@ -13,6 +13,7 @@ import { describeBackend, explain, plain, plainMessageOf } from './kiln-text.js'
 import { $, hideAlert, say, showAlert } from './lesson2-ui.js';
 import { setupData, loadSample, loadArgs } from './lesson2-data.js';
 import { setupTrain, findLearningRate, train } from './lesson2-train.js';
+import { setupSchedule } from './lesson2-schedule.js';
 import { setupInterpret } from './lesson2-interpret.js';
 import { setupUse } from './lesson2-use.js';
 import { applyParams, readFields } from './lesson2-settings.js';
@@ -208,6 +209,7 @@ async function main() {
   const problems = applySettings();
   setupData(app);
   setupTrain(app);
+  setupSchedule(app);
   setupInterpret(app);
   setupUse(app);
   $('backend-select').addEventListener('change', switchBackend);

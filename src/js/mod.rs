@@ -22,6 +22,7 @@ mod dataset;
 mod interop;
 mod learner;
 mod learner_data;
+mod learner_schedule;
 mod model;
 mod nn;
 mod options;

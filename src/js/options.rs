@@ -11,8 +11,8 @@ use wasm_bindgen::prelude::*;
 
 use super::interop::{bad_input, js_error};
 pub(super) use crate::options::{
-    BackendOptions, Conv2dOptions, DatasetOptions, LinearOptions, LrFindOptions, ModelOptions, OneCycleOptions, SgdOptions, TtaOptions,
-    VisionOptions,
+    BackendOptions, Conv2dOptions, DatasetOptions, LinearOptions, LrFindOptions, ModelOptions, OneCycleOptions, ScheduleOptions,
+    SgdOptions, TtaOptions, VisionOptions,
 };
 use crate::schedule::LearningRate;
 

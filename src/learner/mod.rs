@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module, NamedTensor, Sequential};
 use crate::optim::Adam;
 use crate::rng::Pcg32;
-use crate::schedule::{sgdr, LearningRate, OneCycle, SmoothedLoss};
+use crate::schedule::{LearningRate, SmoothedLoss};
 use crate::tensor::{no_grad, Tensor};
 
 mod clock;
@@ -27,6 +27,7 @@ mod features;
 mod groups;
 mod head;
 mod lr_finder;
+pub mod plan;
 pub mod settings;
 mod snapshot;
 pub mod speed;
@@ -35,6 +36,7 @@ use clock::{now, yield_to_event_loop};
 pub use evaluate::TtaResult;
 use features::FeatureCache;
 use head::create_head;
+use plan::Fit;
 use snapshot::Snapshot;
 
 /// MobileNetV2's last feature width, the input of the head.
@@ -236,41 +238,35 @@ impl Learner {
     /// fastai's fit_one_cycle(epochs, lr_max) with its defaults (div 25, div_final 1e5,
     /// pct_start 0.25, momentum 0.95-0.85-0.95), one rate per layer group from `lr`.
     pub async fn fit_one_cycle(&mut self, epochs: usize, lr: LearningRate, pct_start: f64, div: f64) -> Result<FitOutcome> {
-        let cycles: Vec<OneCycle> = lr.per_group(3)?.iter().map(|&r| OneCycle { pct_start, div, ..OneCycle::new(r) }).collect();
-        let rates = move |pos: f64| cycles.iter().map(|c| (c.lr().at(pos), c.momentum().at(pos))).collect();
-        self.fit_scheduled("fit_one_cycle", epochs, rates).await
+        self.fit_by(Fit::OneCycle { epochs, pct_start, div }, lr).await
     }
 
     /// fastai's fit(epochs, lr): constant rates, Adam's default momentum 0.9.
     pub async fn fit(&mut self, epochs: usize, lr: LearningRate) -> Result<FitOutcome> {
-        let groups = lr.per_group(3)?;
-        self.fit_scheduled("fit", epochs, move |_| groups.iter().map(|&r| (r, 0.9)).collect()).await
+        self.fit_by(Fit::Constant { epochs }, lr).await
     }
 
     /// fastai's fit_sgdr(n_cycles, cycle_len, lr_max, cycle_mult): cosine cycles from lr_max to 0,
     /// each cycle_mult times longer than the one before.
     pub async fn fit_sgdr(&mut self, cycles: usize, cycle_len: usize, lr: LearningRate, cycle_mult: usize) -> Result<FitOutcome> {
-        if cycles == 0 || cycle_len == 0 || cycle_mult == 0 {
-            return Err(Error::new("fit_sgdr", "cycles, cycle_len and cycle_mult must be at least 1"));
-        }
-        let groups = lr.per_group(3)?;
-        let schedules: Vec<_> = groups.iter().map(|&r| sgdr(cycles, cycle_len, r, cycle_mult)).collect();
-        let epochs = schedules[0].1;
-        self.fit_scheduled("fit_sgdr", epochs, move |pos| schedules.iter().map(|(s, _)| (s.at(pos), 0.9)).collect()).await
+        self.fit_by(Fit::Sgdr { cycles, cycle_len, cycle_mult }, lr).await
+    }
+
+    /// Trains by `fit`'s schedule with the rate `lr`.
+    async fn fit_by(&mut self, fit: Fit, lr: LearningRate) -> Result<FitOutcome> {
+        let rates = fit.rates(lr)?;
+        self.fit_scheduled(fit.name(), fit.epochs(), rates).await
     }
 
     /// The training loop every fit shares: `schedule(pos)` gives each layer group's (rate,
     /// momentum) at training position pos in [0, 1), set before each batch.
     async fn fit_scheduled(&mut self, name: &str, epochs: usize, schedule: impl Fn(f64) -> Vec<(f64, f64)>) -> Result<FitOutcome> {
-        if epochs == 0 {
-            return Err(Error::new(name, "needs at least one epoch"));
-        }
         self.check_batches(name)?;
         if self.optimizer.is_none() {
             self.optimizer = Some(self.build_optimizer()?);
         }
         self.prepare_features().await?;
-        let per_epoch = self.data.train.len() / self.batch_size;
+        let per_epoch = self.batches_per_epoch();
         let total = (epochs * per_epoch) as f64;
         let mut smooth = SmoothedLoss::default();
         let mut best = f64::INFINITY;
@@ -369,13 +365,13 @@ impl Learner {
     /// fastai's fine_tune(epochs, base_lr): one frozen epoch at base_lr (pct_start 0.99), then
     /// unfreeze and train `epochs` at slice(base_lr / 2 / 100, base_lr / 2) (pct_start 0.3, div 5).
     pub async fn fine_tune(&mut self, epochs: usize, base_lr: f64) -> Result<FitOutcome> {
+        let [(frozen_fit, frozen_lr), (unfrozen_fit, unfrozen_lr)] = plan::fine_tune(epochs, base_lr);
         self.freeze();
-        let frozen = self.fit_one_cycle(1, LearningRate::UpTo(base_lr), 0.99, 25.0).await?;
+        let frozen = self.fit_by(frozen_fit, frozen_lr).await?;
         if frozen != FitOutcome::Finished {
             return Ok(frozen);
         }
-        let base_lr = base_lr / 2.0;
         self.unfreeze();
-        self.fit_one_cycle(epochs, LearningRate::Range(base_lr / 100.0, base_lr), 0.3, 5.0).await
+        self.fit_by(unfrozen_fit, unfrozen_lr).await
     }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
-import { launchBrowser, outputDir } from './harness.mjs';
+import { launchBrowser, outputDir, status } from './harness.mjs';
 import { CONTENT_TYPES } from '../../scripts/serve.mjs';
 
 const dist = new URL('../../dist/', import.meta.url).pathname;
@@ -31,7 +31,6 @@ function staticHost() {
   return new Promise((ready) => server.listen(0, '127.0.0.1', () => ready({ server, requests })));
 }
 
-const status = (page, name) => page.getByRole('status', { name });
 
 test('dist/ from a sub-path of a plain static host: isolated by its service worker, then offline it reloads and trains', async () => {
   const { server, requests } = await staticHost();

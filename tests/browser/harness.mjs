@@ -105,3 +105,12 @@ export function runInWorker(page, build, threads, fn, arg) {
       .finally(() => worker.terminate());
   }, [build, threads, fn.toString(), arg]);
 }
+
+/** The status line (role status) of the page named `name`. */
+export const status = (page, name) => page.getByRole('status', { name });
+
+/** Waits until the status line `name` says `text` (a RegExp); returns its text. */
+export async function waitForStatus(page, name, text, timeout = 300_000) {
+  await status(page, name).filter({ hasText: text }).waitFor({ timeout });
+  return status(page, name).textContent();
+}

@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkClean, openKilnPage, openSite, outputDir } from './harness.mjs';
+import { checkClean, openKilnPage, openSite, outputDir, status } from './harness.mjs';
 
 const LONG = { timeout: 300_000 };
 const WEIGHTS_URL = '/www/models/mobilenet_v2.safetensors';
 const samplePhoto = new URL('../../www/sample/fishes/fish1.webp', import.meta.url).pathname;
 const shot = (page, name) => page.screenshot({ path: join(outputDir, `inputs-${name}.png`), fullPage: true });
-const status = (page, name) => page.getByRole('status', { name });
 const alertText = (page) => page.locator('#alert-text').textContent();
 
 /** `count` small PNGs drawn by the browser, as arrays of bytes. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkClean, openSite, outputDir } from './harness.mjs';
+import { checkClean, openSite, outputDir, status, waitForStatus } from './harness.mjs';
 
 const LONG = { timeout: 300_000 };
 const sampleRoot = new URL('../../www/sample/', import.meta.url).pathname;
@@ -22,13 +22,7 @@ function watchLongTasks() {
   }).observe({ type: 'longtask', buffered: true });
 }
 
-const status = (page, name) => page.getByRole('status', { name });
 
-/** Waits until the status line `name` says `text` (a RegExp); returns its text. */
-async function waitForStatus(page, name, text, timeout = 300_000) {
-  await status(page, name).filter({ hasText: text }).waitFor({ timeout });
-  return status(page, name).textContent();
-}
 
 describe('the Lesson 2 page on the CPU backend, the sample photos, every step', () => {
   let site;

@@ -7,14 +7,12 @@ import assert from 'node:assert/strict';
 import { linkSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkClean, openKilnPage, openSite, outputDir } from './harness.mjs';
+import { checkClean, openKilnPage, openSite, outputDir, status, waitForStatus } from './harness.mjs';
 
 const LONG = { timeout: 300_000 };
 const sampleRoot = new URL('../../www/sample/', import.meta.url).pathname;
 const sample = JSON.parse(readFileSync(join(sampleRoot, 'index.json'), 'utf8')).files;
 const shot = (page, name) => page.screenshot({ path: join(outputDir, `scale-${name}.png`), fullPage: true });
-const status = (page, name) => page.getByRole('status', { name });
-const waitForStatus = (page, name, text) => status(page, name).filter({ hasText: text }).waitFor(LONG);
 
 /** A folder of `copies` links to each sample photo, one subfolder per class: many files, little disk. */
 function manyPhotos(copies) {

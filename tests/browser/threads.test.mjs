@@ -5,10 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { openKilnPage, openSite, outputDir, runInWorker } from './harness.mjs';
+import { openKilnPage, openSite, outputDir, runInWorker, status } from './harness.mjs';
 
 const LONG = { timeout: 300_000 };
-const status = (page, name) => page.getByRole('status', { name });
 
 /** The backend line once the learner's worker has started. */
 async function backendLine(page) {
