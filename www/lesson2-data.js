@@ -104,8 +104,16 @@ function loadPicked(app, picked) {
     showAlert(`${none} (${why}). Put the photos in one subfolder per class.${app.summary ? ' The previous dataset is still loaded.' : ''}`);
     return;
   }
+  loadFiles(app, files, skipped);
+}
+
+/**
+ * Builds the dataset from labelled files (`{file, name, label, valid?}`: a folder's, or the
+ * camera's photos), as every source of photos does; `skipped` lists what was left out already.
+ */
+export function loadFiles(app, files, skipped = []) {
   const byName = new Map(files.map((f) => [f.name, f.file]));
-  load(app, { kind: 'files', files }, () => new Thumbs([...byName.keys()], (name) => URL.createObjectURL(byName.get(name)), true), skipped);
+  return load(app, { kind: 'files', files }, () => new Thumbs([...byName.keys()], (name) => URL.createObjectURL(byName.get(name)), true), skipped);
 }
 
 /**

@@ -49,18 +49,26 @@ function predict(app, file) {
       say('predict-status', '');
       throw error;
     }
-    if (previewUrl) URL.revokeObjectURL(previewUrl);
-    previewUrl = URL.createObjectURL(file);
-    $('predict-image').src = previewUrl;
-    $('predict-image').alt = file.name;
-    const ranked = result.probabilities.map((p, i) => ({ label: app.summary.vocab[i], p })).sort((a, b) => b.p - a.p);
-    $('probabilities').replaceChildren(...ranked.map(({ label, p }) => el('li', {},
-      el('span', { className: 'label' }, label),
-      el('span', { className: 'bar', ariaHidden: 'true' }, el('span', { style: `width:${(100 * p).toFixed(1)}%` })),
-      el('span', { className: 'value' }, percent(p)))));
-    $('prediction').hidden = false;
-    say('predict-status', `${file.name}: ${result.label} (${percent(ranked[0].p)})${app.lastModel ? '' : '. The head is not trained yet, so this is a guess: train first.'}`);
+    showPrediction(app, file, file.name, result);
   });
+}
+
+/**
+ * Shows `image` (a photo File or Blob) named `name` with its classes, most likely first:
+ * `result` is the worker's PREDICT answer. Also what the camera's live classification shows.
+ */
+export function showPrediction(app, image, name, result) {
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = URL.createObjectURL(image);
+  $('predict-image').src = previewUrl;
+  $('predict-image').alt = name;
+  const ranked = result.probabilities.map((p, i) => ({ label: app.summary.vocab[i], p })).sort((a, b) => b.p - a.p);
+  $('probabilities').replaceChildren(...ranked.map(({ label, p }) => el('li', {},
+    el('span', { className: 'label' }, label),
+    el('span', { className: 'bar', ariaHidden: 'true' }, el('span', { style: `width:${(100 * p).toFixed(1)}%` })),
+    el('span', { className: 'value' }, percent(p)))));
+  $('prediction').hidden = false;
+  say('predict-status', `${name}: ${result.label} (${percent(ranked[0].p)})${app.lastModel ? '' : '. The head is not trained yet, so this is a guess: train first.'}`);
 }
 
 /** Downloads model.safetensors and model.json. */

@@ -16,6 +16,7 @@ import { setupTrain, findLearningRate, train } from './lesson2-train.js';
 import { setupSchedule } from './lesson2-schedule.js';
 import { setupInterpret } from './lesson2-interpret.js';
 import { setupUse } from './lesson2-use.js';
+import { setupCamera } from './lesson2-camera.js';
 import { applyParams, readFields } from './lesson2-settings.js';
 
 const params = new URLSearchParams(location.search);
@@ -212,6 +213,7 @@ async function main() {
   setupSchedule(app);
   setupInterpret(app);
   setupUse(app);
+  setupCamera(app);
   $('backend-select').addEventListener('change', switchBackend);
   $('alert-close').addEventListener('click', hideAlert);
   refresh();

@@ -19,14 +19,14 @@ const CHROMIUM_ARGS = [
 
 /**
  * Debian's Chromium with a fresh profile (WebGPU unless `webgpu: false`); `serviceWorkers` as
- * Playwright takes it ('allow' or 'block').
+ * Playwright takes it ('allow' or 'block'); `args`, more command-line switches (a fake camera).
  */
-export async function launchBrowser({ webgpu = true, serviceWorkers = 'allow' } = {}) {
+export async function launchBrowser({ webgpu = true, serviceWorkers = 'allow', args = [] } = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'kiln-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: webgpu ? CHROMIUM_ARGS : [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-blink-features=WebGPU'],
+    args: [...(webgpu ? CHROMIUM_ARGS : [...CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'), '--disable-blink-features=WebGPU']), ...args],
     viewport: { width: 1200, height: 900 },
     serviceWorkers,
   });
@@ -48,12 +48,13 @@ export async function openKilnPage() {
  * Starts the server and a browser; returns helpers and a `close()` for both.
  * `webgpu: false` starts a browser without WebGPU (no navigator.gpu), as many still are.
  * `isolated: false` serves without the COOP/COEP headers (as a plain static host does), and
- * `serviceWorkers: 'block'` stops the page's service worker from supplying them instead.
+ * `serviceWorkers: 'block'` stops the page's service worker from supplying them instead; `args`
+ * are more Chromium switches.
  */
-export async function openSite({ webgpu = true, isolated = true, serviceWorkers = 'allow' } = {}) {
+export async function openSite({ webgpu = true, isolated = true, serviceWorkers = 'allow', args = [] } = {}) {
   const server = await startServer(0, { isolated, tests: true });
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const { context, userDataDir } = await launchBrowser({ webgpu, serviceWorkers });
+  const { context, userDataDir } = await launchBrowser({ webgpu, serviceWorkers, args });
   // Everything the pages ask for must come from the site itself.
   const foreignRequests = [];
   context.on('request', (request) => {
