@@ -1,9 +1,9 @@
 // Batched matrix product: out[b] = a[b] @ bm[b], a[b]: [m, k], bm[b]: [k, n], out[b]: [m, n].
 // A batch stride of 0 reuses one matrix for every batch entry (a 2-D operand of a batched product).
 // Two kernels, chosen by shape in src/ops/matmul/mod.rs:
-//   matmul:        tiled, for products whose m and n both fill most of a 64 x 64 tile;
-//   matmul_direct: one thread per output element, for thin products (a 1x1 convolution on a 4x4
-//                  image has n = 16; its weight gradient k = 16) where a tile would be mostly padding.
+//   matmul:        tiled, for products whose m and n fill most of a 64 x 64 tile and k of a panel;
+//   matmul_direct: one thread per output element, for thin products (a 1x1 convolution on a 2x2
+//                  image has n = 4; its weight gradient k = 4) where a tile would be mostly padding.
 
 const TILE: u32 = 64u;     // output tile edge (TILE in src/ops/matmul/mod.rs)
 const DEPTH: u32 = 32u;    // k values per panel

@@ -17,6 +17,8 @@ pub static SHADER: Shader = Shader { name: "matmul", source: include_str!("../..
 
 /// Output tile edge of the tiled matmul kernel (shaders/matmul.wgsl): one workgroup per 64 x 64 tile.
 const TILE: usize = 64;
+/// k values per panel of the tiled kernel (DEPTH in shaders/matmul.wgsl).
+const DEPTH: usize = 32;
 
 crate::params_struct! {
     Params { m: u32, k: u32, n: u32, a_batch_stride: u32, b_batch_stride: u32, batch: u32 }
@@ -34,11 +36,12 @@ pub struct MatMul {
 }
 
 impl MatMul {
-    /// Whether the tiled kernel pays: both m and n fill at least half a tile edge. Thinner
-    /// products (MobileNetV2's 1x1 convolutions on small images: n = 1, 4, 16) would leave most
-    /// of each 64 x 64 tile as padding, and run one thread per output instead.
+    /// Whether the tiled kernel pays: m and n fill at least half a tile edge and k half a panel.
+    /// Thinner products (MobileNetV2's 1x1 convolutions on small images: n = 1, 4, 16; their
+    /// weight gradients, k = h w = 1 or 4) would leave most of each 64 x 64 tile or 32-deep panel
+    /// as padding, and run one thread per output instead.
     fn tiled(&self) -> bool {
-        self.m >= TILE / 2 && self.n >= TILE / 2
+        self.m >= TILE / 2 && self.n >= TILE / 2 && self.k >= DEPTH / 2
     }
 }
 
