@@ -34,6 +34,22 @@ fn gradients_match_cpu() {
 }
 
 #[test]
+fn pointwise_convolution_gradients_match_cpu() {
+    // A 1x1 convolution's product, weight [o, c] @ images [b, c, h w], as MobileNetV2 runs it:
+    // thin (h w = 5: matmul_direct, its weight gradient k = 5) and wide (the tiled matmul), and
+    // the weight's gradient summed over the batch (one thread per output of sum_axis).
+    for shapes in [[&[33, 20][..], &[4, 20, 5]], [&[40, 36], &[3, 36, 40]]] {
+        for input in 0..2 {
+            parity("pointwise gradient", &shapes, 1e-4, |t| {
+                let leaves: Vec<Tensor> = t.iter().map(|x| x.with_requires_grad(true)).collect();
+                leaves[0].matmul(&leaves[1])?.pow(2.0)?.sum()?.backward()?;
+                Ok(leaves[input].grad().expect("a gradient"))
+            });
+        }
+    }
+}
+
+#[test]
 fn many_dispatches_and_reused_buffers_stay_correct() {
     // Longer than one batch of dispatches, with temporaries dropped and their buffers reused.
     let gpu = gpu();

@@ -8,18 +8,20 @@ pub(crate) mod reference;
 pub(crate) mod tests;
 
 use crate::autograd::{record, wanted, Derivative};
-use crate::backend::{Kernel, Shader};
+use crate::backend::{linear_groups, Kernel, Shader};
 use crate::error::{Error, Result};
 use crate::shape::show;
 use crate::tensor::Tensor;
 
 pub static SHADER: Shader = Shader { name: "matmul", source: include_str!("../../../shaders/matmul.wgsl") };
 
-/// Output tile edge of the matmul kernel (shaders/matmul.wgsl): one workgroup per 64 x 64 tile.
+/// Output tile edge of the tiled matmul kernel (shaders/matmul.wgsl): one workgroup per 64 x 64 tile.
 const TILE: usize = 64;
+/// k values per panel of the tiled kernel (DEPTH in shaders/matmul.wgsl).
+const DEPTH: usize = 32;
 
 crate::params_struct! {
-    Params { m: u32, k: u32, n: u32, a_batch_stride: u32, b_batch_stride: u32 }
+    Params { m: u32, k: u32, n: u32, a_batch_stride: u32, b_batch_stride: u32, batch: u32 }
 }
 
 /// out[b] = a[b] @ c[b] with a: [m, k], c: [k, n]; a batch stride of 0 reuses one matrix.
@@ -33,9 +35,23 @@ pub struct MatMul {
     pub b_batch_stride: usize,
 }
 
+impl MatMul {
+    /// Whether the tiled kernel pays: m and n fill at least half a tile edge and k half a panel.
+    /// Thinner products (MobileNetV2's 1x1 convolutions on small images: n = 1, 4, 16; their
+    /// weight gradients, k = h w = 1 or 4) would leave most of each 64 x 64 tile or 32-deep panel
+    /// as padding, and run one thread per output instead.
+    fn tiled(&self) -> bool {
+        self.m >= TILE / 2 && self.n >= TILE / 2 && self.k >= DEPTH / 2
+    }
+}
+
 impl Kernel for MatMul {
     fn name(&self) -> &'static str {
-        "matmul"
+        if self.tiled() {
+            "matmul"
+        } else {
+            "matmul_direct"
+        }
     }
 
     fn shader(&self) -> &'static Shader {
@@ -43,13 +59,16 @@ impl Kernel for MatMul {
     }
 
     fn params(&self) -> Vec<u8> {
-        let [m, k, n, a_batch_stride, b_batch_stride] =
-            [self.m, self.k, self.n, self.a_batch_stride, self.b_batch_stride].map(|v| v as u32);
-        super::bytes(Params { m, k, n, a_batch_stride, b_batch_stride })
+        let [m, k, n, a_batch_stride, b_batch_stride, batch] =
+            [self.m, self.k, self.n, self.a_batch_stride, self.b_batch_stride, self.batch].map(|v| v as u32);
+        super::bytes(Params { m, k, n, a_batch_stride, b_batch_stride, batch })
     }
 
     fn workgroups(&self) -> [u32; 3] {
-        [self.n.div_ceil(TILE) as u32, self.m.div_ceil(TILE) as u32, self.batch as u32]
+        match self.tiled() {
+            true => [self.n.div_ceil(TILE) as u32, self.m.div_ceil(TILE) as u32, self.batch as u32],
+            false => linear_groups(self.batch * self.m * self.n),
+        }
     }
 
     fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {

@@ -5,10 +5,17 @@ use super::{reference, MatMul};
 use crate::ops::testing::{check, random, Case};
 
 pub fn cases() -> Vec<Case> {
-    // (batch, m, k, n, a batched, b batched)
+    // (batch, m, k, n, a batched, b batched): thin ones (m or n under 32, k under 16) run matmul_direct,
+    // the rest the tiled matmul, with edges off the 64-tile, the 32-deep panel and the vec4.
     let shapes = [
         (1, 1, 1, 1, false, false),
         (1, 3, 5, 7, false, false),
+        (1, 17, 129, 65, false, false),
+        (2, 65, 129, 17, true, false),
+        (4, 960, 160, 1, false, true), // a 1x1 convolution on a 1x1 image
+        (1, 32, 33, 32, false, false),
+        (2, 65, 3, 33, false, true),
+        (1, 65, 17, 67, true, false),
         (1, 129, 65, 67, false, false),
         (2, 3, 70, 9, true, false),
         (3, 5, 17, 4, false, true),

@@ -17,8 +17,30 @@ use crate::tensor::Tensor;
 pub static SHADER: Shader = Shader { name: "reduce", source: include_str!("../../../shaders/reduce.wgsl") };
 
 crate::params_struct! {
-    /// The input viewed as [outer, len, inner], reduced (or scattered) along len.
-    Params { outer: u32, len: u32, inner: u32 }
+    /// The input viewed as [outer, len, inner], reduced (or scattered) along len; `group`
+    /// threads share each output of a reduction (`threads_per_output`).
+    Params { outer: u32, len: u32, inner: u32, group: u32 }
+}
+
+/// Outputs that keep a device busy with one thread each: past this, a reduction runs one thread
+/// per output with a serial loop.
+const BUSY_THREADS: usize = 4096;
+/// The fewest values worth a thread of their own in a shared reduction.
+const MIN_PER_THREAD: usize = 16;
+
+/// How many threads of a workgroup share one output of a reduction along an axis of `len`: a
+/// power of two up to `WORKGROUP_SIZE`. One, with a serial loop and no barrier, when the axis is
+/// short or the outputs alone fill the device (a broadcast gradient summed over a batch of 4 has
+/// 400,000 outputs; a barrier tree for each cost ~20 µs on lavapipe). Otherwise enough threads
+/// for about `BUSY_THREADS` in all, each with at least `MIN_PER_THREAD` values, combined in a
+/// tree of log2(group) barriers (the sum of a whole tensor: one output, 256 threads).
+pub fn threads_per_output(outputs: usize, len: usize) -> usize {
+    if outputs >= BUSY_THREADS || len < 2 * MIN_PER_THREAD {
+        return 1;
+    }
+    let wanted = BUSY_THREADS.div_ceil(outputs).next_power_of_two();
+    let useful = 1 << (usize::BITS - 1 - (len / MIN_PER_THREAD).leading_zeros());
+    wanted.min(useful).min(WORKGROUP_SIZE)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,14 +76,17 @@ impl Kernel for ReduceKernel {
     }
 
     fn params(&self) -> Vec<u8> {
-        let (ReduceKernel::Reduce { outer, len, inner, .. } | ReduceKernel::Scatter { outer, len, inner }) = *self;
-        super::bytes(Params { outer: outer as u32, len: len as u32, inner: inner as u32 })
+        let (group, outer, len, inner) = match *self {
+            ReduceKernel::Reduce { outer, len, inner, .. } => (threads_per_output(outer * inner, len), outer, len, inner),
+            ReduceKernel::Scatter { outer, len, inner } => (1, outer, len, inner),
+        };
+        super::bytes(Params { outer: outer as u32, len: len as u32, inner: inner as u32, group: group as u32 })
     }
 
     fn workgroups(&self) -> [u32; 3] {
         match *self {
-            // One workgroup per output element.
-            ReduceKernel::Reduce { outer, inner, .. } => linear_groups(outer * inner * WORKGROUP_SIZE),
+            // `threads_per_output` threads for each output element.
+            ReduceKernel::Reduce { outer, len, inner, .. } => linear_groups(outer * inner * threads_per_output(outer * inner, len)),
             ReduceKernel::Scatter { outer, len, inner } => linear_groups(outer * len * inner),
         }
     }
