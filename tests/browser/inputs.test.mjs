@@ -79,7 +79,7 @@ describe('URL parameters that break the rules: a message, and nothing started', 
     assert.match(text, /In the address, size=100000: the image size in pixels must be a whole number from 32 to 1024, not "100000"\./);
     assert.match(text, /In the address, bs=0: the batch size must be a whole number from 2 to 256, not "0"\./);
     assert.match(text, /In the address, epochs=2\.5: the number of epochs must be a whole number from 1 to 1000, not "2\.5"\./);
-    assert.match(text, /In the address, method=evil: the training method must be one of fit_one_cycle, fine_tune, not "evil"\./);
+    assert.match(text, /In the address, method=evil: the training method must be one of fit_one_cycle, fine_tune, fit, fit_sgdr, not "evil"\./);
     assert.match(text, /Nothing was started/);
     assert.match(await status(page, 'Data status').textContent(), /^Drop a folder/, 'the sample was not loaded');
     assert.equal(await page.getByRole('spinbutton', { name: 'Image size (px)' }).inputValue(), '224', 'the field keeps its default');
@@ -147,7 +147,7 @@ describe('the page with 16 sample photos: fields, too few photos, bad models, a 
     await page.locator('#method').evaluate((select) => { select.value = 'evil'; });
     await trainButton.click();
     await alert.waitFor(LONG);
-    assert.match(await alertText(page), /^The training method must be one of fit_one_cycle, fine_tune\./);
+    assert.match(await alertText(page), /^The training method must be one of fit_one_cycle, fine_tune, fit, fit_sgdr\./);
     assert.ok(await status(page, 'Training status').isHidden(), 'training did not start');
     assert.equal(await alert.evaluate((box) => box.parentElement.id), 'train', 'at the top of the Train step');
     assert.equal(await alert.evaluate((node) => getComputedStyle(node).position), 'static', 'in the flow of the page');

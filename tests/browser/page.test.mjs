@@ -354,7 +354,7 @@ describe('uploading a folder, and bad input', () => {
     await page.getByRole('spinbutton', { name: 'Epochs' }).fill('200');
     await page.getByRole('button', { name: 'Train', exact: true }).click();
     await page.getByText(/^batch \d+ of \d+$/).waitFor(LONG);
-    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
     const text = await waitForStatus(page, 'Training status', /^Stopped/);
     assert.match(text, /weights trained so far are kept/);
     assert.ok(await page.getByRole('table', { name: 'Results per epoch' }).locator('tbody tr').count() < 200);
