@@ -61,7 +61,7 @@ pub(super) struct LossBook {
     /// A uniform guess's loss, ln(classes): explosions count only far above it.
     uniform_guess_loss: f64,
     /// Batches bookkept so far in this fit.
-    settled: usize,
+    counted: usize,
     pending: Vec<(TrainedBatch, Tensor)>,
 }
 
@@ -71,7 +71,7 @@ impl LossBook {
             smooth: SmoothedLoss::default(),
             best: f64::INFINITY,
             uniform_guess_loss: (classes as f64).ln(),
-            settled: 0,
+            counted: 0,
             pending: Vec::new(),
         }
     }
@@ -108,7 +108,7 @@ impl Learner {
             // The first few smoothed values swing with single noisy batches (small batches,
             // augmentation), so an explosion only counts once the average has settled, and
             // only far above a uniform guess's loss.
-            let settled = book.settled >= EXPLOSION_WARMUP_BATCHES;
+            let settled = book.counted >= EXPLOSION_WARMUP_BATCHES;
             if !loss.is_finite() || (settled && smoothed > 4.0 * book.best.max(book.uniform_guess_loss)) {
                 // If overflowing activations had already made the last good batch-norm
                 // statistics infinite, only the fit's start is safe. (Snapshots are taken per
@@ -119,7 +119,7 @@ impl Learner {
                 let why = format!("the loss became {loss:.3e} at epoch {}, batch {}: the learning rate is too high", b.epoch, b.batch);
                 return Ok(Some(FitOutcome::Diverged(why)));
             }
-            book.settled += 1;
+            book.counted += 1;
             book.best = book.best.min(smoothed);
             self.recorder.losses.push(smoothed);
             self.recorder.lrs.push(b.lr);

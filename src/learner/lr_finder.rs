@@ -64,10 +64,9 @@ impl Learner {
                 yield_to_event_loop().await;
                 let stop = self.stop_requested.replace(false);
                 let last = stop || tried + 1 == num_it;
-                if last || pending.len() == LOSS_BLOCK || b + 1 == batches.len() {
-                    if self.record_sweep(&mut sweep, std::mem::take(&mut pending), num_it).await? || last {
-                        return Ok(sweep);
-                    }
+                let read_now = last || pending.len() == LOSS_BLOCK || b + 1 == batches.len();
+                if read_now && (self.record_sweep(&mut sweep, std::mem::take(&mut pending), num_it).await? || last) {
+                    return Ok(sweep);
                 }
             }
         }
