@@ -44,9 +44,12 @@ pub fn suggest(lrs: &[f64], losses: &[f64], num_it: usize) -> Result<Suggestions
         }
     }
     let max_end = lds.iter().enumerate().fold(0, |best, (i, &v)| if v > lds[best] { i } else { best });
-    let max_start = max_end - lds[max_end];
-    let sections = (max_end - max_start) as f64 / 3.0;
-    let valley = lrs[max_start + sections as usize + (sections / 2.0) as usize];
+    // fastai sets max_start = max_end - lds[max_end] only when it moves max_end off 0 (so a run
+    // from index 0 gives -1), in Python's arithmetic, where an index of -1 is the last record.
+    let at = |offset: isize| (offset + if offset < 0 { n as isize } else { 0 }) as usize;
+    let max_start = if max_end == 0 { 0 } else { max_end as isize - lds[max_end] as isize };
+    let sections = (max_end as isize - max_start) as f64 / 3.0;
+    let valley = lrs[at(max_start + sections as isize + (sections / 2.0) as isize)];
 
     // numpy.gradient: central differences inside, one-sided at the ends.
     let gradient: Vec<f64> = (0..n)
@@ -56,7 +59,6 @@ pub fn suggest(lrs: &[f64], losses: &[f64], num_it: usize) -> Result<Suggestions
             i => (losses[i + 1] - losses[i - 1]) / 2.0,
         })
         .collect();
-    let at = |offset: isize| (n as isize + offset) as usize; // Python's negative indices
     let (mut right, mut left) = (-1isize, -16isize);
     let mut slide = lrs[at(left.max(-(n as isize)))];
     while left >= -(n as isize) && (gradient[at(right)] - gradient[at(left)]).abs() > 0.005 {

@@ -94,4 +94,11 @@ fn lr_find_suggestions_match_fastais_formulas() {
         assert!((value - want).abs() <= 1e-6 * want, "{name}: {value} vs numpy {want}");
     }
     assert!(kiln::lr_find::suggest(&[1e-3; 8], &[f64::NAN; 8], 100).is_err(), "nothing to suggest from");
+    // The longest downhill run starting at the first kept record (fastai's max_start = -1): 20
+    // records keep [2, 15), 13 falling losses, so valley = kept[-1 + 13 / 3 + 13 / 6] = kept[5].
+    let lrs: Vec<f64> = (0..20).map(|i| 1e-7 * 10f64.powf(i as f64 * 0.4)).collect();
+    let falling: Vec<f64> = (0..20).map(|i| 3.0 - 0.1 * i as f64).collect();
+    assert_eq!(kiln::lr_find::suggest(&lrs, &falling, 20).unwrap().valley, lrs[2 + 5]);
+    // No downhill step at all: fastai's max_start and max_end stay 0.
+    assert_eq!(kiln::lr_find::suggest(&lrs, &[1.0; 20], 20).unwrap().valley, lrs[2]);
 }

@@ -1,6 +1,7 @@
 //! Evaluating a Learner: validation loss and metrics, per-item results for interpretation, and
 //! test-time augmentation, predicting one image.
 
+use super::losses::read_joined;
 use super::Learner;
 use crate::data::{decode_image, prepare_for_model};
 use crate::error::{Error, Result};
@@ -35,16 +36,15 @@ impl Learner {
         }
     }
 
-    /// Class probabilities of every validation item, in order, one pass.
+    /// Class probabilities of every validation item, in order, one pass (read back at once).
     async fn valid_probabilities(&self, mut augment: Option<&mut Pcg32>) -> Result<Vec<Vec<f32>>> {
-        let classes = self.data.vocab.len();
-        let mut out = Vec::with_capacity(self.data.valid.len());
+        let mut parts = Vec::new();
         for indices in self.data.valid_batches(self.batch_size) {
             let (logits, _) = self.valid_logits(&indices, augment.as_deref_mut())?;
-            let probabilities = no_grad(|| logits.softmax(1))?.to_vec().await?;
-            out.extend(probabilities.chunks(classes).map(<[f32]>::to_vec));
+            parts.push(no_grad(|| logits.softmax(1))?);
         }
-        Ok(out)
+        let probabilities = read_joined(parts).await?;
+        Ok(probabilities.chunks(self.data.vocab.len()).map(<[f32]>::to_vec).collect())
     }
 
     /// fastai's tta(n = 4, beta = 0.25): the validation set seen `n` times with training-time
@@ -86,20 +86,25 @@ impl Learner {
     /// top losses, the confusion matrix and the cleaner).
     pub async fn validation_results(&mut self) -> Result<Vec<ItemResult>> {
         self.set_training(false);
-        let mut results = Vec::with_capacity(self.data.valid.len());
+        // Each batch's rows are [class probabilities..., loss], kept on the device and read back
+        // together once: a readback per batch would wait for the GPU to drain every time.
+        let mut parts = Vec::new();
         for indices in self.data.valid_batches(self.batch_size) {
             let (logits, y) = self.valid_logits(&indices, None)?;
-            let losses = no_grad(|| logits.cross_entropy_per_item(&y, self.label_smoothing))?.to_vec().await?;
-            let probabilities = no_grad(|| logits.softmax(1))?.to_vec().await?;
-            let classes = self.data.vocab.len();
-            for (k, &item) in indices.iter().enumerate() {
-                let row = &probabilities[k * classes..(k + 1) * classes];
-                let (predicted, probability) = top_k(row, 1)[0];
-                let actual = self.data.items[item].label;
-                results.push(ItemResult { item, actual, predicted, loss: losses[k] as f64, probability: probability as f64 });
-            }
+            let row = no_grad(|| {
+                let losses = logits.cross_entropy_per_item(&y, self.label_smoothing)?;
+                logits.softmax(1)?.concat(&losses.reshape(&[indices.len(), 1])?, 1)
+            })?;
+            parts.push(row);
         }
-        Ok(results)
+        let rows = read_joined(parts).await?;
+        let classes = self.data.vocab.len();
+        let results = self.data.valid.iter().zip(rows.chunks(classes + 1)).map(|(&item, row)| {
+            let (predicted, probability) = top_k(&row[..classes], 1)[0];
+            let actual = self.data.items[item].label;
+            ItemResult { item, actual, predicted, loss: row[classes] as f64, probability: probability as f64 }
+        });
+        Ok(results.collect())
     }
 
     /// The class of one image file's bytes: (label, index, probabilities), the image prepared as

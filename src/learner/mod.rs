@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::nn::{load_safetensors, mobilenet_v2, save_safetensors, Module, NamedTensor, Sequential};
 use crate::optim::Adam;
 use crate::rng::Pcg32;
-use crate::schedule::{LearningRate, SmoothedLoss};
+use crate::schedule::LearningRate;
 use crate::tensor::{no_grad, Tensor};
 
 mod clock;
@@ -26,6 +26,7 @@ mod evaluate;
 mod features;
 mod groups;
 mod head;
+mod losses;
 mod lr_finder;
 pub mod plan;
 pub mod settings;
@@ -36,6 +37,7 @@ use clock::{now, yield_to_event_loop};
 pub use evaluate::TtaResult;
 use features::FeatureCache;
 use head::create_head;
+use losses::{LossBook, TrainedBatch};
 use plan::Fit;
 use snapshot::Snapshot;
 
@@ -59,16 +61,19 @@ pub struct EpochResult {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FitOutcome {
     Finished,
-    /// A stop was requested; training ended after the batch in progress, keeping its weights.
+    /// A stop was requested; training ended after the batch in progress, keeping its weights
+    /// (every trained batch is recorded and reported first).
     Stopped,
-    /// The loss became NaN or infinite or exploded; the weights are those after the last good batch.
+    /// The loss became NaN or infinite or exploded; the weights are back to those of the end of
+    /// the last validated epoch (or of the fit's start).
     Diverged(String),
 }
 
 /// What `on_progress` hears while training.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
-    /// A training batch finished: its loss and the smoothed loss so far.
+    /// A training batch finished: its loss and the smoothed loss so far. Losses are read back a
+    /// block of batches at a time (`losses::LOSS_BLOCK`), so these come in bursts.
     Batch { epoch: usize, batch: usize, batches: usize, loss: f64, smoothed: f64, lr: f64, momentum: f64 },
     /// lr_find tried one more rate.
     LrFind { iteration: usize, iterations: usize, lr: f64, smoothed: f64 },
@@ -206,20 +211,19 @@ impl Learner {
         Ok(())
     }
 
-    /// Forward pass and loss of one training batch: the loss tensor and its value.
-    async fn batch_loss(&mut self, indices: &[usize], rng: &mut Pcg32) -> Result<(Tensor, f64)> {
-        let loss = match self.features.as_ref() {
+    /// Forward pass and loss of one training batch: a scalar on the device, not read back (the
+    /// training loop reads its losses a block at a time: `losses`).
+    fn batch_loss(&mut self, indices: &[usize], rng: &mut Pcg32) -> Result<Tensor> {
+        match self.features.as_ref() {
             Some(cache) => {
                 let (x, y) = cache.batch(&self.data, indices, &self.device)?;
-                self.head.forward(&x)?.cross_entropy(&y, self.label_smoothing)?
+                self.head.forward(&x)?.cross_entropy(&y, self.label_smoothing)
             }
             None => {
                 let (x, y) = self.data.batch(indices, Some(rng), &self.device)?;
-                self.forward(&x)?.cross_entropy(&y, self.label_smoothing)?
+                self.forward(&x)?.cross_entropy(&y, self.label_smoothing)
             }
-        };
-        let value = loss.item().await? as f64;
-        Ok((loss, value))
+        }
     }
 
     /// Backward pass and optimizer step on a batch's loss.
@@ -268,9 +272,7 @@ impl Learner {
         self.prepare_features().await?;
         let per_epoch = self.batches_per_epoch();
         let total = (epochs * per_epoch) as f64;
-        let mut smooth = SmoothedLoss::default();
-        let mut best = f64::INFINITY;
-        let uniform_guess_loss = (self.data.vocab.len() as f64).ln();
+        let mut book = LossBook::new(self.data.vocab.len());
         let fit_start = Snapshot::take(self.state())?;
         let last_good = Snapshot::take(self.state())?;
         for epoch in 0..epochs {
@@ -284,34 +286,24 @@ impl Learner {
                 let rates: Vec<f64> = settings.iter().map(|&(lr, _)| lr).collect();
                 let momentum = settings[0].1;
                 Self::set_rates(self.optimizer.as_mut().expect("created above"), &rates, momentum);
-                let (loss_tensor, loss) = self.batch_loss(indices, &mut rng).await?;
-                let smoothed = smooth.push(loss);
-                // The first few smoothed values swing with single noisy batches (small batches,
-                // augmentation), so an explosion only counts once the average has settled, and
-                // only far above a uniform guess's loss, ln(classes).
-                let settled = epoch * per_epoch + b >= EXPLOSION_WARMUP_BATCHES;
-                if !loss.is_finite() || (settled && smoothed > 4.0 * best.max(uniform_guess_loss)) {
-                    // These weights gave a bad loss: go back to those of the end of the last
-                    // epoch that validated (or, if overflowing activations had already made
-                    // their batch-norm statistics infinite, to those this fit started from), and
-                    // drop the optimizer's polluted state. (Snapshots are taken per epoch, not
-                    // per batch: on a software GPU each copy is a slow dispatch.)
-                    let fallback = if last_good.all_finite().await? { &last_good } else { &fit_start };
-                    fallback.restore()?;
-                    self.optimizer = None;
-                    return Ok(FitOutcome::Diverged(format!(
-                        "the loss became {loss:.3e} at epoch {epoch}, batch {b}: the learning rate is too high"
-                    )));
-                }
-                self.step(&loss_tensor)?;
-                best = best.min(smoothed);
+                // Recorded, not waited on: the loss is read back with its block (`losses`).
+                let loss = self.batch_loss(indices, &mut rng)?;
+                self.step(&loss)?;
                 let lr = *rates.last().expect("three groups");
-                self.recorder.losses.push(smoothed);
-                self.recorder.lrs.push(lr);
-                self.recorder.moms.push(momentum);
-                self.report(Progress::Batch { epoch, batch: b, batches: batches.len(), loss, smoothed, lr, momentum });
+                let block_full = book.push(TrainedBatch { epoch, batch: b, batches: batches.len(), lr, momentum }, &loss)?;
                 yield_to_event_loop().await;
-                if self.stop_requested.replace(false) {
+                // A stop (asked while the page had the event loop) is honoured after this batch,
+                // once the pending losses are recorded. The epoch's last batch always reads them,
+                // so an epoch is never validated (nor its weights kept as good) before its every
+                // loss has been checked.
+                let stop = self.stop_requested.replace(false);
+                if block_full || stop || b + 1 == batches.len() {
+                    if let Some(diverged) = self.settle_losses(&mut book, &fit_start, &last_good).await? {
+                        return Ok(diverged);
+                    }
+                }
+                // A progress callback may also have asked, while hearing this block.
+                if stop || self.stop_requested.replace(false) {
                     return Ok(FitOutcome::Stopped);
                 }
             }
@@ -321,7 +313,7 @@ impl Learner {
             }
             let row = EpochResult {
                 epoch,
-                train_loss: smooth.value(),
+                train_loss: book.smoothed(),
                 valid_loss,
                 error_rate,
                 accuracy: 1.0 - error_rate,

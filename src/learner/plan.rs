@@ -37,7 +37,7 @@ impl Fit {
         }
     }
 
-    /// Epochs it trains for (SGDR's: the cycles' lengths added up).
+    /// Epochs it trains for (SGDR's: the cycles' lengths added up; `check` first, or they may overflow).
     pub fn epochs(&self) -> usize {
         match *self {
             Fit::OneCycle { epochs, .. } | Fit::Constant { epochs } => epochs,
@@ -45,22 +45,28 @@ impl Fit {
         }
     }
 
-    /// The schedule with the rate `lr` (one per group, or fastai's slice); refuses a fit of no
-    /// epoch and rates that are not positive.
-    pub fn rates(&self, lr: LearningRate) -> Result<Rates> {
+    /// Refuses a fit of no epoch, and SGDR settings of no cycle or of more epochs than anyone
+    /// means (2^20: the lengths would also overflow).
+    pub fn check(&self) -> Result<()> {
         if let Fit::Sgdr { cycles, cycle_len, cycle_mult } = *self {
             if cycles == 0 || cycle_len == 0 || cycle_mult == 0 {
                 return Err(Error::new(self.name(), "cycles, cycle_len and cycle_mult must be at least 1"));
             }
-            // 2^20 epochs and more is a typo, not a plan (and cycle_mult^cycles must not overflow).
-            let longest = (cycle_mult as f64).powi(cycles as i32 - 1) * cycle_len as f64;
-            if longest > (1 << 20) as f64 {
-                return Err(Error::new(self.name(), format!("its last cycle would last {longest:.0} epochs")));
+            let total: f64 = (0..cycles.min(64)).map(|i| cycle_len as f64 * (cycle_mult as f64).powi(i as i32)).sum();
+            if cycles > 64 || total > (1 << 20) as f64 {
+                return Err(Error::new(self.name(), format!("{cycles} cycles would last {total:.0} epochs or more")));
             }
         }
         if self.epochs() == 0 {
             return Err(Error::new(self.name(), "needs at least one epoch"));
         }
+        Ok(())
+    }
+
+    /// The schedule with the rate `lr` (one per group, or fastai's slice), once `check`ed; refuses
+    /// rates that are not positive.
+    pub fn rates(&self, lr: LearningRate) -> Result<Rates> {
+        self.check()?;
         let groups = lr.per_group(GROUPS)?;
         Ok(match *self {
             Fit::OneCycle { pct_start, div, .. } => {
@@ -92,6 +98,7 @@ impl Learner {
     /// run one after the other, on this Learner's data and batch size.
     pub fn schedule(&self, fits: &[(Fit, LearningRate)]) -> Result<Vec<(f64, f64)>> {
         self.check_batches("schedule")?;
+        fits.iter().try_for_each(|(fit, _)| fit.check())?;
         let per_epoch = self.batches_per_epoch();
         let total: usize = fits.iter().map(|(fit, _)| fit.epochs().saturating_mul(per_epoch)).sum();
         if total > MOST_BATCHES {
