@@ -37,7 +37,7 @@ impl<'a> Matrix<'a> {
     }
 
     /// The matrix from row r on.
-    fn from_row(self, r: usize) -> Matrix<'a> {
+    fn rows_from(self, r: usize) -> Matrix<'a> {
         Matrix { data: &self.data[r * self.row..], ..self }
     }
 }
@@ -70,7 +70,7 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
         parallel::for_each_chunk(c, rows_per_task * n, |task, c_rows| {
             let rows = c_rows.len() / n;
             for i in items(0) {
-                matmul_one_thread(a_item(i).from_row(task * rows_per_task), b_item(i), c_rows, rows, k, n);
+                matmul_one_thread(a_item(i).rows_from(task * rows_per_task), b_item(i), c_rows, rows, k, n);
             }
         });
     }
