@@ -1,5 +1,10 @@
 // Batched matrix product: out[b] = a[b] @ bm[b], a[b]: [m, k], bm[b]: [k, n], out[b]: [m, n].
 // A batch stride of 0 reuses one matrix for every batch entry (a 2-D operand of a batched product).
+// Each operand is read through its strides, a[b][r, l] = a[b a_batch_stride + r a_row_stride +
+// l a_col_stride]: a row-major matrix has strides (k, 1), one stored transposed (1, m), so the
+// backward's g @ bmᵀ and aᵀ @ g need no transposed copy. With sum_batch = 1 the batch's products
+// add up into one output, out = Σ_b a[b] @ bm[b] (a contraction over (b, l): the gradient of a
+// 2-D operand shared by the batch).
 // Two kernels, chosen by shape in src/ops/matmul/mod.rs:
 //   matmul:        tiled, for products whose m and n fill most of a 64 x 64 tile and k of a panel;
 //   matmul_direct: one thread per output element, for thin products (a 1x1 convolution on a 2x2
@@ -14,9 +19,14 @@ struct Params {
     m: u32,
     k: u32,
     n: u32,
+    batch: u32,
     a_batch_stride: u32,
     b_batch_stride: u32,
-    batch: u32,
+    a_row_stride: u32,
+    a_col_stride: u32,
+    b_row_stride: u32,
+    b_col_stride: u32,
+    sum_batch: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,19 +42,28 @@ struct Params {
 var<workgroup> a_panel: array<vec4<f32>, 512>; // DEPTH * QUADS
 var<workgroup> b_panel: array<vec4<f32>, 512>;
 
-// a[b][r, c], or 0 outside the matrix.
-fn a_at(base: u32, r: u32, c: u32) -> f32 {
-    if (r < p.m && c < p.k) { return a[base + r * p.k + c]; }
+// The batch entries whose products add into output z: all of them with sum_batch, else one.
+fn summed_entries(z: u32) -> vec2<u32> {
+    if (p.sum_batch == 1u) { return vec2(0u, p.batch); }
+    return vec2(z, z + 1u);
+}
+
+// The tiled kernel contracts over j = (z - z0) k + l, the entries z from z0 on, each with its l
+// in 0..k (one entry: j = l), so a summed batch fills the panels as one long k would.
+// a[z][r, l] at j, or 0 outside the matrix (j runs to `depth`).
+fn a_at(z0: u32, depth: u32, r: u32, j: u32) -> f32 {
+    if (r < p.m && j < depth) { return a[(z0 + j / p.k) * p.a_batch_stride + r * p.a_row_stride + (j % p.k) * p.a_col_stride]; }
     return 0.0;
 }
 
-fn b_at(base: u32, r: u32, c: u32) -> f32 {
-    if (r < p.k && c < p.n) { return bm[base + r * p.n + c]; }
+// bm[z][l, c] at j, or 0 outside the matrix.
+fn b_at(z0: u32, depth: u32, j: u32, c: u32) -> f32 {
+    if (j < depth && c < p.n) { return bm[(z0 + j / p.k) * p.b_batch_stride + (j % p.k) * p.b_row_stride + c * p.b_col_stride]; }
     return 0.0;
 }
 
 // Each 16 x 16 workgroup computes a 64 x 64 tile of out[wid.z]; thread (x, y) the 4 x 4 block at
-// rows 4y.., columns 4x.. of it, in four vec4 accumulators (acc[i] = row 4y + i). The k axis is
+// rows 4y.., columns 4x.. of it, in four vec4 accumulators (acc[i] = row 4y + i). The j axis is
 // walked DEPTH at a time: the workgroup copies a 64 x DEPTH panel of `a` and a DEPTH x 64 panel
 // of `bm` into workgroup memory (two barriers per step), then each thread does, per kk,
 //   acc[i] += a_panel[kk][y][i] * b_panel[kk][x]   (i = 0..3: 16 multiply-adds, two vec4 reads).
@@ -53,23 +72,25 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
           @builtin(local_invocation_index) t: u32) {
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
-    let a_base = wid.z * p.a_batch_stride;
-    let b_base = wid.z * p.b_batch_stride;
     var acc: array<vec4<f32>, 4>;
-    for (var k0 = 0u; k0 < p.k; k0 += DEPTH) {
+    let entries = summed_entries(wid.z);
+    let z0 = entries.x;
+    let depth = (entries.y - entries.x) * p.k;
+    for (var k0 = 0u; k0 < depth; k0 += DEPTH) {
         // 512 vec4s per panel, 256 threads: two each. Neighbouring threads take neighbouring
-        // k (for a, rows are k-contiguous) or neighbouring columns (for bm): coalesced reads.
+        // k of a and neighbouring columns of bm: coalesced reads when stored row-major.
         for (var e = 0u; e < 2u; e++) {
             let slot = t + e * THREADS;
             let kk = slot % DEPTH;
             let q = slot / DEPTH;
             let r = row0 + 4u * q;
-            let ka = k0 + kk;
-            a_panel[kk * QUADS + q] =
-                vec4(a_at(a_base, r, ka), a_at(a_base, r + 1u, ka), a_at(a_base, r + 2u, ka), a_at(a_base, r + 3u, ka));
-            let kb = k0 + slot / QUADS;
+            let ja = k0 + kk;
+            a_panel[kk * QUADS + q] = vec4(a_at(z0, depth, r, ja), a_at(z0, depth, r + 1u, ja),
+                                           a_at(z0, depth, r + 2u, ja), a_at(z0, depth, r + 3u, ja));
+            let jb = k0 + slot / QUADS;
             let c = col0 + 4u * (slot % QUADS);
-            b_panel[slot] = vec4(b_at(b_base, kb, c), b_at(b_base, kb, c + 1u), b_at(b_base, kb, c + 2u), b_at(b_base, kb, c + 3u));
+            b_panel[slot] = vec4(b_at(z0, depth, jb, c), b_at(z0, depth, jb, c + 1u),
+                                 b_at(z0, depth, jb, c + 2u), b_at(z0, depth, jb, c + 3u));
         }
         workgroupBarrier();
         for (var kk = 0u; kk < DEPTH; kk++) {
@@ -94,18 +115,22 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     }
 }
 
-// out[b, r, c] = Σ_l a[b, r, l] bm[b, l, c], one thread per output element (threads in
-// linear_groups' folded order; neighbouring threads take neighbouring c).
+// out[b, r, c] = Σ_l a[b, r, l] bm[b, l, c] (with sum_batch, out[r, c] = Σ_b Σ_l ...), one thread
+// per output element (threads in linear_groups' folded order; neighbouring threads take
+// neighbouring c).
 @compute @workgroup_size(THREADS)
 fn matmul_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let index = gid.x + gid.y * groups.x * THREADS;
-    if (index >= p.batch * p.m * p.n) { return; }
+    let outputs = select(p.batch, 1u, p.sum_batch == 1u) * p.m * p.n;
+    if (index >= outputs) { return; }
     let c = index % p.n;
     let r = (index / p.n) % p.m;
-    let b = index / (p.m * p.n);
-    let a_row = b * p.a_batch_stride + r * p.k;
-    let b_col = b * p.b_batch_stride + c;
+    let entries = summed_entries(index / (p.m * p.n));
     var sum = 0.0;
-    for (var l = 0u; l < p.k; l++) { sum += a[a_row + l] * bm[b_col + l * p.n]; }
+    for (var z = entries.x; z < entries.y; z++) {
+        let a_row = z * p.a_batch_stride + r * p.a_row_stride;
+        let b_col = z * p.b_batch_stride + c * p.b_col_stride;
+        for (var l = 0u; l < p.k; l++) { sum += a[a_row + l * p.a_col_stride] * bm[b_col + l * p.b_row_stride]; }
+    }
     out[index] = sum;
 }

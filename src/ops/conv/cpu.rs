@@ -8,6 +8,7 @@ use super::ConvGeometry;
 use crate::backend::cpu_parallel as parallel;
 use crate::ops::layout::cpu::transpose;
 use crate::ops::matmul::cpu::batched_matmul;
+use crate::ops::matmul::MatMul;
 
 pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
     if g.groups == 1 {
@@ -17,7 +18,7 @@ pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
         parallel::for_each_chunk(out, g.out_channels * pixels, |n, out_image| {
             let mut columns = vec![0.0; taps * pixels];
             im2col(g, image(g, x, n), &mut columns, pixels);
-            batched_matmul(w, &columns, out_image, 1, g.out_channels, taps, pixels, 0, 0);
+            batched_matmul(&MatMul::plain(g.out_channels, taps, pixels), w, &columns, out_image);
         });
         return;
     }
@@ -45,11 +46,12 @@ pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut
     if g.groups == 1 {
         // One task per image, as in the forward pass.
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
-        let w_t = transposed(w, g.out_channels, taps);
+        // columns = weightᵀ @ grad, the weight read transposed in place.
+        let product = MatMul { transpose_a: true, ..MatMul::plain(taps, g.out_channels, pixels) };
         parallel::for_each_chunk(dx, g.in_channels * g.height * g.width, |n, dx_image| {
             let grad_image = &grad[n * g.out_channels * pixels..][..g.out_channels * pixels];
             let mut columns = vec![0.0; taps * pixels];
-            batched_matmul(&w_t, grad_image, &mut columns, 1, taps, g.out_channels, pixels, 0, 0);
+            batched_matmul(&product, w, grad_image, &mut columns);
             col2im(g, &columns, dx_image);
         });
         return;
@@ -82,7 +84,7 @@ pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mu
         let mut grad_t = vec![0.0; span * g.out_channels];
         transpose(grad, &mut grad_t, g.out_channels, pixels); // [N, o, h' w'] -> [N h' w', o]
         let mut dw_t = vec![0.0; taps * g.out_channels];
-        batched_matmul(&columns, &grad_t, &mut dw_t, 1, taps, span, g.out_channels, 0, 0);
+        batched_matmul(&MatMul::plain(taps, span, g.out_channels), &columns, &grad_t, &mut dw_t);
         transpose(&dw_t, dw, taps, g.out_channels);
         return;
     }
@@ -276,12 +278,6 @@ fn for_each_tap(g: &ConvGeometry, mut body: impl FnMut(usize, usize, &dyn Fn(usi
             }
         }
     }
-}
-
-fn transposed(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut t = vec![0.0; rows * cols];
-    transpose(m, &mut t, rows, cols);
-    t
 }
 
 /// One weight tap applied along one output row: output[output + j] pairs with input[input +

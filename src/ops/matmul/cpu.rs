@@ -1,4 +1,5 @@
-//! f32 matrix product, c[m, n] = a[m, k] @ b[k, n], row-major.
+//! f32 matrix product, c[m, n] = a[m, k] @ b[k, n], row-major, either operand possibly stored
+//! transposed (`MatMul`'s flags: read by strides, never copied).
 //!
 //! A register-tiled micro-kernel: each step computes a 4 x 16 tile of c, keeping its 64 sums in
 //! registers while walking a block of k; per k it loads 16 numbers of a b row (one cache line)
@@ -17,28 +18,60 @@ const K_BLOCK: usize = 256;
 /// Rows of a per pass, so the a block (64 KiB) stays in L2 while the b strips go by.
 const M_BLOCK: usize = 64;
 
+use super::MatMul;
 use crate::backend::cpu_parallel as parallel;
 
-/// c[i] = a[i] @ b[i] for each of `batch` products; a batch stride of 0 reuses one matrix.
+/// An operand: element [r, c] at data[r row + c col] (row-major: (cols, 1); stored
+/// transposed: (1, rows)).
+#[derive(Clone, Copy)]
+struct Matrix<'a> {
+    data: &'a [f32],
+    row: usize,
+    col: usize,
+}
+
+impl<'a> Matrix<'a> {
+    #[inline(always)]
+    fn at(&self, r: usize, c: usize) -> f32 {
+        self.data[r * self.row + c * self.col]
+    }
+
+    /// The matrix from row r on.
+    fn rows_from(self, r: usize) -> Matrix<'a> {
+        Matrix { data: &self.data[r * self.row..], ..self }
+    }
+}
+
+/// c = op(a[i]) @ op(b[i]) for each of the kernel's `batch` products (or their sum, with
+/// `sum_batch`); a batch stride of 0 reuses one matrix.
 /// With several threads (natively, or the threaded WebAssembly build) they share the work: whole
-/// products when there are several (the largest tasks, so waking a thread pays off), else rows of
-/// one big product. Each task owns its part of c, so no synchronisation is needed. Products too
-/// small to be worth a hand-off stay on the calling thread.
-#[allow(clippy::too_many_arguments)]
-pub fn batched_matmul(a: &[f32], b: &[f32], c: &mut [f32], batch: usize, m: usize, k: usize, n: usize, a_stride: usize, b_stride: usize) {
-    let product =
-        |i: usize, c_item: &mut [f32]| matmul_one_thread(&a[i * a_stride..][..m * k], &b[i * b_stride..][..k * n], c_item, m, k, n);
-    let c = &mut c[..batch * m * n];
+/// products when there are several outputs (the largest tasks, so waking a thread pays off), else
+/// rows of the one output (each task walking every product of a sum). Each task owns its part of
+/// c, so no synchronisation is needed. Products too small to be worth a hand-off stay on the
+/// calling thread.
+pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let MatMul { batch, m, k, n, a_batch_stride, b_batch_stride, sum_batch, .. } = *kernel;
+    let [(a_row, a_col), (b_row, b_col)] = kernel.strides();
+    let a_item = |i: usize| Matrix { data: &a[i * a_batch_stride..], row: a_row, col: a_col };
+    let b_item = |i: usize| Matrix { data: &b[i * b_batch_stride..], row: b_row, col: b_col };
+    // The products that add into output o.
+    let items = |o: usize| if sum_batch { 0..batch } else { o..o + 1 };
+    let c = &mut c[..kernel.out_batch() * m * n];
+    c.fill(0.0);
     let threads = parallel::threads();
     if threads == 1 || batch * m * n * k < PARALLEL_MIN_WORK {
-        c.chunks_mut(m * n).enumerate().for_each(|(i, c_item)| product(i, c_item));
-    } else if batch > 1 {
-        parallel::for_each_chunk(c, m * n, product);
+        for (o, c_item) in c.chunks_mut(m * n).enumerate() {
+            items(o).for_each(|i| matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n));
+        }
+    } else if kernel.out_batch() > 1 {
+        parallel::for_each_chunk(c, m * n, |i, c_item| matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n));
     } else {
         let rows_per_task = m.div_ceil(threads).next_multiple_of(TILE_ROWS);
         parallel::for_each_chunk(c, rows_per_task * n, |task, c_rows| {
             let rows = c_rows.len() / n;
-            matmul_one_thread(&a[task * rows_per_task * k..][..rows * k], b, c_rows, rows, k, n);
+            for i in items(0) {
+                matmul_one_thread(a_item(i).rows_from(task * rows_per_task), b_item(i), c_rows, rows, k, n);
+            }
         });
     }
 }
@@ -47,7 +80,8 @@ pub fn batched_matmul(a: &[f32], b: &[f32], c: &mut [f32], batch: usize, m: usiz
 /// one 512^3 product over two threads is barely faster than one thread on this machine).
 const PARALLEL_MIN_WORK: usize = 1 << 24;
 
-fn matmul_one_thread(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+/// c += a @ b.
+fn matmul_one_thread(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if crate::backend::cpu::has_avx2_fma() {
         // SAFETY: the processor supports AVX2 and FMA, checked just above.
@@ -57,34 +91,33 @@ fn matmul_one_thread(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n:
     #[cfg(all(target_family = "wasm", target_feature = "relaxed-simd"))]
     return matmul_tiled(a, b, c, m, k, n, madd, relaxed_simd::tile);
     #[allow(unreachable_code)]
-    matmul_tiled(a, b, c, m, k, n, madd, |a, i, k, ks, strip| tile(a, i, k, ks, strip, madd))
+    matmul_tiled(a, b, c, m, k, n, madd, |a, i, ks, strip| tile(a, i, ks, strip, madd))
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn matmul_avx2_fma(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+unsafe fn matmul_avx2_fma(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n: usize) {
     // mul_add becomes one vfmadd instruction here (elsewhere it would be a slow library call).
-    matmul_tiled(a, b, c, m, k, n, f32::mul_add, |a, i, k, ks, strip| tile(a, i, k, ks, strip, f32::mul_add))
+    matmul_tiled(a, b, c, m, k, n, f32::mul_add, |a, i, ks, strip| tile(a, i, ks, strip, f32::mul_add))
 }
 
 /// One tile's sums over a block of k: acc[r][t] = Σ_kk a[i + r, kk] strip[kk - k0, t].
 type Tile = [[f32; TILE_COLS]; TILE_ROWS];
 
-/// The tiled loops; `madd(x, y, acc)` = acc + x * y, fused or not, for the edges, and `tile` for
-/// the 4 x 16 tiles (the micro-kernel, where nearly all the time goes).
+/// c += a @ b by the tiled loops; `madd(x, y, acc)` = acc + x * y, fused or not, for the edges,
+/// and `tile` for the 4 x 16 tiles (the micro-kernel, where nearly all the time goes).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn matmul_tiled(
-    a: &[f32],
-    b: &[f32],
+    a: Matrix,
+    b: Matrix,
     c: &mut [f32],
     m: usize,
     k: usize,
     n: usize,
     madd: impl Fn(f32, f32, f32) -> f32 + Copy,
-    tile: impl Fn(&[f32], usize, usize, std::ops::Range<usize>, &[f32]) -> Tile,
+    tile: impl Fn(Matrix, usize, std::ops::Range<usize>, &[f32]) -> Tile,
 ) {
-    c.fill(0.0);
     let full_rows = m - m % TILE_ROWS;
     let full_cols = n - n % TILE_COLS;
     // The strip of b a tile column reads, copied contiguous: read in place, its rows lie n floats
@@ -95,14 +128,17 @@ fn matmul_tiled(
         for i0 in (0..full_rows).step_by(M_BLOCK) {
             for j in (0..full_cols).step_by(TILE_COLS) {
                 for (kk, packed) in (k0..k_end).zip(strip.chunks_exact_mut(TILE_COLS)) {
-                    // A fixed-size copy, so it compiles to vector loads and stores: a slice copy
-                    // would be a memory.copy call in the threaded wasm builds, slow on shared memory.
-                    let row: &[f32; TILE_COLS] = b[kk * n + j..][..TILE_COLS].try_into().expect("a full row of the tile");
                     let packed: &mut [f32; TILE_COLS] = packed.try_into().expect("chunks_exact gives full rows");
-                    *packed = *row;
+                    if b.col == 1 {
+                        // A fixed-size copy, so it compiles to vector loads and stores: a slice copy
+                        // would be a memory.copy call in the threaded wasm builds, slow on shared memory.
+                        *packed = b.data[kk * b.row + j..][..TILE_COLS].try_into().expect("a full row of the tile");
+                    } else {
+                        *packed = std::array::from_fn(|t| b.at(kk, j + t));
+                    }
                 }
                 for i in (i0..(i0 + M_BLOCK).min(full_rows)).step_by(TILE_ROWS) {
-                    let acc = tile(a, i, k, k0..k_end, &strip);
+                    let acc = tile(a, i, k0..k_end, &strip);
                     for (r, acc_row) in acc.iter().enumerate() {
                         let c_row = &mut c[(i + r) * n + j..][..TILE_COLS];
                         c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s);
@@ -111,10 +147,10 @@ fn matmul_tiled(
             }
         }
         for r in 0..full_rows {
-            row_times_panel(a, b, c, r, k0..k_end, full_cols..n, k, n, madd);
+            row_times_panel(a, b, c, r, k0..k_end, full_cols..n, n, madd);
         }
         for r in full_rows..m {
-            row_times_panel(a, b, c, r, k0..k_end, 0..n, k, n, madd);
+            row_times_panel(a, b, c, r, k0..k_end, 0..n, n, madd);
         }
     }
 }
@@ -122,11 +158,11 @@ fn matmul_tiled(
 /// The micro-kernel in plain Rust: 64 sums kept in registers, 16 numbers of b and 4 of a loaded
 /// per step of k. The compiler turns the inner loop into vector instructions (AVX2 or SIMD128).
 #[inline(always)]
-fn tile(a: &[f32], i: usize, k: usize, ks: std::ops::Range<usize>, strip: &[f32], madd: impl Fn(f32, f32, f32) -> f32) -> Tile {
+fn tile(a: Matrix, i: usize, ks: std::ops::Range<usize>, strip: &[f32], madd: impl Fn(f32, f32, f32) -> f32) -> Tile {
     let mut acc = [[0f32; TILE_COLS]; TILE_ROWS];
     for (kk, b_row) in ks.zip(strip.chunks_exact(TILE_COLS)) {
         for (r, acc_row) in acc.iter_mut().enumerate() {
-            let av = a[(i + r) * k + kk];
+            let av = a.at(i + r, kk);
             for t in 0..TILE_COLS {
                 acc_row[t] = madd(av, b_row[t], acc_row[t]);
             }
@@ -141,20 +177,20 @@ fn tile(a: &[f32], i: usize, k: usize, ks: std::ops::Range<usize>, strip: &[f32]
 /// it: the compiler never fuses `acc + x * y` by itself, since that would change the rounding.
 #[cfg(all(target_family = "wasm", target_feature = "relaxed-simd"))]
 mod relaxed_simd {
-    use super::{Tile, TILE_COLS, TILE_ROWS};
+    use super::{Matrix, Tile, TILE_COLS, TILE_ROWS};
     use core::arch::wasm32::{f32x4_relaxed_madd, f32x4_splat, v128, v128_load, v128_store};
 
     /// Four v128 registers hold a row of the tile.
     const VECTORS: usize = TILE_COLS / 4;
 
     #[inline(always)]
-    pub fn tile(a: &[f32], i: usize, k: usize, ks: std::ops::Range<usize>, strip: &[f32]) -> Tile {
+    pub fn tile(a: Matrix, i: usize, ks: std::ops::Range<usize>, strip: &[f32]) -> Tile {
         let mut acc = [[f32x4_splat(0.0); VECTORS]; TILE_ROWS];
         for (kk, b_row) in ks.zip(strip.chunks_exact(TILE_COLS)) {
             // SAFETY: b_row holds TILE_COLS = 4 VECTORS floats; v128_load accepts any alignment.
             let b: [v128; VECTORS] = std::array::from_fn(|v| unsafe { v128_load(b_row.as_ptr().add(4 * v).cast()) });
             for (r, acc_row) in acc.iter_mut().enumerate() {
-                let av = f32x4_splat(a[(i + r) * k + kk]);
+                let av = f32x4_splat(a.at(i + r, kk));
                 for v in 0..VECTORS {
                     acc_row[v] = f32x4_relaxed_madd(av, b[v], acc_row[v]);
                 }
@@ -175,13 +211,12 @@ mod relaxed_simd {
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn row_times_panel(
-    a: &[f32],
-    b: &[f32],
+    a: Matrix,
+    b: Matrix,
     c: &mut [f32],
     r: usize,
     ks: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
-    k: usize,
     n: usize,
     madd: impl Fn(f32, f32, f32) -> f32,
 ) {
@@ -190,9 +225,13 @@ fn row_times_panel(
     }
     let c_row = &mut c[r * n + cols.start..r * n + cols.end];
     for kk in ks {
-        let av = a[r * k + kk];
-        let b_row = &b[kk * n + cols.start..kk * n + cols.end];
-        c_row.iter_mut().zip(b_row).for_each(|(cv, &bv)| *cv = madd(av, bv, *cv));
+        let av = a.at(r, kk);
+        if b.col == 1 {
+            let b_row = &b.data[kk * b.row + cols.start..kk * b.row + cols.end];
+            c_row.iter_mut().zip(b_row).for_each(|(cv, &bv)| *cv = madd(av, bv, *cv));
+        } else {
+            c_row.iter_mut().zip(cols.clone()).for_each(|(cv, j)| *cv = madd(av, b.at(kk, j), *cv));
+        }
     }
 }
 
@@ -217,7 +256,7 @@ mod tests {
             let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
             let mut c = vec![f32::NAN; m * n];
-            batched_matmul(&a, &b, &mut c, 1, m, k, n, 0, 0);
+            batched_matmul(&MatMul::plain(m, k, n), &a, &b, &mut c);
             for (x, y) in c.iter().zip(naive(&a, &b, m, k, n)) {
                 assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
             }
@@ -232,7 +271,7 @@ mod tests {
         let a: Vec<f32> = (0..batch * m * k).map(|_| rng.normal()).collect();
         let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
         let mut c = vec![f32::NAN; batch * m * n];
-        batched_matmul(&a, &b, &mut c, batch, m, k, n, m * k, 0);
+        batched_matmul(&MatMul { batch, a_batch_stride: m * k, ..MatMul::plain(m, k, n) }, &a, &b, &mut c);
         for i in 0..batch {
             let expected = naive(&a[i * m * k..][..m * k], &b, m, k, n);
             for (x, y) in c[i * m * n..][..m * n].iter().zip(expected) {

@@ -1,17 +1,20 @@
 //! The plain triple loop, in f64, for tests only.
 
-/// c[i] = a[i] @ b[i] for each of `batch` products (a batch stride of 0 reuses one matrix).
+/// out[i] = op(a[i]) @ op(b[i]) for each of `batch` products, or their sum with `sum_batch` (a
+/// batch stride of 0 reuses one matrix; op reads a stored-transposed operand by its strides).
 pub fn matmul(kernel: &super::MatMul, a: &[f32], b: &[f32]) -> Vec<f32> {
-    let super::MatMul { batch, m, k, n, a_batch_stride, b_batch_stride } = *kernel;
-    let mut c = vec![0.0; batch * m * n];
+    let super::MatMul { batch, m, k, n, a_batch_stride, b_batch_stride, sum_batch, .. } = *kernel;
+    let [(a_row, a_col), (b_row, b_col)] = kernel.strides();
+    let mut c = vec![0.0; kernel.out_batch() * m * n];
     for p in 0..batch {
         let (a, b) = (&a[p * a_batch_stride..], &b[p * b_batch_stride..]);
+        let out = if sum_batch { 0 } else { p };
         for i in 0..m {
             for j in 0..n {
-                let sum: f64 = (0..k).map(|l| a[i * k + l] as f64 * b[l * n + j] as f64).sum();
-                c[(p * m + i) * n + j] = sum as f32;
+                let sum: f64 = (0..k).map(|l| a[i * a_row + l * a_col] as f64 * b[l * b_row + j * b_col] as f64).sum();
+                c[(out * m + i) * n + j] += sum;
             }
         }
     }
-    c
+    c.into_iter().map(|v| v as f32).collect()
 }

@@ -22,11 +22,19 @@ pub fn cases() -> Vec<Case> {
         (4, 63, 1, 65, true, true),
         (1, 300, 200, 301, false, false), // 18M multiply-adds: split among threads
         (3, 130, 257, 131, true, true),
+        (3, 67, 5, 40, true, true),     // summed: a contraction of 15, direct; of 5, direct
+        (4, 40, 9, 33, false, true),    // summed: 36 deep, tiled, panels crossing entries
+        (5, 2000, 900, 3, true, false), // summed, split among threads
     ];
-    shapes
-        .iter()
-        .enumerate()
-        .map(|(i, &(batch, m, k, n, a_batched, b_batched))| {
+    // Each shape plain, then with a transposed a, then b, then both, and the batched ones also
+    // summed over the batch: each flag is somewhere on both kernels.
+    let mut cases = Vec::new();
+    for (i, &(batch, m, k, n, a_batched, b_batched)) in shapes.iter().enumerate() {
+        let (transpose_a, transpose_b) = (i % 4 == 1 || i % 4 == 3, i % 4 >= 2);
+        for sum_batch in [false, true] {
+            if sum_batch && batch == 1 || !sum_batch && i >= 14 {
+                continue;
+            }
             let kernel = MatMul {
                 batch,
                 m,
@@ -34,13 +42,19 @@ pub fn cases() -> Vec<Case> {
                 n,
                 a_batch_stride: if a_batched { m * k } else { 0 },
                 b_batch_stride: if b_batched { k * n } else { 0 },
+                transpose_a,
+                transpose_b,
+                sum_batch,
             };
             let a = random(if a_batched { batch } else { 1 } * m * k, i as u64, 0.0);
             let b = random(if b_batched { batch } else { 1 } * k * n, 100 + i as u64, 0.0);
             let expected = reference::matmul(&kernel, &a, &b);
-            Case::new(kernel, vec![a, b], vec![expected], 2e-5)
-        })
-        .collect()
+            // A summed product adds up to 4,500 rounded terms.
+            let tol = if sum_batch { 1e-4 } else { 2e-5 };
+            cases.push(Case::new(kernel, vec![a, b], vec![expected], tol));
+        }
+    }
+    cases
 }
 
 #[test]

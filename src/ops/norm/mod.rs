@@ -10,8 +10,9 @@ pub(crate) mod tests;
 use std::rc::Rc;
 
 use crate::autograd::{record, Derivative};
-use crate::backend::{Kernel, Shader, Storage};
+use crate::backend::{linear_groups, Kernel, Shader, Storage};
 use crate::error::{Error, Result};
+use crate::ops::reduce::threads_per_output;
 use crate::rng::Pcg32;
 use crate::shape::show;
 use crate::tensor::Tensor;
@@ -19,8 +20,9 @@ use crate::tensor::Tensor;
 pub static SHADER: Shader = Shader { name: "norm", source: include_str!("../../../shaders/norm.wgsl") };
 
 crate::params_struct! {
-    /// x viewed as [batch, channels, len]; eps and momentum only forward; relu6 1 or 0.
-    Params { batch: u32, channels: u32, len: u32, eps: f32, momentum: f32, relu6: u32 }
+    /// x viewed as [batch, channels, len]; eps and momentum only forward; relu6 1 or 0; `group`
+    /// threads share each channel (`threads_per_output`).
+    Params { batch: u32, channels: u32, len: u32, eps: f32, momentum: f32, relu6: u32, group: u32 }
 }
 
 /// Training-mode batch normalisation of x viewed as [N, C, L] (L = H W, or 1 for BatchNorm1d),
@@ -64,14 +66,14 @@ impl Kernel for NormKernel {
         let (NormKernel::Forward { batch, channels, len, .. } | NormKernel::Backward { batch, channels, len, .. }) = *self;
         let (NormKernel::Forward { relu6, .. } | NormKernel::Backward { relu6, .. }) = *self;
         let (eps, momentum) = if let NormKernel::Forward { eps, momentum, .. } = *self { (eps, momentum) } else { (0.0, 0.0) };
+        let group = self.threads_per_channel() as u32;
         let (batch, channels, len, relu6) = (batch as u32, channels as u32, len as u32, relu6 as u32);
-        super::bytes(Params { batch, channels, len, eps, momentum, relu6 })
+        super::bytes(Params { batch, channels, len, eps, momentum, relu6, group })
     }
 
     fn workgroups(&self) -> [u32; 3] {
-        // One workgroup per channel (batch_norm keeps channels within the 65535 limit).
         let (NormKernel::Forward { channels, .. } | NormKernel::Backward { channels, .. }) = *self;
-        [channels as u32, 1, 1]
+        linear_groups(channels * self.threads_per_channel())
     }
 
     fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
@@ -91,6 +93,16 @@ impl Kernel for NormKernel {
                 cpu::batch_norm_backward(inputs, relu6, [d_weight, d_bias], dx, [batch, channels, len])
             }
         }
+    }
+}
+
+impl NormKernel {
+    /// Threads sharing one channel's M = N L values, as a reduction's threads share an output:
+    /// one with a serial loop and no barrier when M is small or the channels alone fill the
+    /// device, up to a workgroup combining partial sums in a barrier tree when M is large.
+    fn threads_per_channel(&self) -> usize {
+        let (NormKernel::Forward { batch, channels, len, .. } | NormKernel::Backward { batch, channels, len, .. }) = *self;
+        threads_per_output(channels, batch * len)
     }
 }
 
@@ -178,9 +190,6 @@ impl Tensor {
         }
         if count < 2 {
             return Err(Error::new("batch_norm", format!("training needs more than one value per channel, got input {}", show(s))));
-        }
-        if channels > 65535 {
-            return Err(Error::new("batch_norm", format!("training supports at most 65535 channels, got input {}", show(s))));
         }
         // The kernel updates the running statistics in place: they must not share numbers with
         // each other or with an input.

@@ -9,7 +9,9 @@ use crate::ops::testing::{check, random, Case};
 pub fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let eps = 1e-5;
-    let shapes = [[2, 3, 1], [3, 5, 7], [5, 4, 117], [16, 3, 1031]];
+    // Threads per channel (`threads_per_output`): 1 (a serial loop; 300 channels span two
+    // workgroups), 2, 4 and 32 (workgroups holding many channels, the last one part-filled), 256.
+    let shapes = [[2, 3, 1], [3, 5, 7], [4, 300, 1], [2, 37, 25], [3, 70, 33], [5, 4, 117], [16, 3, 1031]];
     for (i, (&[n, c, l], relu6)) in shapes.iter().flat_map(|s| [(s, false), (s, true)]).enumerate() {
         let (seed, k) = (10 * i as u64, Norm { dims: [n, c, l], eps, relu6 });
         // Shifted and scaled, so the mean and variance matter; with relu6, weight and bias put
