@@ -71,7 +71,7 @@ async fn sgd_with_momentum_on_both_backends() {
 #[wasm_bindgen_test]
 async fn js_facade_on_both_backends() {
     for backend in ["webgpu", "cpu"] {
-        let info = JsFuture::from(use_backend(backend.into())).await.unwrap();
+        let info = JsFuture::from(use_backend(backend.into(), JsValue::UNDEFINED)).await.unwrap();
         let name = js_sys::Reflect::get(&info, &"backend".into()).unwrap();
         assert_eq!(name.as_string().as_deref(), Some(backend));
         let data: JsValue = js_sys::Array::of3(&1.into(), &2.into(), &3.into()).into();

@@ -30,6 +30,7 @@ mod speed;
 mod threads;
 
 use backend::current;
+pub use backend::use_backend;
 
 thread_local! {
     /// Hand-over slot for `operand`: see `__kilnShare`.
