@@ -3,8 +3,7 @@
 
 mod common;
 use common::*;
-use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
-use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
+use kiln::data::dataset::{ImageDataset, Split};
 use kiln::learner::plan::Fit;
 use kiln::learner::{FitOutcome, Learner};
 use kiln::nn::Module;
@@ -17,17 +16,7 @@ fn dataset() -> ImageDataset {
 }
 
 fn dataset_at(size: u32) -> ImageDataset {
-    let mut rng = kiln::rng::Pcg32::new(9);
-    let files = (0..24)
-        .map(|i| {
-            let (label, base) = if i % 2 == 0 { ("red", [200.0, 40.0, 40.0]) } else { ("blue", [40.0, 40.0, 200.0]) };
-            let image = RgbImage::from_fn(40, 40, |_, _| Rgb(base.map(|b: f32| (b + rng.uniform() * 50.0) as u8)));
-            let mut bytes = std::io::Cursor::new(Vec::new());
-            DynamicImage::ImageRgb8(image).write_to(&mut bytes, ImageFormat::Png).unwrap();
-            (LabelledFile { name: format!("{label}_{i}.png"), bytes: bytes.into_inner(), label: label.into() }, false)
-        })
-        .collect();
-    ImageDataset::from_files(files, size, Split::default()).unwrap()
+    two_colour_dataset(24, size)
 }
 
 fn learner() -> Learner {

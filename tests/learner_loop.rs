@@ -6,31 +6,14 @@ mod common;
 use std::rc::Rc;
 
 use common::*;
-use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
-use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
 use kiln::learner::{FitOutcome, Learner, Progress};
 use kiln::nn::{Conv2d, Module, Sequential, Stateless};
 use kiln::schedule::LearningRate;
 use kiln::Device;
 
-/// `count` images in two classes that differ in colour, with a little per-image noise.
-fn dataset(count: usize, size: u32) -> ImageDataset {
-    let mut rng = kiln::rng::Pcg32::new(9);
-    let files = (0..count)
-        .map(|i| {
-            let (label, base) = if i % 2 == 0 { ("red", [200.0, 40.0, 40.0]) } else { ("blue", [40.0, 40.0, 200.0]) };
-            let image = RgbImage::from_fn(40, 40, |_, _| Rgb(base.map(|b: f32| (b + rng.uniform() * 50.0) as u8)));
-            let mut bytes = std::io::Cursor::new(Vec::new());
-            DynamicImage::ImageRgb8(image).write_to(&mut bytes, ImageFormat::Png).unwrap();
-            (LabelledFile { name: format!("{label}_{i}.png"), bytes: bytes.into_inner(), label: label.into() }, false)
-        })
-        .collect();
-    ImageDataset::from_files(files, size, Split::default()).unwrap()
-}
-
 fn learner(count: usize, batch_size: usize, size: u32, device: &Device) -> Learner {
     let weights = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/mobilenet_v2.safetensors")).unwrap();
-    let mut learner = Learner::vision(dataset(count, size), &weights, "mobilenet_v2.safetensors", device).unwrap();
+    let mut learner = Learner::vision(two_colour_dataset(count, size), &weights, "mobilenet_v2.safetensors", device).unwrap();
     learner.batch_size = batch_size;
     learner
 }

@@ -72,3 +72,21 @@ pub fn error_message<T>(result: Result<T>) -> String {
         Err(e) => e.message().to_string(),
     }
 }
+
+/// `count` images in two classes that differ in colour ("red", "blue"), with a little per-image
+/// noise, as 40x40 PNG files, made into a dataset at `size` px with the default split.
+pub fn two_colour_dataset(count: usize, size: u32) -> kiln::data::dataset::ImageDataset {
+    use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+    use kiln::data::dataset::{ImageDataset, LabelledFile, Split};
+    let mut rng = kiln::rng::Pcg32::new(9);
+    let files = (0..count)
+        .map(|i| {
+            let (label, base) = if i % 2 == 0 { ("red", [200.0, 40.0, 40.0]) } else { ("blue", [40.0, 40.0, 200.0]) };
+            let image = RgbImage::from_fn(40, 40, |_, _| Rgb(base.map(|b: f32| (b + rng.uniform() * 50.0) as u8)));
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            DynamicImage::ImageRgb8(image).write_to(&mut bytes, ImageFormat::Png).unwrap();
+            (LabelledFile { name: format!("{label}_{i}.png"), bytes: bytes.into_inner(), label: label.into() }, false)
+        })
+        .collect();
+    ImageDataset::from_files(files, size, Split::default()).unwrap()
+}
