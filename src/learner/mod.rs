@@ -27,6 +27,7 @@ mod features;
 mod groups;
 mod head;
 mod lr_finder;
+mod onnx;
 pub mod plan;
 pub mod settings;
 mod snapshot;
