@@ -6,7 +6,8 @@
 //!
 //! prints fastai's epoch table (epoch, train_loss, valid_loss, error_rate, time) as it goes, then
 //! (with --tta) the error rate with test-time augmentation, the top losses, and saves the model as
-//! model.safetensors + model.json. Training batches get fastai's aug_transforms unless --no-augment.
+//! model.safetensors + model.json (PyTorch, or kiln's `loadExported`) and model.onnx (ONNX Runtime
+//! and other deployment runtimes). Training batches get fastai's aug_transforms unless --no-augment.
 
 use kiln::data::dataset::{ImageDataset, Split};
 use kiln::interpret::top_losses;
@@ -114,6 +115,8 @@ async fn run() -> Result<(), String> {
     let (weights, description) = learner.export().await.map_err(|e| e.to_string())?;
     std::fs::write("model.safetensors", weights).map_err(|e| format!("model.safetensors: {e}"))?;
     std::fs::write("model.json", description).map_err(|e| format!("model.json: {e}"))?;
-    println!("saved model.safetensors and model.json");
+    let onnx = learner.export_onnx().await.map_err(|e| e.to_string())?;
+    std::fs::write("model.onnx", onnx).map_err(|e| format!("model.onnx: {e}"))?;
+    println!("saved model.safetensors, model.json and model.onnx");
     Ok(())
 }

@@ -2,7 +2,8 @@
 # Sets everything up and runs every test:
 #   0. `cargo fmt --check` and clippy with warnings as errors, native and wasm32;
 #   1. native `cargo test`: every op on the CPU backend, every kernel on a real wgpu adapter
-#      (Mesa's lavapipe where there is no GPU), gradient checks, SGD;
+#      (Mesa's lavapipe where there is no GPU), gradient checks, SGD, the ONNX export run by ONNX
+#      Runtime (tests/onnx.rs, with the Python environment scripts/setup.sh makes);
 #   2. wasm-bindgen-test: the crate compiled to wasm, in headless Chromium with WebGPU (SwiftShader);
 #   3. Playwright (node --test): the JS API and the lesson page in headless Chromium, with
 #      screenshots under test-output/.

@@ -71,7 +71,7 @@ export const Op = Object.freeze({
   CLEAN: 'clean',
   /** {file: File, name} → {label, index, probabilities}: one photo classified. */
   PREDICT: 'predict',
-  /** {} → {weights: Blob (model.safetensors), description: string (model.json)}. */
+  /** {} → {weights: Blob (model.safetensors), description: string (model.json), onnx: Blob (model.onnx)}. */
   EXPORT_MODEL: 'exportModel',
   /**
    * {weights: Blob, description: string, name} → {model: {weights, description}}: a saved model

@@ -111,7 +111,11 @@ const ops = {
     return the().predict(new Uint8Array(await file.arrayBuffer()), name);
   },
 
-  [Op.EXPORT_MODEL]: () => exported(the()),
+  async [Op.EXPORT_MODEL]() {
+    const learn = the();
+    const onnx = new Blob([await learn.exportOnnx()], { type: 'application/octet-stream' });
+    return { ...(await exported(learn)), onnx };
+  },
 
   async [Op.LOAD_MODEL]({ weights, description, name }) {
     the().loadExported(new Uint8Array(await weights.arrayBuffer()), description, name);

@@ -1,5 +1,5 @@
 // Step 6 of the lesson: use the model. Classify one photo (dropped or picked), save the model
-// (fastai's export: model.safetensors with PyTorch names + model.json) and load it back.
+// (fastai's export: model.safetensors with PyTorch names + model.json; and model.onnx) and load it back.
 import { Op } from './learner-protocol.js';
 import { plainMessageOf, reworded } from './kiln-text.js';
 import { $, dropZone, el, percent, say, showAlert, tooBig } from './lesson2-ui.js';
@@ -71,13 +71,15 @@ export function showPrediction(app, image, name, result) {
   say('predict-status', `${name}: ${result.label} (${percent(ranked[0].p)})${app.lastModel ? '' : '. The head is not trained yet, so this is a guess: train first.'}`);
 }
 
-/** Downloads model.safetensors and model.json. */
+/** Downloads model.safetensors, model.json and model.onnx. */
 function saveModel(app) {
   return app.run('saving the model', async () => {
-    const { weights, description } = await app.worker.call(Op.EXPORT_MODEL);
+    const { weights, description, onnx } = await app.worker.call(Op.EXPORT_MODEL);
     download(weights, 'model.safetensors');
     download(new Blob([description], { type: 'application/json' }), 'model.json');
-    say('model-status', 'Saved model.safetensors (the weights, with PyTorch names) and model.json (the classes and image size). Load both to use the model again.');
+    download(onnx, 'model.onnx');
+    say('model-status', 'Saved model.safetensors (the weights, with PyTorch names) and model.json (the classes and image size): load both to use the model again. '
+      + 'model.onnx is the whole model for ONNX Runtime and other runtimes where models are deployed.');
   });
 }
 

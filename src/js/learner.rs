@@ -328,6 +328,16 @@ impl JsLearner {
         })
     }
 
+    /// `await exportOnnx()` → `Uint8Array`: the whole network as an ONNX model (input "image",
+    /// outputs "logits" and "probabilities"), with the classes and preprocessing in its metadata.
+    #[wasm_bindgen(js_name = exportOnnx, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn export_onnx(&self) -> Promise {
+        self.run("exportOnnx", |inner| async move {
+            let model = inner.borrow().export_onnx().await.map_err(js_error)?;
+            Ok(Uint8Array::from(model.as_slice()).into())
+        })
+    }
+
     /// Loads what `export` gave (the classes must match); on any error nothing changes.
     #[wasm_bindgen(js_name = loadExported)]
     pub fn load_exported(&self, weights: Uint8Array, description: String, name: Option<String>) -> Result<(), JsError> {

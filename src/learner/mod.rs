@@ -28,6 +28,7 @@ mod groups;
 mod head;
 mod losses;
 mod lr_finder;
+mod onnx;
 pub mod plan;
 pub mod settings;
 mod snapshot;

@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use super::onnx::{Graph, Value};
 use super::{child_name, Module, NamedTensor, TensorKind};
 use crate::backend::Device;
 use crate::error::{Error, Result};
@@ -86,6 +87,10 @@ impl Module for Conv2d {
     }
 
     fn set_training(&self, _training: bool) {}
+
+    fn onnx(&self, prefix: &str, graph: &mut Graph, x: Value) -> Result<Value> {
+        graph.conv(prefix, x, self)
+    }
 }
 
 /// BatchNorm1d and BatchNorm2d (the input's rank decides): weight 1, bias 0, running mean 0 and
@@ -128,6 +133,10 @@ impl Module for BatchNorm {
     fn set_training(&self, training: bool) {
         self.training.set(training);
     }
+
+    fn onnx(&self, prefix: &str, graph: &mut Graph, x: Value) -> Result<Value> {
+        graph.batch_norm(prefix, x, self)
+    }
 }
 
 pub struct Linear {
@@ -157,6 +166,10 @@ impl Module for Linear {
     }
 
     fn set_training(&self, _training: bool) {}
+
+    fn onnx(&self, prefix: &str, graph: &mut Graph, x: Value) -> Result<Value> {
+        graph.linear(prefix, x, self)
+    }
 }
 
 /// Parameter-free layers.
@@ -182,6 +195,15 @@ impl Module for Stateless {
     fn collect_tensors(&self, _prefix: &str, _out: &mut Vec<NamedTensor>) {}
 
     fn set_training(&self, _training: bool) {}
+
+    fn onnx(&self, prefix: &str, graph: &mut Graph, x: Value) -> Result<Value> {
+        Ok(match self {
+            Stateless::Relu => graph.relu(prefix, x),
+            Stateless::Relu6 => graph.relu6(prefix, x),
+            Stateless::AdaptiveConcatPool => graph.concat_pool(prefix, x)?,
+            Stateless::Flatten => graph.flatten(prefix, x),
+        })
+    }
 }
 
 /// Zeroes activations with probability p while training; each forward pass draws a new mask from
@@ -209,6 +231,11 @@ impl Module for Dropout {
 
     fn set_training(&self, training: bool) {
         self.training.set(training);
+    }
+
+    /// Evaluation mode passes everything through: no node.
+    fn onnx(&self, _prefix: &str, _graph: &mut Graph, x: Value) -> Result<Value> {
+        Ok(x)
     }
 }
 
@@ -238,5 +265,9 @@ impl Module for Sequential {
 
     fn set_training(&self, training: bool) {
         self.layers.iter().for_each(|layer| layer.set_training(training));
+    }
+
+    fn onnx(&self, prefix: &str, graph: &mut Graph, x: Value) -> Result<Value> {
+        self.layers.iter().enumerate().try_fold(x, |h, (i, layer)| layer.onnx(&child_name(prefix, &i.to_string()), graph, h))
     }
 }

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use super::layers::{kaiming_normal, BatchNorm, Conv2d, Dropout, Linear, Sequential};
+use super::onnx::{Graph, Value};
 use super::{child_name, Module, NamedTensor};
 use crate::backend::Device;
 use crate::error::Result;
@@ -76,6 +77,15 @@ impl Module for InvertedResidual {
 
     fn set_training(&self, training: bool) {
         self.conv.set_training(training);
+    }
+
+    fn onnx(&self, prefix: &str, graph: &mut Graph, x: Value) -> Result<Value> {
+        let y = self.conv.onnx(&child_name(prefix, "conv"), graph, x.clone())?;
+        if self.residual {
+            graph.add(prefix, x, y)
+        } else {
+            Ok(y)
+        }
     }
 }
 

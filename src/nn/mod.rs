@@ -4,6 +4,7 @@
 
 pub mod layers;
 mod mobilenet;
+pub mod onnx;
 mod state;
 
 pub use layers::{BatchNorm, Conv2d, Dropout, Linear, Sequential, Stateless};
@@ -37,6 +38,13 @@ pub trait Module {
 
     /// Training mode (true) or evaluation mode (false), for this module and its children.
     fn set_training(&self, training: bool);
+
+    /// Adds this module's evaluation-mode computation of `x` to an ONNX graph, its tensors named
+    /// `prefix` + PyTorch's path as in `collect_tensors`, and returns the result (`onnx::export`).
+    /// A module without an ONNX form refuses.
+    fn onnx(&self, prefix: &str, _graph: &mut onnx::Graph, _x: onnx::Value) -> Result<onnx::Value> {
+        Err(onnx::unsupported(prefix, std::any::type_name::<Self>(), "it has no ONNX form"))
+    }
 
     /// All parameters and buffers with their full names (PyTorch's `state_dict()` keys).
     fn state(&self) -> Vec<NamedTensor> {

@@ -159,16 +159,20 @@ describe('the Lesson 2 page on the CPU backend, the sample photos, every step', 
     await shot(page, '6-predict');
   });
 
-  test('Save model downloads the two files; a corrupt model file is refused and changes nothing', LONG, async () => {
+  test('Save model downloads the three files; a corrupt model file is refused and changes nothing', LONG, async () => {
     const downloads = [];
     page.on('download', (d) => downloads.push(d));
     await page.getByRole('button', { name: 'Save model' }).click();
-    await waitForStatus(page, 'Model file status', /Saved model\.safetensors/);
-    while (downloads.length < 2) await new Promise((r) => setTimeout(r, 100));
+    await waitForStatus(page, 'Model file status', /Saved model\.safetensors.*model\.onnx/);
+    while (downloads.length < 3) await new Promise((r) => setTimeout(r, 100));
     const files = Object.fromEntries(await Promise.all(downloads.map(async (d) => [d.suggestedFilename(), readFileSync(await d.path())])));
-    assert.deepEqual(Object.keys(files).sort(), ['model.json', 'model.safetensors']);
-    assert.deepEqual(JSON.parse(files['model.json']).vocab, ['fishes', 'monuments', 'others', 'renewable', 'tools']);
+    assert.deepEqual(Object.keys(files).sort(), ['model.json', 'model.onnx', 'model.safetensors']);
+    const vocab = ['fishes', 'monuments', 'others', 'renewable', 'tools'];
+    assert.deepEqual(JSON.parse(files['model.json']).vocab, vocab);
     assert.ok(files['model.safetensors'].length > 9e6);
+    // The ONNX file holds the same weights (ONNX Runtime runs it in tests/onnx.rs) and the classes.
+    assert.ok(files['model.onnx'].length > 9e6);
+    assert.ok(files['model.onnx'].includes(JSON.stringify(vocab)), 'the classes are in the ONNX metadata');
     await page.getByLabel('Load model…').setInputFiles([
       { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: files['model.safetensors'].subarray(0, 1000) },
       { name: 'model.json', mimeType: 'application/json', buffer: files['model.json'] },
