@@ -24,6 +24,7 @@ mkdirSync(join(folder, 'www'), { recursive: true });
 // wasm-bindgen's own package.json and the build stamps are not part of the package.
 cpSync(join(root, 'pkg'), join(folder, 'pkg'), { recursive: true, filter: (path) => !/(\/\.[^/]*|package\.json)$/.test(path) });
 cpSync(join(root, 'www/kiln-loader.js'), join(folder, 'www/kiln-loader.js'));
+cpSync(join(root, 'npm/kiln-loader.d.ts'), join(folder, 'www/kiln-loader.d.ts'));
 cpSync(join(root, 'npm/node.js'), join(folder, 'node.js'));
 cpSync(join(root, 'npm/README.md'), join(folder, 'README.md'));
 cpSync(join(root, 'CHANGELOG.md'), join(folder, 'CHANGELOG.md'));
@@ -38,7 +39,7 @@ const manifest = {
     '.': { types: './pkg/kiln.d.ts', node: './node.js', default: './pkg/kiln.js' },
     './threads': build('threads/'),
     './threads-fma': build('threads-fma/'),
-    './loader': './www/kiln-loader.js',
+    './loader': { types: './www/kiln-loader.d.ts', default: './www/kiln-loader.js' },
     './kiln_bg.wasm': './pkg/kiln_bg.wasm',
     './package.json': './package.json',
   },

@@ -12,6 +12,8 @@ use crate::data::augment::AugTransforms;
 use crate::data::dataset::{ImageDataset, LabelledFile, Split};
 use crate::data::loading::DatasetBuilder;
 
+/// Labelled photos decoded and resized for training, split into training and validation sets:
+/// fastai's `ImageDataLoaders`. Made by `ImageDataset.fromFiles` or `ImageDatasetBuilder`.
 #[wasm_bindgen(js_name = ImageDataset)]
 pub struct JsImageDataset {
     /// Taken by `Learner.vision`, which owns the dataset from then on.
@@ -113,6 +115,7 @@ pub struct JsImageDatasetBuilder {
 
 #[wasm_bindgen(js_class = ImageDatasetBuilder)]
 impl JsImageDatasetBuilder {
+    /// `new ImageDatasetBuilder({size = 224, validPct = 0.2, seed = 42, augment = true, flipVert = false})`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "{size?: number, validPct?: number, seed?: number, augment?: boolean, flipVert?: boolean}")]

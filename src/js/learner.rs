@@ -17,6 +17,8 @@ use super::options::{self, learning_rate, LrFindOptions, OneCycleOptions, TtaOpt
 use crate::interpret::{confusion_matrix, most_confused, top_losses, ItemResult};
 use crate::learner::{EpochResult, FitOutcome, Learner, Progress};
 
+/// A pretrained MobileNetV2 with fastai's head and a dataset: fastai's `vision_learner`, with
+/// lr_find, fit_one_cycle, fine_tune, fit, fit_sgdr, interpretation, TTA and export.
 #[wasm_bindgen(js_name = Learner)]
 pub struct JsLearner {
     inner: Rc<RefCell<Learner>>,
@@ -158,14 +160,17 @@ impl JsLearner {
         self.stop.set(true);
     }
 
+    /// Trains only the head (the last parameter group), as fastai's `freeze()`.
     pub fn freeze(&self) -> Result<(), JsError> {
         self.change("freeze", Learner::freeze)
     }
 
+    /// Trains every layer, as fastai's `unfreeze()`.
     pub fn unfreeze(&self) -> Result<(), JsError> {
         self.change("unfreeze", Learner::unfreeze)
     }
 
+    /// Freezes the first `n` parameter groups and trains the rest, as fastai's `freeze_to(n)`.
     #[wasm_bindgen(js_name = freezeTo)]
     pub fn freeze_to(&self, n: u32) -> Result<(), JsError> {
         self.change("freezeTo", |l| l.freeze_to(n as usize))

@@ -37,6 +37,8 @@ thread_local! {
     static SHARED: RefCell<Option<Tensor>> = const { RefCell::new(None) };
 }
 
+/// An n-dimensional array of float32 on the current backend (CPU or WebGPU) that records the
+/// operations made with it, so `backward()` can compute gradients.
 #[wasm_bindgen(js_name = Tensor)]
 pub struct JsTensor {
     pub(crate) inner: Tensor,
@@ -110,10 +112,12 @@ impl JsTensor {
         Ok(tensor.with_requires_grad(requires_grad.unwrap_or(false)).into())
     }
 
+    /// `Tensor.zeros(shape)`: a tensor of zeros on the current backend.
     pub fn zeros(#[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue) -> Result<JsTensor, JsError> {
         wrap(Tensor::zeros(&shape_of(&shape, "Tensor.zeros")?, &current()))
     }
 
+    /// `Tensor.ones(shape)`: a tensor of ones on the current backend.
     pub fn ones(#[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue) -> Result<JsTensor, JsError> {
         wrap(Tensor::ones(&shape_of(&shape, "Tensor.ones")?, &current()))
     }
@@ -128,6 +132,7 @@ impl JsTensor {
         wrap(Tensor::rand(&shape_of(&shape, "Tensor.rand")?, seed as u64, &current()))
     }
 
+    /// The size of each dimension, e.g. `[2, 3]`.
     #[wasm_bindgen(getter, unchecked_return_type = "number[]")]
     pub fn shape(&self) -> Array {
         self.inner.shape().iter().map(|&d| JsValue::from(d as u32)).collect()
@@ -139,6 +144,7 @@ impl JsTensor {
         self.inner.grad().map(JsTensor::from)
     }
 
+    /// Whether `backward()` accumulates a gradient into this tensor.
     #[wasm_bindgen(getter, js_name = requiresGrad)]
     pub fn requires_grad(&self) -> bool {
         self.inner.requires_grad()
@@ -150,22 +156,27 @@ impl JsTensor {
         self.inner.device().info().backend.into()
     }
 
+    /// The matrix product `self @ other` ([..., n, k] @ [..., k, m], batch dimensions broadcast).
     pub fn matmul(&self, other: &JsTensor) -> Result<JsTensor, JsError> {
         wrap(self.inner.matmul(&other.inner))
     }
 
+    /// Elementwise `self + other` (a tensor broadcast NumPy-style, or a number).
     pub fn add(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<JsTensor, JsError> {
         wrap(self.inner.add(&operand(&other, "add", &self.inner)?))
     }
 
+    /// Elementwise `self - other` (a tensor broadcast NumPy-style, or a number).
     pub fn sub(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<JsTensor, JsError> {
         wrap(self.inner.sub(&operand(&other, "sub", &self.inner)?))
     }
 
+    /// Elementwise `self * other` (a tensor broadcast NumPy-style, or a number).
     pub fn mul(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<JsTensor, JsError> {
         wrap(self.inner.mul(&operand(&other, "mul", &self.inner)?))
     }
 
+    /// Elementwise `self / other` (a tensor broadcast NumPy-style, or a number).
     pub fn div(&self, #[wasm_bindgen(unchecked_param_type = "Tensor | number")] other: JsValue) -> Result<JsTensor, JsError> {
         wrap(self.inner.div(&operand(&other, "div", &self.inner)?))
     }
@@ -176,22 +187,27 @@ impl JsTensor {
         no_grad(|| self.inner.sub_(&other)).map_err(js_error)
     }
 
+    /// Elementwise `-self`.
     pub fn neg(&self) -> Result<JsTensor, JsError> {
         wrap(self.inner.neg())
     }
 
+    /// Elementwise `self ** p` for a number `p`.
     pub fn pow(&self, p: f64) -> Result<JsTensor, JsError> {
         wrap(self.inner.pow(p as f32))
     }
 
+    /// Elementwise `e ** self`.
     pub fn exp(&self) -> Result<JsTensor, JsError> {
         wrap(self.inner.exp())
     }
 
+    /// Elementwise natural logarithm.
     pub fn log(&self) -> Result<JsTensor, JsError> {
         wrap(self.inner.log())
     }
 
+    /// Elementwise `max(self, 0)`.
     pub fn relu(&self) -> Result<JsTensor, JsError> {
         wrap(self.inner.relu())
     }
@@ -212,6 +228,7 @@ impl JsTensor {
         })
     }
 
+    /// The same numbers in a new shape with as many elements.
     pub fn reshape(&self, #[wasm_bindgen(unchecked_param_type = "number[]")] shape: JsValue) -> Result<JsTensor, JsError> {
         wrap(self.inner.reshape(&shape_of(&shape, "reshape")?))
     }
@@ -221,10 +238,13 @@ impl JsTensor {
         wrap(self.inner.transpose())
     }
 
+    /// Reverse-mode autograd from this scalar: adds d self / d t to the `grad` of every tensor `t`
+    /// it depends on that has `requiresGrad`.
     pub fn backward(&self) -> Result<(), JsError> {
         self.inner.backward().map_err(js_error)
     }
 
+    /// Clears this tensor's gradient (before the next `backward()`).
     #[wasm_bindgen(js_name = zeroGrad)]
     pub fn zero_grad(&self) {
         self.inner.zero_grad()
@@ -254,6 +274,7 @@ impl JsTensor {
     }
 }
 
+/// Stochastic gradient descent over a list of tensors, as PyTorch's `torch.optim.SGD`.
 #[wasm_bindgen(js_name = SGD)]
 pub struct JsSgd {
     inner: Sgd,
@@ -279,10 +300,13 @@ impl JsSgd {
         Ok(JsSgd { inner: Sgd::new(params, config).map_err(js_error)? })
     }
 
+    /// One SGD update of every parameter from its gradient: `p -= lr * grad` (with momentum and
+    /// weight decay when set).
     pub fn step(&mut self) -> Result<(), JsError> {
         self.inner.step().map_err(js_error)
     }
 
+    /// Clears the gradients of every parameter.
     #[wasm_bindgen(js_name = zeroGrad)]
     pub fn zero_grad(&self) {
         self.inner.zero_grad()

@@ -12,6 +12,8 @@ use super::{current, JsTensor};
 use crate::inference::ImageClassifier;
 use crate::nn::{load_safetensors, save_safetensors, Module};
 
+/// An image classifier for prediction: the pretrained MobileNetV2 (ImageNet classes) or a model
+/// saved by a Learner (safetensors + model.json).
 #[wasm_bindgen(js_name = Model)]
 pub struct JsModel {
     inner: Rc<ImageClassifier>,

@@ -46,7 +46,8 @@ fn count(layer: &str, name: &str, value: f64) -> Result<usize, JsError> {
 
 /// The methods every JS layer class shares, written once: each class only adds its constructor.
 macro_rules! js_layer {
-    ($rust:ident, $js:literal) => {
+    ($rust:ident, $js:literal, $doc:literal) => {
+        #[doc = $doc]
         #[wasm_bindgen(js_name = $js)]
         pub struct $rust {
             module: Rc<dyn Module>,
@@ -54,6 +55,7 @@ macro_rules! js_layer {
 
         #[wasm_bindgen(js_class = $js)]
         impl $rust {
+            /// Applies the layer to `x` (training or evaluation mode as set by `train()`/`eval()`).
             pub fn forward(&self, x: &JsTensor) -> Result<JsTensor, JsError> {
                 self.module.forward(&x.inner).map(JsTensor::from).map_err(js_error)
             }
@@ -100,14 +102,19 @@ macro_rules! js_layer {
     };
 }
 
-js_layer!(JsSequential, "Sequential");
-js_layer!(JsConv2d, "Conv2d");
-js_layer!(JsBatchNorm1d, "BatchNorm1d");
-js_layer!(JsBatchNorm2d, "BatchNorm2d");
-js_layer!(JsLinear, "Linear");
-js_layer!(JsReLU, "ReLU");
-js_layer!(JsReLU6, "ReLU6");
-js_layer!(JsDropout, "Dropout");
+js_layer!(JsSequential, "Sequential", "Layers applied one after another, as PyTorch's `nn.Sequential`.");
+js_layer!(JsConv2d, "Conv2d", "A 2-D convolution over [N, C, H, W] images, as PyTorch's `nn.Conv2d`.");
+js_layer!(JsBatchNorm1d, "BatchNorm1d", "Batch normalisation of [N, C] features, as PyTorch's `nn.BatchNorm1d`.");
+js_layer!(JsBatchNorm2d, "BatchNorm2d", "Batch normalisation of [N, C, H, W] feature maps, as PyTorch's `nn.BatchNorm2d`.");
+js_layer!(JsLinear, "Linear", "A fully connected layer `x @ weightᵀ + bias`, as PyTorch's `nn.Linear`.");
+js_layer!(JsReLU, "ReLU", "`max(x, 0)` elementwise, as PyTorch's `nn.ReLU`.");
+js_layer!(JsReLU6, "ReLU6", "`min(max(x, 0), 6)` elementwise, as PyTorch's `nn.ReLU6` (MobileNetV2's activation).");
+js_layer!(
+    JsDropout,
+    "Dropout",
+    "Zeroes each value with probability p in training (scaling the rest by 1/(1-p)), as
+PyTorch's `nn.Dropout`."
+);
 
 #[wasm_bindgen(js_class = "Sequential")]
 impl JsSequential {
@@ -190,6 +197,7 @@ impl JsLinear {
 
 #[wasm_bindgen(js_class = "ReLU")]
 impl JsReLU {
+    /// `new ReLU()`.
     #[wasm_bindgen(constructor)]
     pub fn new() -> JsReLU {
         JsReLU { module: Rc::new(Stateless::Relu) }
@@ -198,6 +206,7 @@ impl JsReLU {
 
 #[wasm_bindgen(js_class = "ReLU6")]
 impl JsReLU6 {
+    /// `new ReLU6()`.
     #[wasm_bindgen(constructor)]
     pub fn new() -> JsReLU6 {
         JsReLU6 { module: Rc::new(Stateless::Relu6) }

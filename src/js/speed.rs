@@ -12,6 +12,8 @@ use super::current;
 use super::interop::{bad_input, js_error};
 use crate::learner::speed::SpeedTest;
 
+/// Times training steps, inference and matrix products on the current backend (the bench page's
+/// measurements): images/s and GFLOP/s.
 #[wasm_bindgen(js_name = SpeedTest)]
 pub struct JsSpeedTest {
     inner: Rc<RefCell<SpeedTest>>,

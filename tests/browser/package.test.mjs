@@ -46,6 +46,31 @@ function serve(root) {
   return new Promise((ready) => server.listen(0, '127.0.0.1', () => ready(server)));
 }
 
+/**
+ * The exports of a .d.ts (classes, functions, types, and each class's members) that have no
+ * doc comment right above them. Left out: wasm-bindgen's own members (free, dispose, private
+ * constructors), its init types after `InitInput`, and what wasm-bindgen-rayon exports for its
+ * workers in the threaded builds (initThreadPool, wbg_rayon_*), which kiln's initThreads wraps.
+ */
+function undocumented(declarations) {
+  const lines = declarations.split('\n');
+  const end = lines.findIndex((line) => line.startsWith('export type InitInput'));
+  let inRayonClass = false;
+  return lines.slice(0, end === -1 ? undefined : end).flatMap((line, i, all) => {
+    if (line.startsWith('export ')) inRayonClass = /^export class wbg_rayon_/.test(line);
+    const exported = /^export (class|function|type|interface|enum) /.test(line) || /^ {4}(static |readonly )?[\w$]+[(:?]/.test(line);
+    const generated = /^ {4}(free\(|\[Symbol|private constructor)/.test(line)
+      || inRayonClass || /^export function (initThreadPool|wbg_rayon_)/.test(line);
+    return exported && !generated && !/\*\/\s*$/.test(all[i - 1] ?? '') ? [`${i + 1}: ${line.trim()}`] : [];
+  });
+}
+
+test('every export of the package has a doc comment in its type declarations', () => {
+  for (const file of ['pkg/kiln.d.ts', 'pkg/threads/kiln.d.ts', 'npm/kiln-loader.d.ts']) {
+    assert.deepEqual(undocumented(readFileSync(join(repo, file), 'utf8')), [], `undocumented exports in ${file}`);
+  }
+});
+
 test('npm pack, installed in a scratch project: Node, a plain module script, a Web Worker and an esbuild bundle', LONG, async () => {
   const tarball = execFileSync('node', [join(repo, 'scripts/package.mjs')], { encoding: 'utf8' }).trim();
   const project = mkdtempSync(join(tmpdir(), 'kiln-package-'));
