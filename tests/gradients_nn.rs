@@ -139,6 +139,15 @@ fn batch_norm_then_relu6_in_one_kernel() {
                 |t| t[0].batch_norm(&t[1], &t[2], &t[3], &t[4], true, relu6),
                 |x| r::map(&batch_norm_train_reference(x), |z| z.clamp(0.0, 6.0)),
             );
+            // Evaluation mode: the running statistics (here the fresh ones: mean 0, var 1).
+            let eps = relu6.eps as f64;
+            check(
+                d,
+                &format!("batch_norm + relu6 eval {shape:?}"),
+                &inputs,
+                |t| t[0].batch_norm(&t[1], &t[2], &t[3], &t[4], false, relu6),
+                |x| r::map(&r::normalize(&x[0], &x[3].data, &x[4].data, &x[1], &x[2], eps), |z| z.clamp(0.0, 6.0)),
+            );
         }
     });
 }

@@ -76,6 +76,17 @@ pub fn batch_norm_backward(inputs: &[&[f32]], relu6: bool, [d_weight, d_bias]: [
     }
 }
 
+/// Evaluation mode (`NormKernel::Evaluate`): inputs [x, scale, shift]; y = x scale + shift per
+/// channel, then relu6 when asked.
+pub fn batch_norm_eval(inputs: &[&[f32]], relu6: bool, y: &mut [f32], dims: Dims) {
+    let (x, scale, shift) = (inputs[0], inputs[1], inputs[2]);
+    per_channel(Some(y), dims, |c, y_rows| {
+        for (out, row) in y_rows.iter_mut().zip(channel_rows(x, dims, c)) {
+            out.iter_mut().zip(row).for_each(|(o, &v)| *o = activate(relu6, v * scale[c] + shift[c]));
+        }
+    });
+}
+
 /// min(max(z, 0), 6) under relu6 (NaN stays NaN, as `unary_clamp`), else z.
 fn activate(relu6: bool, z: f32) -> f32 {
     match relu6 {

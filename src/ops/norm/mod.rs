@@ -1,5 +1,5 @@
-//! Batch normalisation (training mode one fused primitive, evaluation composed) and dropout.
-//! Kernels: shaders/norm.wgsl; the fast CPU path is in cpu.rs.
+//! Batch normalisation (each mode one fused primitive) and dropout.
+//! Kernels: shaders/norm.wgsl (training) and shaders/norm_eval.wgsl; the fast CPU path is in cpu.rs.
 
 mod cpu;
 #[cfg(all(test, not(target_family = "wasm")))]
@@ -9,7 +9,7 @@ pub(crate) mod tests;
 
 use std::rc::Rc;
 
-use crate::autograd::{record, Derivative};
+use crate::autograd::{record, wanted, Derivative};
 use crate::backend::{linear_groups, Kernel, Shader, Storage};
 use crate::error::{Error, Result};
 use crate::ops::reduce::threads_per_output;
@@ -18,6 +18,7 @@ use crate::shape::show;
 use crate::tensor::Tensor;
 
 pub static SHADER: Shader = Shader { name: "norm", source: include_str!("../../../shaders/norm.wgsl") };
+pub static EVAL_SHADER: Shader = Shader { name: "norm_eval", source: include_str!("../../../shaders/norm_eval.wgsl") };
 
 crate::params_struct! {
     /// x viewed as [batch, channels, len]; eps and momentum only forward; relu6 1 or 0; `group`
@@ -47,6 +48,10 @@ pub enum NormKernel {
     /// (each x also moves its channel's mean and variance: the two sums in d x). After relu6, g
     /// first becomes d loss / d z: g where 0 < z < 6 (z recomputed from x and saved), else 0.
     Backward { batch: usize, channels: usize, len: usize, input_grad: bool, relu6: bool },
+    /// Evaluation mode, the running statistics folded into one scale and shift per channel:
+    /// inputs [x, scale [C], shift [C]]; output y = x scale + shift (relu6: min(max(., 0), 6)).
+    /// One pass over x where a multiply, an add and a clamp took three (and allocated three).
+    Evaluate { batch: usize, channels: usize, len: usize, relu6: bool },
 }
 
 impl Kernel for NormKernel {
@@ -55,16 +60,20 @@ impl Kernel for NormKernel {
             NormKernel::Forward { .. } => "batch_norm",
             NormKernel::Backward { input_grad: true, .. } => "batch_norm_backward",
             NormKernel::Backward { input_grad: false, .. } => "batch_norm_backward_params",
+            NormKernel::Evaluate { .. } => "batch_norm_eval",
         }
     }
 
     fn shader(&self) -> &'static Shader {
-        &SHADER
+        match self {
+            NormKernel::Evaluate { .. } => &EVAL_SHADER,
+            _ => &SHADER,
+        }
     }
 
     fn params(&self) -> Vec<u8> {
-        let (NormKernel::Forward { batch, channels, len, .. } | NormKernel::Backward { batch, channels, len, .. }) = *self;
-        let (NormKernel::Forward { relu6, .. } | NormKernel::Backward { relu6, .. }) = *self;
+        let [batch, channels, len] = self.dims();
+        let (NormKernel::Forward { relu6, .. } | NormKernel::Backward { relu6, .. } | NormKernel::Evaluate { relu6, .. }) = *self;
         let (eps, momentum) = if let NormKernel::Forward { eps, momentum, .. } = *self { (eps, momentum) } else { (0.0, 0.0) };
         let group = self.threads_per_channel() as u32;
         let (batch, channels, len, relu6) = (batch as u32, channels as u32, len as u32, relu6 as u32);
@@ -72,8 +81,11 @@ impl Kernel for NormKernel {
     }
 
     fn workgroups(&self) -> [u32; 3] {
-        let (NormKernel::Forward { channels, .. } | NormKernel::Backward { channels, .. }) = *self;
-        linear_groups(channels * self.threads_per_channel())
+        let [batch, channels, len] = self.dims();
+        match self {
+            NormKernel::Evaluate { .. } => linear_groups(batch * channels * len), // a thread per element
+            _ => linear_groups(channels * self.threads_per_channel()),
+        }
     }
 
     fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
@@ -92,16 +104,25 @@ impl Kernel for NormKernel {
                 };
                 cpu::batch_norm_backward(inputs, relu6, [d_weight, d_bias], dx, [batch, channels, len])
             }
+            NormKernel::Evaluate { relu6, .. } => cpu::batch_norm_eval(inputs, relu6, outputs[0], self.dims()),
         }
     }
 }
 
 impl NormKernel {
+    /// [N, C, L]: the view of x every variant works on.
+    fn dims(&self) -> [usize; 3] {
+        let (NormKernel::Forward { batch, channels, len, .. }
+        | NormKernel::Backward { batch, channels, len, .. }
+        | NormKernel::Evaluate { batch, channels, len, .. }) = *self;
+        [batch, channels, len]
+    }
+
     /// Threads sharing one channel's M = N L values, as a reduction's threads share an output:
     /// one with a serial loop and no barrier when M is small or the channels alone fill the
     /// device, up to a workgroup combining partial sums in a barrier tree when M is large.
     fn threads_per_channel(&self) -> usize {
-        let (NormKernel::Forward { batch, channels, len, .. } | NormKernel::Backward { batch, channels, len, .. }) = *self;
+        let [batch, channels, len] = self.dims();
         threads_per_output(channels, batch * len)
     }
 }
@@ -127,6 +148,34 @@ impl Derivative for BatchNorm {
         let BatchNorm { x, weight, bias, saved, relu6 } = self;
         let (d_weight, d_bias, dx) = x.batch_norm_backward(g, saved, x.requires_grad(), *relu6)?;
         Ok(vec![dx, weight.requires_grad().then_some(d_weight), bias.requires_grad().then_some(d_bias)])
+    }
+}
+
+/// Evaluation-mode y = x scale + shift per channel (then relu6), x viewed as [N, C, L].
+struct BatchNormEval {
+    x: Tensor,
+    scale: Tensor,
+    shift: Tensor,
+    relu6: bool,
+}
+
+impl Derivative for BatchNormEval {
+    fn inputs(&self) -> Vec<&Tensor> {
+        vec![&self.x, &self.scale, &self.shift]
+    }
+
+    fn backward(&self, y: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        let BatchNormEval { x, scale, shift, relu6 } = self;
+        let channels = scale.numel();
+        // Through relu6 first: y = clamp(z, 0, 6) lies strictly inside (0, 6) exactly where z
+        // does, so y marks where d y / d z = 1.
+        let g = if *relu6 { y.clamp_backward(0.0, 6.0, g)? } else { g.clone() };
+        let per_channel_sum = |t: Tensor| t.sum_to_shape(&[1, channels, 1])?.reshape(&[channels]);
+        Ok(vec![
+            wanted(x, || g.mul(&scale.reshape(&[1, channels, 1])?))?, // d y / d x = scale[c]
+            wanted(scale, || per_channel_sum(g.mul(x)?))?,            // d y / d scale[c] = x
+            wanted(shift, || per_channel_sum(g.clone()))?,            // d y / d shift[c] = 1
+        ])
     }
 }
 
@@ -178,15 +227,15 @@ impl Tensor {
         let spatial = if s.len() == 4 { s[2] * s[3] } else { 1 };
         let count = s[0] * spatial;
         if !training {
-            // y = x * scale + shift with scale = weight / sqrt(running_var + eps) and
-            // shift = bias - running_mean * scale: two passes over x instead of four. Viewed as
-            // [N, C, L] so one broadcast shape [1, C, 1] serves both layouts.
-            let per_channel = |t: &Tensor| t.reshape(&[1, channels, 1]);
+            // y = x scale + shift with scale = weight / sqrt(running_var + eps) and
+            // shift = bias - running_mean scale (C numbers each), then one pass over x, viewed
+            // as [N, C, L] so that one kernel serves both layouts.
             let scale = weight.mul(&running_var.add_scalar(config.eps)?.pow(-0.5)?)?;
             let shift = bias.sub(&running_mean.mul(&scale)?)?;
             let x = self.reshape(&[s[0], channels, spatial])?;
-            let y = x.mul(&per_channel(&scale)?)?.add(&per_channel(&shift)?)?.reshape(s)?;
-            return if config.relu6 { y.relu6() } else { Ok(y) };
+            let kernel = NormKernel::Evaluate { batch: s[0], channels, len: spatial, relu6: config.relu6 };
+            let op = record(BatchNormEval { x: x.clone(), scale: scale.clone(), shift: shift.clone(), relu6: config.relu6 });
+            return x.run_kernel(&kernel, &[&x, &scale, &shift], x.shape().to_vec(), op)?.reshape(s);
         }
         if count < 2 {
             return Err(Error::new("batch_norm", format!("training needs more than one value per channel, got input {}", show(s))));

@@ -1,6 +1,6 @@
-//! Training-mode batch norm, forward and backward, against its definition in f64, on the CPU
-//! (serial and per-channel threads) and the GPU, with more values per channel than a workgroup
-//! has threads.
+//! Batch norm's kernels against its definition in f64, on the CPU (serial and per-channel
+//! threads) and the GPU: training mode forward and backward, with more values per channel than a
+//! workgroup has threads, and evaluation mode.
 
 use super::reference::{self, Norm};
 use super::NormKernel;
@@ -36,6 +36,15 @@ pub fn cases() -> Vec<Case> {
             let kernel = NormKernel::Backward { batch: n, channels: c, len: l, input_grad, relu6 };
             cases.push(Case::new(kernel, vec![x.clone(), g.clone(), saved.clone()], expected, 1e-4));
         }
+        // Evaluation: y = x scale + shift per channel (the same weight and bias as scale and shift).
+        let eval: Vec<f32> = (0..n * c * l)
+            .map(|i| {
+                let z = x[i] as f64 * weight[(i / l) % c] as f64 + bias[(i / l) % c] as f64;
+                (if relu6 { z.clamp(0.0, 6.0) } else { z }) as f32
+            })
+            .collect();
+        let kernel = NormKernel::Evaluate { batch: n, channels: c, len: l, relu6 };
+        cases.push(Case::new(kernel, vec![x.clone(), weight.clone(), bias.clone()], vec![eval], 1e-5));
     }
     cases
 }
