@@ -5,10 +5,10 @@
 // root (so `import ... from './pkg/kiln.js'` and relative URLs resolve as on the site) and
 // imported by a fresh, cross-origin isolated page. So a snippet sees the variables of the
 // snippets above it in the same document, and every document starts from a new page.
-// A line `console.log(value); // → expected` is a check: `expected` is read as a JavaScript value
-// (numbers match to the digits written: 0.25 means 0.245 to 0.255) or, when it is not one, as
-// the text printed (a text ending in … matches any text it begins). A failure names the file,
-// the snippet and the line.
+// A line `console.log(value); // → expected` is a check (the comment may also stand alone on the
+// next line, for long values): `expected` is read as a JavaScript value (numbers match to the
+// digits written: 0.25 means 0.245 to 0.255) or, when it is not one, as the text printed (a text
+// ending in … matches any text it begins). A failure names the file, the snippet and the line.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -45,14 +45,15 @@ function moduleOf(file, snippets) {
     lines.push(`__docs.snippet = ${s + 1};`);
     owners.push(null);
     code.split('\n').forEach((text, j) => {
-      const at = text.indexOf(ARROW);
-      if (at >= 0) {
-        assert.ok(text.includes('console.log('), `${file}:${line + j}: a ${ARROW} comment belongs after a console.log(...) on its line`);
-        checks.push({ snippet: s + 1, line: line + j, expected: text.slice(at + ARROW.length).trim() });
-        text = text.replace('console.log(', `__docs.show(${checks.length - 1}, `);
-      }
       lines.push(text);
       owners.push({ snippet: s + 1, line: line + j });
+      const at = text.indexOf(ARROW);
+      if (at < 0) return;
+      // The comment ends the console.log's line, or stands alone on the next one (for long values).
+      const k = text.trimStart().startsWith(ARROW) ? lines.length - 2 : lines.length - 1;
+      assert.ok(owners[k] && lines[k].includes('console.log('), `${file}:${line + j}: a ${ARROW} comment belongs after a console.log(...), on its line or the next`);
+      checks.push({ snippet: s + 1, line: owners[k].line, expected: text.slice(at + ARROW.length).trim() });
+      lines[k] = lines[k].replace('console.log(', `__docs.show(${checks.length - 1}, `);
     });
   });
   return { source: lines.join('\n'), owners, checks };
@@ -182,3 +183,41 @@ for (const file of documents) {
     assert.deepEqual(site.pageErrors.map(String), [], 'no errors in the page');
   });
 }
+
+test('docs.html renders every topic from docs/, navigates between them, and asks for nothing elsewhere', async () => {
+  const { page, origin } = site;
+  await page.goto(`${origin}/docs.html`);
+  const nav = page.getByRole('navigation', { name: 'Documentation topics' });
+  const topics = nav.locator('ol > li > a');
+  await topics.first().waitFor();
+  const titles = await topics.allTextContents();
+  assert.equal(titles.length, documents.length - 1, 'one entry per topic');
+  await page.getByRole('heading', { level: 1, name: "kiln's documentation" }).waitFor();
+
+  // Each topic, from the nav: its own title, its sections listed under it, code blocks rendered.
+  for (const title of titles) {
+    await nav.getByRole('link', { name: title, exact: true }).click();
+    await page.locator('main h1').filter({ hasText: title }).waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0, `${title}: no error`);
+    assert.ok(await page.locator('main pre code').count() > 0, `${title}: its snippets are shown`);
+    assert.equal(await nav.locator('[aria-current="page"]').textContent(), title);
+    assert.ok(await nav.locator('ul a').count() > 0, `${title}: its sections are listed`);
+  }
+
+  // A link in the overview, a section link, then Back.
+  await page.goto(`${origin}/docs.html`);
+  await page.locator('main').getByRole('link', { name: 'The Learner' }).click();
+  await page.locator('main h1').filter({ hasText: 'The Learner' }).waitFor();
+  assert.match(page.url(), /docs\.html\?topic=learner$/);
+  await nav.getByRole('link', { name: 'Unfreezing and discriminative learning rates' }).click();
+  assert.match(page.url(), /\?topic=learner#unfreezing-and-discriminative-learning-rates$/);
+  await page.screenshot({ path: join(outputDir, 'docs-learner.png') });
+  await page.goBack();
+  await page.goBack();
+  await page.locator('main h1').filter({ hasText: "kiln's documentation" }).waitFor();
+
+  await page.goto(`${origin}/docs.html?topic=errors`);
+  await page.getByRole('table').waitFor();
+  await page.screenshot({ path: join(outputDir, 'docs-errors.png'), fullPage: true });
+  checkClean(site);
+});
