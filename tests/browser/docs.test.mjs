@@ -3,8 +3,9 @@
 //
 // How a document runs: its snippets, in order, are joined into one ES module, served at the site
 // root (so `import ... from './pkg/kiln.js'` and relative URLs resolve as on the site) and
-// imported by a fresh, cross-origin isolated page. So a snippet sees the variables of the
-// snippets above it in the same document, and every document starts from a new page.
+// imported by a fresh page with the site's headers (cross-origin isolated, under its
+// Content-Security-Policy). So a snippet sees the variables of the snippets above it in the same
+// document, and every document starts from a new page.
 // A line `console.log(value); // → expected` is a check (the comment may also stand alone on the
 // next line, for long values): `expected` is read as a JavaScript value (numbers match to the
 // digits written: 0.25 means 0.245 to 0.255) or, when it is not one, as the text printed (a text
@@ -128,15 +129,19 @@ function checkPrinted(file, checks, shown) {
 let site;
 before(async () => {
   site = await openSite();
-  // The runner page and each document's module, at the site root, served by the test itself.
-  const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+  // The runner page and each document's module, at the site root, served by the test itself
+  // with the headers the site's own pages get: isolation, and the Content-Security-Policy the
+  // snippets must keep to (close() fails on any violation they report).
+  const siteHeaders = (await fetch(`${site.origin}/docs.html`)).headers;
+  const headers = Object.fromEntries(['Cross-Origin-Opener-Policy', 'Cross-Origin-Embedder-Policy', 'Content-Security-Policy']
+    .map((name) => [name, siteHeaders.get(name)]));
   site.modules = new Map();
   await site.page.context().route(`${site.origin}/docs-run*`, (route) => {
     const path = new URL(route.request().url()).pathname;
     const body = path === '/docs-runner.html' ? '<!doctype html><meta charset="utf-8"><title>docs runner</title>' : site.modules.get(path);
     if (body === undefined) return route.fulfill({ status: 404, body: 'not found' });
     const contentType = path.endsWith('.html') ? 'text/html; charset=utf-8' : 'text/javascript; charset=utf-8';
-    return route.fulfill({ status: 200, contentType, headers: isolation, body });
+    return route.fulfill({ status: 200, contentType, headers, body });
   });
 });
 after(() => site.close());
