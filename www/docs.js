@@ -59,6 +59,23 @@ function showNav(current, sections) {
   document.querySelector('.docs-home').toggleAttribute('aria-current', current === '');
 }
 
+/** A "Copy" button on a code block, which puts its code on the clipboard. */
+function addCopyButton(pre) {
+  const box = Object.assign(document.createElement('div'), { className: 'code' });
+  const button = Object.assign(document.createElement('button'), { type: 'button', className: 'copy', textContent: 'Copy' });
+  button.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(pre.textContent);
+      button.textContent = 'Copied';
+    } catch {
+      button.textContent = 'Copy failed';
+    }
+    setTimeout(() => { button.textContent = 'Copy'; }, 2000);
+  });
+  pre.replaceWith(box);
+  box.append(pre, button);
+}
+
 /** Shows the topic the address names (the overview for none or an unknown one). */
 async function show() {
   const params = new URLSearchParams(location.search);
@@ -70,6 +87,7 @@ async function show() {
     notice.setAttribute('role', 'alert');
     article.replaceChildren(notice);
   }
+  article.querySelectorAll('pre').forEach(addCopyButton);
   const headings = [...article.querySelectorAll('h2, h3')];
   headings.forEach((h) => { h.id = slug(h.textContent); });
   document.title = `kiln · ${topic ? topic.title : 'Documentation'}`;

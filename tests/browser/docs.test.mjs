@@ -221,6 +221,14 @@ test('docs.html renders every topic from docs/, navigates between them, and asks
   await page.goBack();
   await page.locator('main h1').filter({ hasText: "kiln's documentation" }).waitFor();
 
+  // A code block's Copy button puts its code on the clipboard.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
+  await page.goto(`${origin}/docs.html?topic=tensors-and-autograd`);
+  await page.getByRole('button', { name: 'Copy' }).first().click();
+  await page.getByRole('button', { name: 'Copied' }).waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(copied, `${snippetsOf(readFileSync(join(docsDir, 'tensors-and-autograd.md'), 'utf8'))[0].code}\n`);
+
   await page.goto(`${origin}/docs.html?topic=errors`);
   await page.getByRole('table').waitFor();
   await page.screenshot({ path: join(outputDir, 'docs-errors.png'), fullPage: true });
