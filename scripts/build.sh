@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds what the site needs: kiln's WebAssembly builds with their JS glue (wasm-bindgen --target
-# web, with weak references so JS garbage collection frees tensors), the charting library in
-# www/vendor/, the service worker that gives static hosts cross-origin isolation, and dist/ (the
-# site alone, to publish: scripts/dist.mjs).
+# web, with weak references so JS garbage collection frees tensors), the charting library and the
+# docs page's Markdown renderer in www/vendor/, the service worker that gives static hosts
+# cross-origin isolation, and dist/ (the site alone, to publish: scripts/dist.mjs).
 #
 # Three builds; the page loads the fastest one the browser can run (www/kiln-loader.js):
 #   pkg/               one thread, SIMD128: every browser with WebAssembly SIMD (and wasm-bindgen-test)
@@ -74,6 +74,8 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 
 mkdir -p www/vendor
 cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css www/vendor/
+# marked without its source-map comment: the map is not copied, so nothing would answer it.
+sed '/^\/\/# sourceMappingURL=/d' node_modules/marked/lib/marked.esm.js > www/vendor/marked.esm.js
 # A service worker's scope is its own folder and below: it must sit beside index.html.
 cp node_modules/coi-serviceworker/coi-serviceworker.min.js coi-serviceworker.js
 

@@ -1,7 +1,7 @@
 // A small static file server for the site (the project root), on 127.0.0.1 only.
 // Used by `scripts/serve.sh` and by the browser tests. Usage: node scripts/serve.mjs [port]
 //
-// It serves only what the site needs (the pages, www/, pkg/, the service worker, TensorFlow.js
+// It serves only what the site needs (the pages, www/, pkg/, docs/, the service worker, TensorFlow.js
 // for the bench page; tests/browser/ and tests/fixtures/ only to the tests), never a path outside
 // the checkout however it is encoded, answers a malformed URL with 400, and sends a
 // Content-Security-Policy under which the page and its workers run with no violations; browsers
@@ -25,11 +25,12 @@ export const CONTENT_TYPES = {
   '.ts': 'text/plain; charset=utf-8',
   '.webp': 'image/webp',
   '.webmanifest': 'application/manifest+json',
+  '.md': 'text/markdown; charset=utf-8',
 };
 
 /** What the site is made of: these files, and everything under these folders. */
-const SITE_FILES = ['/', '/index.html', '/sgd.html', '/bench.html', '/coi-serviceworker.js'];
-const SITE_FOLDERS = ['/www/', '/pkg/', '/node_modules/@tensorflow/'];
+const SITE_FILES = ['/', '/index.html', '/sgd.html', '/docs.html', '/bench.html', '/coi-serviceworker.js'];
+const SITE_FOLDERS = ['/www/', '/pkg/', '/docs/', '/node_modules/@tensorflow/'];
 /** What the browser tests also load. */
 const TEST_FOLDERS = ['/tests/browser/', '/tests/fixtures/'];
 

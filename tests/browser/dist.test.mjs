@@ -1,6 +1,6 @@
 // The published site (dist/, written by scripts/build.sh) as a teacher hosts it: a plain static
 // server with no special headers, under a sub-path. After one visit the service worker has every
-// file: with the server gone, the page opens again, with threads, and trains.
+// file: with the server gone, the page opens again, with threads, and trains, and the docs open.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -32,7 +32,7 @@ function staticHost() {
 }
 
 
-test('dist/ from a sub-path of a plain static host: isolated by its service worker, then offline it reloads and trains', async () => {
+test('dist/ from a sub-path of a plain static host: isolated by its service worker, then offline it reloads, trains and shows the docs', async () => {
   const { server, requests } = await staticHost();
   const { context } = await launchBrowser();
   const page = context.pages()[0] ?? (await context.newPage());
@@ -59,6 +59,10 @@ test('dist/ from a sub-path of a plain static host: isolated by its service work
     assert.match(await status(page, 'Backend in use').textContent(), /CPU, \d+ threads?/);
     assert.equal(await page.getByRole('table', { name: 'Results per epoch' }).locator('tbody tr').count(), 1);
     await page.screenshot({ path: join(outputDir, 'dist-offline-trained.png'), fullPage: true });
+    // The docs page too, from the service worker's cache.
+    await page.goto(`${url}docs.html?topic=backends`);
+    await page.locator('main h1').filter({ hasText: 'Choosing a backend' }).waitFor();
+    assert.equal(requests.length, seen, 'the docs came from the cache, not the host');
     assert.deepEqual(errors, [], 'no errors in the page');
   } finally {
     await context.close();

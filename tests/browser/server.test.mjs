@@ -79,14 +79,15 @@ test('a malformed URL gets 400 and the server keeps serving', async () => {
   }
 });
 
-test('the site itself is served: pages, scripts, kiln, weights, sample photos', async () => {
+test('the site itself is served: pages, scripts, kiln, weights, sample photos, docs', async () => {
   const server = await startServer(0);
   const port = server.address().port;
   try {
-    for (const path of ['/', '/index.html', '/sgd.html', '/bench.html', '/www/lesson2.js', '/pkg/kiln.js', '/pkg/kiln_bg.wasm', '/www/sample/index.json']) {
+    for (const path of ['/', '/index.html', '/sgd.html', '/bench.html', '/docs.html', '/docs/learner.md', '/www/lesson2.js', '/pkg/kiln.js', '/pkg/kiln_bg.wasm', '/www/sample/index.json']) {
       assert.equal((await get(port, path))[0], 200, path);
     }
     assert.equal((await get(port, '/pkg/kiln_bg.wasm'))[2]['content-type'], 'application/wasm');
+    assert.equal((await get(port, '/docs/learner.md'))[2]['content-type'], 'text/markdown; charset=utf-8');
   } finally {
     await new Promise((done) => server.close(done));
   }
