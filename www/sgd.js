@@ -12,7 +12,7 @@ const $ = (id) => document.getElementById(id);
 const lesson = { x0: [], y: [], a: [...START_A], losses: [], step: 0, running: false, done: false, backend: null };
 window.lesson = lesson;
 
-let data = null; // { x, y } tensors on the current backend
+let data = null; // makeLineData's: the tensors on the current backend and the numbers plotted
 let plot = null;
 let stopRequested = false;
 
