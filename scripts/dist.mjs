@@ -2,7 +2,9 @@
 // https://host/course/kiln/ as well as a domain's root). Run by scripts/build.sh after the builds.
 //
 //   dist/index.html, sgd.html       the lesson pages (every URL in them is relative)
+//   dist/widget.html                one lesson widget alone, for an iframe (www/widgets/)
 //   dist/www/                       their scripts, styles, charting library, weights, sample photos
+//   dist/examples/web/              the copyable pages that embed the widgets
 //   dist/pkg/                       the three WebAssembly builds (the page picks one at start-up)
 //   dist/manifest.webmanifest       makes the site installable as an app
 //   dist/sw.js                      the service worker (www/site-worker.js with the list of files
@@ -19,8 +21,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
-const PAGES = ['index.html', 'sgd.html'];
-const FOLDERS = ['www', 'pkg'];
+const PAGES = ['index.html', 'sgd.html', 'widget.html'];
+const FOLDERS = ['www', 'pkg', 'examples/web'];
 /** Under those folders, what the site does not load: the bench page's scripts, type declarations, build stamps. */
 const LEFT_OUT = [/^www\/bench/, /^www\/site-worker\.js$/, /\.d\.ts$/, /\/\.[^/]*$/, /^pkg\/(.*\/)?package\.json$/, /\.gitignore$/];
 /** dist's pages register sw.js, which does what the header-only coi-serviceworker.js does and more. */
