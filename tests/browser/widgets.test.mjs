@@ -152,7 +152,9 @@ test('the classifier trains on sample photos from its page, then classifies a ph
   await page.getByLabel('Classify a photo').setInputFiles(new URL('../../www/sample/tools/wrench1.webp', import.meta.url).pathname);
   const said = await waitForStatus(page, 'Prediction', /^wrench1\.webp: (fishes|tools) \(\d+\.\d%\)$/, 60_000);
   assert.equal(await page.getByRole('list', { name: 'Class probabilities' }).getByRole('listitem').count(), 2);
-  console.log(`${trained} / ${said}`);
+  await page.getByLabel('Classify a photo').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a photo') });
+  await page.locator('kiln-classifier').getByRole('alert').filter({ hasText: /^The photo could not be classified: notes\.txt/ }).waitFor({ timeout: 30_000 });
+  console.log(`${trained} / ${said} / ${await page.locator('kiln-classifier').getByRole('alert').textContent()}`);
   await shot(page, 'widget-classifier-sample.png');
 }));
 

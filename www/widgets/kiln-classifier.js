@@ -39,7 +39,7 @@ class KilnClassifier extends KilnWidget {
     this.photoInput.addEventListener('change', () => {
       const [file] = this.photoInput.files;
       this.photoInput.value = '';
-      if (file) this.classify(file, file.name);
+      if (file) this.classify(file, file.name).catch((error) => this.showProblem(`The photo could not be classified: ${plainMessageOf(error)}`));
     });
     this.liveButton = button('Classify from the camera', () => (this.live ? this.stopLive() : this.startLive()), { className: 'secondary' });
     this.preview = el('img', { className: 'preview', alt: '' });
