@@ -34,7 +34,7 @@ export function syntheticCurve({ start, end, numIt, noise, seed }) {
   for (let i = 0; i < numIt; i++) {
     const lr = start * (end / start) ** (i / (numIt - 1));
     const x = Math.log10(lr);
-    const clean = 0.45 + 1.95 / (1 + Math.exp(3 * (x + 4.8))) + 0.3 * Math.exp(2.5 * (x + 1.5));
+    const clean = 0.45 + 1.95 / (1 + Math.exp(3 * (x + 4.8))) + 0.15 * Math.exp(2 * (x + 1.5));
     const raw = clean * (1 + noise * (2 * next() - 1));
     average = 0.98 * average + 0.02 * raw;
     lrs.push(lr);
