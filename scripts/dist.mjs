@@ -3,7 +3,9 @@
 //
 //   dist/index.html, sgd.html       the lesson pages (every URL in them is relative)
 //   dist/docs.html, dist/docs/      the documentation page and the Markdown it renders
+//   dist/widget.html                one lesson widget alone, for an iframe (www/widgets/)
 //   dist/www/                       their scripts, styles, charting library, weights, sample photos
+//   dist/examples/web/              the copyable pages that embed the widgets
 //   dist/pkg/                       the three WebAssembly builds (the page picks one at start-up)
 //   dist/manifest.webmanifest       makes the site installable as an app
 //   dist/sw.js                      the service worker (www/site-worker.js with the list of files
@@ -20,8 +22,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
-const PAGES = ['index.html', 'sgd.html', 'docs.html'];
-const FOLDERS = ['www', 'pkg', 'docs'];
+const PAGES = ['index.html', 'sgd.html', 'docs.html', 'widget.html'];
+const FOLDERS = ['www', 'pkg', 'docs', 'examples/web'];
 /** Under those folders, what the site does not load: the bench page's scripts, type declarations, build stamps. */
 const LEFT_OUT = [/^www\/bench/, /^www\/site-worker\.js$/, /\.d\.ts$/, /\/\.[^/]*$/, /^pkg\/(.*\/)?package\.json$/, /\.gitignore$/];
 /** dist's pages register sw.js, which does what the header-only coi-serviceworker.js does and more. */

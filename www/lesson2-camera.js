@@ -6,11 +6,11 @@ import { Op } from './learner-protocol.js';
 import { $, el, say, showAlert } from './lesson2-ui.js';
 import { loadFiles } from './lesson2-data.js';
 import { showPrediction } from './lesson2-use.js';
+import { Camera, frame, goodClassName } from './camera.js';
 
 /** Between two live predictions: the worker is never asked for more than one at a time anyway. */
 const LIVE_PAUSE_MS = 250;
 
-let stream = null;
 /** The photos taken, by class name, in the order the classes were started. */
 const taken = new Map();
 let live = false;
@@ -23,42 +23,12 @@ export function setupCamera(app) {
   $('camera-live').addEventListener('click', () => (live ? stopLive() : startLive(app)));
 }
 
-/** Why the camera could not be had, in words a person can act on. */
-function cameraProblem(error) {
-  switch (error?.name) {
-    case 'NotAllowedError':
-    case 'SecurityError':
-      return "the camera was refused. Allow it for this page in the browser's site settings (the camera icon in the address bar), then try again";
-    case 'NotFoundError':
-    case 'OverconstrainedError':
-      return 'no camera was found. Connect one, or use photos from a folder';
-    case 'NotReadableError':
-    case 'AbortError':
-      return 'the camera could not be started: another program may be using it';
-    default:
-      return error?.message ?? String(error);
-  }
-}
-
-/** The camera's stream, opened once and shown in the data step's preview. */
-async function openCamera() {
-  if (stream) return stream;
-  if (!navigator.mediaDevices?.getUserMedia) {
-    throw new Error('this browser gives this page no camera (cameras need https or localhost, and a browser that offers them)');
-  }
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
-  } catch (error) {
-    throw new Error(cameraProblem(error));
-  }
-  for (const video of [$('camera-video'), $('live-video')]) video.srcObject = stream;
-  await $('camera-video').play().catch(() => {}); // autoplay may wait for the element to be shown
-  return stream;
-}
+/** The camera, shown in the data step's preview and in step 6's live view. */
+const camera = new Camera([$('camera-video'), $('live-video')]);
 
 async function startPreview() {
   try {
-    await openCamera();
+    await camera.open();
   } catch (error) {
     showAlert(`The camera cannot be used: ${error.message}.`);
     return;
@@ -71,26 +41,17 @@ async function startPreview() {
 
 function stopCamera() {
   stopLive();
-  for (const track of stream?.getTracks() ?? []) track.stop();
-  stream = null;
+  camera.stop();
   $('camera-view').hidden = true;
   $('camera-shoot').disabled = true;
   $('camera-stop').disabled = true;
   say('camera-status', taken.size ? 'The camera is off; the photos taken are kept.' : '');
 }
 
-/** The frame the camera shows now, as a JPEG. */
-async function frame(video) {
-  if (!video.videoWidth) await new Promise((ready) => video.addEventListener('loadeddata', ready, { once: true }));
-  const canvas = new OffscreenCanvas(video.videoWidth, video.videoHeight);
-  canvas.getContext('2d').drawImage(video, 0, 0);
-  return canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
-}
-
 async function takePhoto() {
   const label = $('camera-class').value.trim();
   // The class becomes a folder name in the dataset (and in a saved CSV): no slashes.
-  if (!label || /[/\\]/.test(label)) {
+  if (!goodClassName(label)) {
     showAlert('Type the name of the class these photos show first (without slashes), such as "thumbs up".');
     $('camera-class').focus();
     return;
@@ -127,7 +88,7 @@ function usePhotos(app) {
 async function startLive(app) {
   if (!app.lastModel) say('predict-status', 'The head is not trained yet: train first, or these are guesses.');
   try {
-    await openCamera();
+    await camera.open();
   } catch (error) {
     showAlert(`The camera cannot be used: ${error.message}.`);
     return;

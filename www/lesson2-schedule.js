@@ -2,9 +2,9 @@
 // (SGDR's cycles), and, before Train is pressed, the head's learning rate and the momentum per
 // batch, from kiln's own schedule (the one the training loop follows), drawn with the same chart
 // as during training.
-import uPlot from './vendor/uPlot.esm.js';
 import { Op } from './learner-protocol.js';
-import { $, keepSized, rate, say, widthOf } from './lesson2-ui.js';
+import { $, rate, say } from './lesson2-ui.js';
+import { drawSchedule } from './charts.js';
 import { readFields } from './lesson2-settings.js';
 
 const FIELDS = ['method', 'epochs', 'lr', 'cycles', 'cycle-len', 'cycle-mult'];
@@ -63,31 +63,4 @@ async function preview(app) {
     // Busy training, or a learner being rebuilt: the preview follows with the next change.
     if (ticket === asked) say('plan-caption', `No preview: ${error.message}.`);
   }
-}
-
-/** Whole batches on the x axis: no 1.5 or 2.5 ticks. */
-export const BATCH_AXIS = { label: 'batches', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000] };
-
-/**
- * The chart of a schedule (batches; the head's learning rate and the momentum): `data` is
- * [batches, rates, momenta]. Updates `plot` when there is one; returns the chart.
- */
-export function drawSchedule(plot, container, data) {
-  if (plot) {
-    plot.setData(data);
-    return plot;
-  }
-  const chart = new uPlot({
-    width: widthOf(container),
-    height: 280,
-    scales: { x: { time: false }, mom: { range: [0.8, 1] } },
-    legend: { live: false },
-    axes: [BATCH_AXIS, { label: 'learning rate', values: (u, splits) => splits.map((v) => (v == null ? '' : rate(v))), size: 70 },
-      { scale: 'mom', side: 1, label: 'momentum', grid: { show: false } }],
-    series: [{ label: 'batch' },
-      { label: 'lr (head)', stroke: '#c2410c', width: 2, points: { show: false }, value: (u, v) => (v == null ? '–' : rate(v)) },
-      { label: 'momentum', scale: 'mom', stroke: '#047857', width: 2, points: { show: false } }],
-  }, data, container);
-  keepSized(chart, container, 280);
-  return chart;
 }

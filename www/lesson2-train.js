@@ -7,15 +7,9 @@ import { Op } from './learner-protocol.js';
 import { $, el, clock, keepSized, rate, say, six, showAlert, widthOf } from './lesson2-ui.js';
 import { diagnose } from './lesson2-diagnosis.js';
 import { readFields } from './lesson2-settings.js';
-import { BATCH_AXIS, describePlan, drawSchedule, readPlan } from './lesson2-schedule.js';
+import { describePlan, readPlan } from './lesson2-schedule.js';
+import { BATCH_AXIS, drawFinder as drawFinderChart, drawSchedule } from './charts.js';
 import { plain } from './kiln-text.js';
-
-const SUGGESTIONS = [
-  { key: 'valley', colour: '#c2410c', what: "fastai's default: the middle of the longest downhill stretch" },
-  { key: 'steep', colour: '#1d4ed8', what: 'where the loss falls fastest' },
-  { key: 'minimum', colour: '#047857', what: 'the lowest loss, divided by 10' },
-  { key: 'slide', colour: '#7c3aed', what: 'where the slope stops changing much' },
-];
 
 let lrPlot = null;
 let lossPlot = null;
@@ -88,63 +82,17 @@ function lrProgress(event) {
   $('lr-progress').value = event.iteration + 1;
 }
 
-function drawFinder({ lrs: allLrs, losses: allLosses, suggestions }) {
+function drawFinder(found) {
   $('lr-figure').hidden = false;
-  // fastai's plot_lr_find leaves out the last 5 points (skip_end=5), where the loss shoots up and
-  // would squash the interesting part of the curve.
-  const shownPoints = allLrs.length > 10 ? allLrs.length - 5 : allLrs.length;
-  const lrs = allLrs.slice(0, shownPoints);
-  const losses = allLosses.slice(0, shownPoints);
-  const container = $('lr-plot');
-  // The loss at a suggested rate: the recorded point nearest to it on the log scale.
-  const lossAt = (lr) => losses[lrs.reduce((best, l, i) => (Math.abs(Math.log(l / lr)) < Math.abs(Math.log(lrs[best] / lr)) ? i : best), 0)];
-  const marks = SUGGESTIONS.map((s) => ({ ...s, lr: suggestions[s.key], loss: lossAt(suggestions[s.key]) }));
-  const drawMarks = (u) => {
-    const { ctx } = u;
-    const px = devicePixelRatio;
-    ctx.save();
-    ctx.font = `${14 * px}px system-ui, sans-serif`;
-    marks.forEach((m, i) => {
-      const x = u.valToPos(m.lr, 'x', true);
-      const y = u.valToPos(m.loss, 'y', true);
-      ctx.fillStyle = m.colour;
-      ctx.beginPath();
-      ctx.arc(x, y, 7 * px, 0, 2 * Math.PI);
-      ctx.fill();
-      // Labels alternately above and below the curve, so that neighbours do not overlap.
-      ctx.textAlign = 'center';
-      ctx.fillText(m.key, x, i % 2 ? y + 24 * px : y - 12 * px);
-    });
-    ctx.restore();
-  };
-  lrPlot?.destroy();
-  lrPlot = new uPlot({
-    width: widthOf(container),
-    height: 340,
-    scales: { x: { time: false, distr: 3, log: 10 } },
-    axes: [{ label: 'learning rate (log scale)', splits: decades, values: (u, splits) => splits.map(rate) }, { label: 'loss (smoothed)' }],
-    legend: { show: false },
-    series: [{}, { label: 'loss', stroke: '#1d232b', width: 2, points: { show: false } }],
-    hooks: { draw: [drawMarks] },
-  }, [lrs, losses], container);
-  keepSized(lrPlot, container, 340);
-  lrPlot.over.addEventListener('click', () => {
-    const lr = lrPlot.posToVal(lrPlot.cursor.left, 'x');
-    if (!(lr > 0)) return;
+  const pick = (lr) => {
     $('lr').value = rate(lr);
     say('lr-status', `Learning rate set to ${rate(lr)}, picked on the plot.`);
-  });
-  container.setAttribute('aria-label', `Smoothed loss against learning rate from ${rate(lrs[0])} to ${rate(lrs.at(-1))}; suggestions: ${marks.map((m) => `${m.key} ${rate(m.lr)}`).join(', ')}`);
+  };
+  let marks;
+  ({ plot: lrPlot, marks } = drawFinderChart(lrPlot, $('lr-plot'), found, pick));
   $('suggestions').replaceChildren(...marks.map((m) => el('li', {},
     el('button', { type: 'button', className: 'link', onclick: () => { $('lr').value = rate(m.lr); $('lr').focus(); } }, `Use ${rate(m.lr)}`),
     ' ', el('span', { className: 'swatch', style: `background:${m.colour}` }), el('strong', {}, m.key), `: ${m.what}`)));
-}
-
-/** Axis ticks at the powers of ten only (uPlot's log axis also marks 2, 3, ... 9 of each decade). */
-function decades(u, axis, min, max) {
-  const out = [];
-  for (let e = Math.ceil(Math.log10(min) - 1e-9); e <= Math.floor(Math.log10(max) + 1e-9); e++) out.push(10 ** e);
-  return out;
 }
 
 /** Trains with the settings in the form; the table and plots show this run. */

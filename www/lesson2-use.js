@@ -54,6 +54,19 @@ function predict(app, file) {
 }
 
 /**
+ * The classes, most likely first (`ranked`: {label, p}), and a list item for each: its name, a
+ * bar and its probability (`items`, for a `.probabilities` list). Also the classifier widget's.
+ */
+export function rankedProbabilities(vocab, probabilities) {
+  const ranked = probabilities.map((p, i) => ({ label: vocab[i], p })).sort((a, b) => b.p - a.p);
+  const items = ranked.map(({ label, p }) => el('li', {},
+    el('span', { className: 'label' }, label),
+    el('span', { className: 'bar', ariaHidden: 'true' }, el('span', { style: `width:${(100 * p).toFixed(1)}%` })),
+    el('span', { className: 'value' }, percent(p))));
+  return { ranked, items };
+}
+
+/**
  * Shows `image` (a photo File or Blob) named `name` with its classes, most likely first:
  * `result` is the worker's PREDICT answer. Also what the camera's live classification shows.
  */
@@ -62,11 +75,8 @@ export function showPrediction(app, image, name, result) {
   previewUrl = URL.createObjectURL(image);
   $('predict-image').src = previewUrl;
   $('predict-image').alt = name;
-  const ranked = result.probabilities.map((p, i) => ({ label: app.summary.vocab[i], p })).sort((a, b) => b.p - a.p);
-  $('probabilities').replaceChildren(...ranked.map(({ label, p }) => el('li', {},
-    el('span', { className: 'label' }, label),
-    el('span', { className: 'bar', ariaHidden: 'true' }, el('span', { style: `width:${(100 * p).toFixed(1)}%` })),
-    el('span', { className: 'value' }, percent(p)))));
+  const { ranked, items } = rankedProbabilities(app.summary.vocab, result.probabilities);
+  $('probabilities').replaceChildren(...items);
   $('prediction').hidden = false;
   say('predict-status', `${name}: ${result.label} (${percent(ranked[0].p)})${app.lastModel ? '' : '. The head is not trained yet, so this is a guess: train first.'}`);
 }

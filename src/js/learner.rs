@@ -12,6 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::current;
 use super::dataset::JsImageDataset;
 use super::interop::{bad_input, js_error, js_object};
+use super::learner_schedule::suggestions_object;
 use super::model::fetch_bytes;
 use super::options::{self, learning_rate, LrFindOptions, OneCycleOptions, TtaOptions, VisionOptions};
 use crate::interpret::{confusion_matrix, most_confused, top_losses, ItemResult};
@@ -189,13 +190,7 @@ impl JsLearner {
             let LrFindOptions { start, end, num_it } = options?;
             let (lrs, losses, s) = inner.borrow_mut().lr_find(start, end, num_it).await.map_err(js_error)?;
             let numbers = |v: &[f64]| v.iter().map(|&x| JsValue::from(x)).collect::<Array>();
-            let suggestions = js_object(&[
-                ("valley", s.valley.into()),
-                ("steep", s.steep.into()),
-                ("minimum", s.minimum.into()),
-                ("slide", s.slide.into()),
-            ]);
-            Ok(js_object(&[("lrs", numbers(&lrs).into()), ("losses", numbers(&losses).into()), ("suggestions", suggestions)]))
+            Ok(js_object(&[("lrs", numbers(&lrs).into()), ("losses", numbers(&losses).into()), ("suggestions", suggestions_object(&s))]))
         })
     }
 

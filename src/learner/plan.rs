@@ -1,5 +1,5 @@
 //! What each of fastai's fits sets before every batch, as one value the training loop runs and the
-//! page previews (`Learner::schedule`): both always show the same schedule. The formulas are in
+//! page previews (`schedule`, `Learner::schedule`): both always show the same schedule. The formulas are in
 //! `crate::schedule`.
 
 use super::Learner;
@@ -93,25 +93,32 @@ pub fn fine_tune(epochs: usize, base_lr: f64) -> [(Fit, LearningRate); 2] {
     ]
 }
 
+/// The head's (learning rate, momentum) before each batch of the training that `fits` would run
+/// one after the other, with `per_epoch` batches an epoch (at least 1).
+pub fn schedule(fits: &[(Fit, LearningRate)], per_epoch: usize) -> Result<Vec<(f64, f64)>> {
+    if per_epoch == 0 {
+        return Err(Error::new("schedule", "an epoch needs at least one batch"));
+    }
+    fits.iter().try_for_each(|(fit, _)| fit.check())?;
+    let total: usize = fits.iter().map(|(fit, _)| fit.epochs().saturating_mul(per_epoch)).sum();
+    if total > MOST_BATCHES {
+        return Err(Error::new("schedule", format!("{total} batches are more than the {MOST_BATCHES} a schedule is worked out for")));
+    }
+    let mut out = Vec::with_capacity(total);
+    for &(fit, lr) in fits {
+        let rates = fit.rates(lr)?;
+        // As the training loop: batch k of the fit's N is at position k / N.
+        let batches = fit.epochs() * per_epoch;
+        out.extend((0..batches).map(|k| *rates(k as f64 / batches as f64).last().expect("one rate per layer group")));
+    }
+    Ok(out)
+}
+
 impl Learner {
-    /// The head's (learning rate, momentum) before each batch of the training that `fits` would
-    /// run one after the other, on this Learner's data and batch size.
+    /// `schedule` on this Learner's data and batch size.
     pub fn schedule(&self, fits: &[(Fit, LearningRate)]) -> Result<Vec<(f64, f64)>> {
         self.check_batches("schedule")?;
-        fits.iter().try_for_each(|(fit, _)| fit.check())?;
-        let per_epoch = self.batches_per_epoch();
-        let total: usize = fits.iter().map(|(fit, _)| fit.epochs().saturating_mul(per_epoch)).sum();
-        if total > MOST_BATCHES {
-            return Err(Error::new("schedule", format!("{total} batches are more than the {MOST_BATCHES} a schedule is worked out for")));
-        }
-        let mut out = Vec::with_capacity(total);
-        for &(fit, lr) in fits {
-            let rates = fit.rates(lr)?;
-            // As the training loop: batch k of the fit's N is at position k / N.
-            let batches = fit.epochs() * per_epoch;
-            out.extend((0..batches).map(|k| *rates(k as f64 / batches as f64).last().expect("one rate per layer group")));
-        }
-        Ok(out)
+        schedule(fits, self.batches_per_epoch())
     }
 
     /// Batches in an epoch: the last incomplete batch is dropped (fastai's drop_last).

@@ -63,6 +63,12 @@ test('dist/ from a sub-path of a plain static host: isolated by its service work
     await page.goto(`${url}docs.html?topic=backends`);
     await page.locator('main h1').filter({ hasText: 'Choosing a backend' }).waitFor();
     assert.equal(requests.length, seen, 'the docs came from the cache, not the host');
+    // The lesson widgets, their page and the examples are in dist/ and kept offline too.
+    await page.goto(`${url}widget.html?name=schedule&method=fit_sgdr`);
+    await status(page, 'Schedule').filter({ hasText: /^fit_sgdr\(3, 1, 1e-3, cycle_mult=2\): 7 epochs/ }).waitFor({ timeout: 60_000 });
+    await page.goto(`${url}examples/web/widgets.html`);
+    await status(page, 'Learning rate finder').filter({ hasText: /^Suggestions on a made-up curve/ }).waitFor({ timeout: 60_000 });
+    assert.equal(requests.length, seen, 'nothing reached the (stopped) host');
     assert.deepEqual(errors, [], 'no errors in the page');
   } finally {
     await context.close();
