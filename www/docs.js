@@ -76,13 +76,20 @@ function addCopyButton(pre) {
   box.append(pre, button);
 }
 
+/** How many times `show` has been called: each call knows whether a later one overtook it. */
+let shown = 0;
 /** Shows the topic the address names (the overview for none or an unknown one). */
 async function show() {
   const params = new URLSearchParams(location.search);
   const topic = topics.find((t) => t.name === params.get('topic'));
+  // Back twice in quick succession starts two of these; only the last one may fill the page.
+  const call = ++shown;
   try {
-    article.innerHTML = marked.parse(topic ? await fetchText(`${topic.name}.md`) : overview);
+    const markdown = topic ? await fetchText(`${topic.name}.md`) : overview;
+    if (call !== shown) return;
+    article.innerHTML = marked.parse(markdown);
   } catch (error) {
+    if (call !== shown) return;
     const notice = Object.assign(document.createElement('p'), { className: 'notice error', textContent: error.message });
     notice.setAttribute('role', 'alert');
     article.replaceChildren(notice);
