@@ -53,6 +53,11 @@ const CSP = [
 ].join('; ');
 /** The browser tests' own pages and workers also run code the test runner sends them as text. */
 const TEST_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'");
+/**
+ * The bench page runs TensorFlow.js's threaded wasm backend, whose threads (Emscripten's) each
+ * `importScripts` a blob: copy of its script; they inherit the page's policy.
+ */
+const BENCH_CSP = CSP.replace("script-src 'self'", "script-src 'self' blob:");
 
 /** The file a URL path names and its path in the site, or null when it is not part of what is served. */
 function fileFor(path, folders) {
@@ -94,7 +99,7 @@ export function startServer(port = 8000, { isolated = true, tests = false } = {}
       return;
     }
     let { file } = found;
-    const policy = found.site.startsWith('/tests/') ? TEST_CSP : CSP;
+    const policy = found.site.startsWith('/tests/') ? TEST_CSP : found.site === '/bench.html' ? BENCH_CSP : CSP;
     try {
       if ((await stat(file)).isDirectory()) file = resolve(file, 'index.html');
       const body = await readFile(file);
