@@ -57,17 +57,22 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
     // The products that add into output o.
     let items = |o: usize| if sum_batch { 0..batch } else { o..o + 1 };
     let c = &mut c[..kernel.out_batch() * m * n];
-    c.fill(0.0);
+    // Each task zeroes the part of c it sums into (in parallel, and while it is about to be used).
     let threads = parallel::threads();
     if threads == 1 || batch * m * n * k < PARALLEL_MIN_WORK {
+        c.fill(0.0);
         for (o, c_item) in c.chunks_mut(m * n).enumerate() {
             items(o).for_each(|i| matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n));
         }
     } else if kernel.out_batch() > 1 {
-        parallel::for_each_chunk(c, m * n, |i, c_item| matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n));
+        parallel::for_each_chunk(c, m * n, |i, c_item| {
+            c_item.fill(0.0);
+            matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n)
+        });
     } else {
         let rows_per_task = m.div_ceil(threads).next_multiple_of(TILE_ROWS);
         parallel::for_each_chunk(c, rows_per_task * n, |task, c_rows| {
+            c_rows.fill(0.0);
             let rows = c_rows.len() / n;
             for i in items(0) {
                 matmul_one_thread(a_item(i).rows_from(task * rows_per_task), b_item(i), c_rows, rows, k, n);
