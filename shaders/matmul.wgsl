@@ -7,8 +7,9 @@
 // 2-D operand shared by the batch).
 // Two kernels, chosen by shape in src/ops/matmul/mod.rs:
 //   matmul:        tiled, for products whose m and n fill most of a 64 x 64 tile and k of a panel;
-//   matmul_direct: one thread per output element, for thin products (a 1x1 convolution on a 2x2
-//                  image has n = 4; its weight gradient k = 4) where a tile would be mostly padding.
+//   matmul_direct: `lanes` threads per output element (a power of two, often 1), for thin
+//                  products (a 1x1 convolution on a 2x2 image has n = 4; its weight gradient
+//                  k = 4) where a tile would be mostly padding.
 
 const TILE: u32 = 64u;     // output tile edge (TILE in src/ops/matmul/mod.rs)
 const DEPTH: u32 = 32u;    // k values per panel
@@ -27,6 +28,7 @@ struct Params {
     b_row_stride: u32,
     b_col_stride: u32,
     sum_batch: u32,
+    lanes: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -115,22 +117,40 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     }
 }
 
-// out[b, r, c] = Σ_l a[b, r, l] bm[b, l, c] (with sum_batch, out[r, c] = Σ_b Σ_l ...), one thread
-// per output element (threads in linear_groups' folded order; neighbouring threads take
-// neighbouring c).
+// out[b, r, c] = Σ_l a[b, r, l] bm[b, l, c] (with sum_batch, out[r, c] = Σ_b Σ_l ...). Thread t
+// works on output t / lanes as lane t % lanes: it sums the terms j = lane, lane + lanes, ... of
+// the contraction over j = (z - z0) k + l, then the output's lanes add their partial sums in a
+// tree in workgroup memory (log2(lanes) barriers); lane 0 writes the total. Outputs in
+// linear_groups' folded order; neighbouring outputs take neighbouring c.
+var<workgroup> partial: array<f32, THREADS>;
+
 @compute @workgroup_size(THREADS)
-fn matmul_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let index = gid.x + gid.y * groups.x * THREADS;
+fn matmul_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                 @builtin(local_invocation_index) t: u32) {
+    let thread = (wid.x + wid.y * groups.x) * THREADS + t;
+    let index = thread / p.lanes;
+    let lane = thread % p.lanes;
     let outputs = select(p.batch, 1u, p.sum_batch == 1u) * p.m * p.n;
-    if (index >= outputs) { return; }
-    let c = index % p.n;
-    let r = (index / p.n) % p.m;
-    let entries = summed_entries(index / (p.m * p.n));
     var sum = 0.0;
-    for (var z = entries.x; z < entries.y; z++) {
-        let a_row = z * p.a_batch_stride + r * p.a_row_stride;
-        let b_col = z * p.b_batch_stride + c * p.b_col_stride;
-        for (var l = 0u; l < p.k; l++) { sum += a[a_row + l * p.a_col_stride] * bm[b_col + l * p.b_row_stride]; }
+    if (index < outputs && p.k > 0u) {
+        let c = index % p.n;
+        let r = (index / p.n) % p.m;
+        let entries = summed_entries(index / (p.m * p.n));
+        // (z, l) walks j = lane, lane + lanes, ... without a division per term.
+        var z = entries.x + lane / p.k;
+        var l = lane % p.k;
+        while (z < entries.y) {
+            sum += a[z * p.a_batch_stride + r * p.a_row_stride + l * p.a_col_stride]
+                 * bm[z * p.b_batch_stride + l * p.b_row_stride + c * p.b_col_stride];
+            l += p.lanes;
+            while (l >= p.k) { l -= p.k; z++; }
+        }
     }
-    out[index] = sum;
+    // After the step with stride s, lane j < s holds the sum of lanes j, j + s, j + 2s, ...
+    partial[t] = sum;
+    for (var stride = p.lanes / 2u; stride > 0u; stride /= 2u) {
+        workgroupBarrier();
+        if (lane < stride) { partial[t] += partial[t + stride]; }
+    }
+    if (lane == 0u && index < outputs) { out[index] = partial[t]; }
 }

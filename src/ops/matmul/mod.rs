@@ -23,6 +23,7 @@ const DEPTH: usize = 32;
 crate::params_struct! {
     /// Operand a's element [r, l] of batch entry b is a[b a_batch_stride + r a_row_stride + l
     /// a_col_stride], bm's [l, c] likewise; sum_batch 1 adds the batch's products into one output.
+    /// `lanes`: the threads that share one output of the direct kernel (1 for the tiled one).
     Params {
         m: u32,
         k: u32,
@@ -35,6 +36,7 @@ crate::params_struct! {
         b_row_stride: u32,
         b_col_stride: u32,
         sum_batch: u32,
+        lanes: u32,
     }
 }
 
@@ -84,6 +86,18 @@ impl MatMul {
         let depth = if self.sum_batch { self.batch * self.k } else { self.k };
         self.m >= TILE / 2 && self.n >= TILE / 2 && depth >= DEPTH / 2
     }
+
+    /// Threads of the direct kernel that share one output, splitting its contraction: few
+    /// outputs with a long contraction (a 1x1 convolution on a 1x1 image: 1,280 outputs per
+    /// image, each a sum of 320 products) would otherwise leave most of a GPU idle while each
+    /// thread walks its sum alone. Chosen as a reduction along an axis is: the same trade-off.
+    fn lanes(&self) -> usize {
+        if self.tiled() {
+            return 1;
+        }
+        let depth = if self.sum_batch { self.batch * self.k } else { self.k };
+        crate::ops::reduce::threads_per_output(self.out_batch() * self.m * self.n, depth)
+    }
 }
 
 impl Kernel for MatMul {
@@ -115,13 +129,14 @@ impl Kernel for MatMul {
             b_row_stride,
             b_col_stride,
             sum_batch,
+            lanes: self.lanes() as u32,
         })
     }
 
     fn workgroups(&self) -> [u32; 3] {
         match self.tiled() {
             true => [self.n.div_ceil(TILE) as u32, self.m.div_ceil(TILE) as u32, self.out_batch() as u32],
-            false => linear_groups(self.out_batch() * self.m * self.n),
+            false => linear_groups(self.out_batch() * self.m * self.n * self.lanes()),
         }
     }
 

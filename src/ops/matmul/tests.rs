@@ -5,7 +5,8 @@ use super::{reference, MatMul};
 use crate::ops::testing::{check, random, Case};
 
 pub fn cases() -> Vec<Case> {
-    // (batch, m, k, n, a batched, b batched): thin ones (m or n under 32, k under 16) run matmul_direct,
+    // (batch, m, k, n, a batched, b batched): thin ones (m or n under 32, k under 16) run matmul_direct
+    // (several threads per output when the outputs are few and their sums long),
     // the rest the tiled matmul, with edges off the 64-tile, the 32-deep panel and the vec4.
     let shapes = [
         (1, 1, 1, 1, false, false),
@@ -25,6 +26,8 @@ pub fn cases() -> Vec<Case> {
         (3, 67, 5, 40, true, true),     // summed: a contraction of 15, direct; of 5, direct
         (4, 40, 9, 33, false, true),    // summed: 36 deep, tiled, panels crossing entries
         (5, 2000, 900, 3, true, false), // summed, split among threads
+        (40, 3, 2, 5, true, true),      // summed: 4 lanes per output, more than k, crossing entries
+        (2, 3, 1000, 2, false, false),  // summed: 6 outputs of 2,000 terms, 32 lanes each
     ];
     // Each shape plain, then with a transposed a, then b, then both, and the batched ones also
     // summed over the batch: each flag is somewhere on both kernels.
