@@ -7,9 +7,9 @@
 // 2-D operand shared by the batch).
 // Two kernels, chosen by shape in src/ops/matmul/mod.rs:
 //   matmul:        tiled, for products whose m and n fill most of a 64 x 64 tile and k of a panel;
-//   matmul_direct: `lanes` threads per output element (a power of two, often 1), for thin
-//                  products (a 1x1 convolution on a 2x2 image has n = 4; its weight gradient
-//                  k = 4) where a tile would be mostly padding.
+//   matmul_direct: blocks of 4 rows of one column, `lanes` threads per block (a power of two,
+//                  often 1), for thin products (a 1x1 convolution on a 2x2 image has n = 4; its
+//                  weight gradient k = 4) where a tile would be mostly padding.
 
 const TILE: u32 = 64u;     // output tile edge (TILE in src/ops/matmul/mod.rs)
 const DEPTH: u32 = 32u;    // k values per panel
@@ -117,31 +117,37 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     }
 }
 
-// out[b, r, c] = Σ_l a[b, r, l] bm[b, l, c] (with sum_batch, out[r, c] = Σ_b Σ_l ...). Thread t
-// works on output t / lanes as lane t % lanes: it sums the terms j = lane, lane + lanes, ... of
-// the contraction over j = (z - z0) k + l, then the output's lanes add their partial sums in a
-// tree in workgroup memory (log2(lanes) barriers); lane 0 writes the total. Outputs in
-// linear_groups' folded order; neighbouring outputs take neighbouring c.
-var<workgroup> partial: array<f32, THREADS>;
+// out[b, r, c] = Σ_l a[b, r, l] bm[b, l, c] (with sum_batch, out[r, c] = Σ_b Σ_l ...), by blocks of
+// 4 rows of one column: out[b, 4q .. 4q + 3, c], so that each bm[l, c] read serves 4 sums. Thread
+// t works on block t / lanes as lane t % lanes: it sums the terms j = lane, lane + lanes, ... of
+// the contraction over j = (z - z0) k + l, then the block's lanes add their partial sums in a tree
+// in workgroup memory (log2(lanes) barriers); lane 0 writes the block's rows that exist. Blocks in
+// linear_groups' folded order; neighbouring blocks take neighbouring c.
+var<workgroup> partial: array<vec4<f32>, THREADS>;
 
 @compute @workgroup_size(THREADS)
 fn matmul_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                  @builtin(local_invocation_index) t: u32) {
     let thread = (wid.x + wid.y * groups.x) * THREADS + t;
-    let index = thread / p.lanes;
+    let block = thread / p.lanes;
     let lane = thread % p.lanes;
-    let outputs = select(p.batch, 1u, p.sum_batch == 1u) * p.m * p.n;
-    var sum = 0.0;
-    if (index < outputs && p.k > 0u) {
-        let c = index % p.n;
-        let r = (index / p.n) % p.m;
-        let entries = summed_entries(index / (p.m * p.n));
+    let row_blocks = (p.m + 3u) / 4u;
+    let blocks = select(p.batch, 1u, p.sum_batch == 1u) * row_blocks * p.n;
+    let c = block % p.n;
+    let r0 = 4u * ((block / p.n) % row_blocks);
+    let out_entry = block / (row_blocks * p.n);
+    // Rows past m read row m - 1 (any row would do) and are not written.
+    let rows = min(vec4(r0, r0 + 1u, r0 + 2u, r0 + 3u), vec4(p.m - 1u)) * p.a_row_stride;
+    var sum = vec4(0.0);
+    if (block < blocks && p.k > 0u) {
+        let entries = summed_entries(out_entry);
         // (z, l) walks j = lane, lane + lanes, ... without a division per term.
         var z = entries.x + lane / p.k;
         var l = lane % p.k;
         while (z < entries.y) {
-            sum += a[z * p.a_batch_stride + r * p.a_row_stride + l * p.a_col_stride]
-                 * bm[z * p.b_batch_stride + l * p.b_row_stride + c * p.b_col_stride];
+            let a_at = z * p.a_batch_stride + l * p.a_col_stride;
+            let column = vec4(a[a_at + rows.x], a[a_at + rows.y], a[a_at + rows.z], a[a_at + rows.w]);
+            sum += column * bm[z * p.b_batch_stride + l * p.b_row_stride + c * p.b_col_stride];
             l += p.lanes;
             while (l >= p.k) { l -= p.k; z++; }
         }
@@ -152,5 +158,9 @@ fn matmul_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         workgroupBarrier();
         if (lane < stride) { partial[t] += partial[t + stride]; }
     }
-    if (lane == 0u && index < outputs) { out[index] = partial[t]; }
+    if (lane == 0u && block < blocks) {
+        let total = partial[t];
+        let base = out_entry * p.m * p.n + c;
+        for (var i = 0u; i < 4u && r0 + i < p.m; i++) { out[base + (r0 + i) * p.n] = total[i]; }
+    }
 }

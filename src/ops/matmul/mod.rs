@@ -19,11 +19,13 @@ pub static SHADER: Shader = Shader { name: "matmul", source: include_str!("../..
 const TILE: usize = 64;
 /// k values per panel of the tiled kernel (DEPTH in shaders/matmul.wgsl).
 const DEPTH: usize = 32;
+/// Rows of an output column the direct kernel computes together (its vec4 of sums).
+const DIRECT_ROWS: usize = 4;
 
 crate::params_struct! {
     /// Operand a's element [r, l] of batch entry b is a[b a_batch_stride + r a_row_stride + l
     /// a_col_stride], bm's [l, c] likewise; sum_batch 1 adds the batch's products into one output.
-    /// `lanes`: the threads that share one output of the direct kernel (1 for the tiled one).
+    /// `lanes`: the threads that share one block of the direct kernel (1 for the tiled one).
     Params {
         m: u32,
         k: u32,
@@ -87,16 +89,21 @@ impl MatMul {
         self.m >= TILE / 2 && self.n >= TILE / 2 && depth >= DEPTH / 2
     }
 
-    /// Threads of the direct kernel that share one output, splitting its contraction: few
-    /// outputs with a long contraction (a 1x1 convolution on a 1x1 image: 1,280 outputs per
-    /// image, each a sum of 320 products) would otherwise leave most of a GPU idle while each
-    /// thread walks its sum alone. Chosen as a reduction along an axis is: the same trade-off.
+    /// Blocks of the direct kernel: 4 rows of one output column each.
+    fn direct_blocks(&self) -> usize {
+        self.out_batch() * self.m.div_ceil(DIRECT_ROWS) * self.n
+    }
+
+    /// Threads of the direct kernel that share one block, splitting its contraction: few blocks
+    /// with a long contraction (the head's first linear layer at batch 4: 512 blocks, each a sum
+    /// of 2,560 products) would otherwise leave most of a GPU idle while each thread walks its
+    /// sum alone. Chosen as a reduction along an axis is: the same trade-off.
     fn lanes(&self) -> usize {
         if self.tiled() {
             return 1;
         }
         let depth = if self.sum_batch { self.batch * self.k } else { self.k };
-        crate::ops::reduce::threads_per_output(self.out_batch() * self.m * self.n, depth)
+        crate::ops::reduce::threads_per_output(self.direct_blocks(), depth)
     }
 }
 
@@ -136,7 +143,7 @@ impl Kernel for MatMul {
     fn workgroups(&self) -> [u32; 3] {
         match self.tiled() {
             true => [self.n.div_ceil(TILE) as u32, self.m.div_ceil(TILE) as u32, self.out_batch() as u32],
-            false => linear_groups(self.out_batch() * self.m * self.n * self.lanes()),
+            false => linear_groups(self.direct_blocks() * self.lanes()),
         }
     }
 
