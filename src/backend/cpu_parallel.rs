@@ -45,7 +45,14 @@ fn run_tasks<T: Send>(tasks: Vec<T>, f: impl Fn(usize, T) + Sync + Send) {
     if threads() > 1 && tasks.len() > 1 {
         return browser::run_tasks_with_caller(tasks, &f);
     }
-    tasks.into_iter().enumerate().for_each(|(i, task)| f(i, task));
+    run_group(tasks.into_iter().enumerate(), &f);
+}
+
+/// Runs `f(i, task)` for a group of tasks, in order. Never inlined: in the browser the calling
+/// thread and the pool's workers must run the very same function (see `run_tasks_with_caller`).
+#[inline(never)]
+fn run_group<T>(group: impl IntoIterator<Item = (usize, T)>, f: &impl Fn(usize, T)) {
+    group.into_iter().for_each(|(i, task)| f(i, task));
 }
 
 #[cfg(target_family = "wasm")]
@@ -78,43 +85,35 @@ pub mod browser {
         ACTIVE.store(n.clamp(1, pool_size().max(1)), Ordering::Relaxed);
     }
 
-    /// Runs `f(i, task)` for every task on the calling thread and `active() - 1` of the pool's
-    /// workers, and returns when all are done. Each thread takes the next task not yet taken
-    /// until none is left, so a thread that the system slows down takes fewer.
+    /// Runs `f(i, task)` for every task, cut into one contiguous group per thread: the calling
+    /// thread runs the first group itself while the pool's workers run the others, and it returns
+    /// when all are done. The pool has one worker fewer than the threads it gives.
     ///
     /// Why the calling thread takes a share: V8 first compiles WebAssembly with a quick baseline
     /// compiler, and recompiles a function with its optimising compiler once it runs hot. A hot
     /// function that ran only on the pool's workers (Web Workers that never return to their
     /// event loop) stayed unoptimised: a matrix product on 2 threads ran at about half the speed
     /// of 1 thread in Chromium 156, and 1.8x its speed with `--js-flags=--no-wasm-dynamic-tiering`.
-    /// When the calling thread runs the same `take_tasks` as the workers, the function is
+    /// When the calling thread runs the same `run_group` as the workers, the function is
     /// optimised, and the workers call the optimised code as well.
     #[cfg(feature = "threads")]
     pub(super) fn run_tasks_with_caller<T: Send>(tasks: Vec<T>, f: &(impl Fn(usize, T) + Sync)) {
-        use std::sync::Mutex;
-        let slots: Vec<Mutex<Option<T>>> = tasks.into_iter().map(|task| Mutex::new(Some(task))).collect();
-        let next = AtomicUsize::new(0);
-        let helpers = (active() - 1).min(slots.len() - 1);
-        let (slots, next) = (&slots, &next);
-        rayon::in_place_scope(|scope| {
-            for _ in 0..helpers {
-                scope.spawn(move |_| take_tasks(slots, next, f));
-            }
-            take_tasks(slots, next, f);
-        });
-    }
-
-    /// Takes tasks from `slots` in order (`next` is the first not yet taken) and runs them until
-    /// none is left. Never inlined: the calling thread and the workers must run this very function.
-    #[cfg(feature = "threads")]
-    #[inline(never)]
-    fn take_tasks<T>(slots: &[std::sync::Mutex<Option<T>>], next: &AtomicUsize, f: &impl Fn(usize, T)) {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = slots.get(i) else { return };
-            let task = slot.lock().expect("a task's lock is never poisoned: it is held only to take the task").take();
-            f(i, task.expect("each index is taken once"));
+        let per_group = tasks.len().div_ceil(active());
+        let mut tasks = tasks.into_iter().enumerate().peekable();
+        let mut groups = Vec::new();
+        while tasks.peek().is_some() {
+            groups.push(tasks.by_ref().take(per_group).collect::<Vec<_>>());
         }
+        let mut groups = groups.into_iter();
+        let callers_group = groups.next();
+        rayon::in_place_scope(|scope| {
+            for group in groups {
+                scope.spawn(move |_| super::run_group(group, f));
+            }
+            if let Some(group) = callers_group {
+                super::run_group(group, f);
+            }
+        });
     }
 }
 
