@@ -9,7 +9,7 @@
 //! Rayon's pool must not be touched before it is started in the browser: rayon would build a
 //! one-thread pool of its own on first use, and the real one could then never be installed.
 
-#[cfg(not(target_family = "wasm"))]
+#[cfg(any(not(target_family = "wasm"), feature = "threads"))]
 use rayon::prelude::*;
 
 /// Threads the CPU backend may use now (1 = the calling thread alone).
@@ -23,36 +23,21 @@ pub fn threads() -> usize {
 /// Calls `f(chunk index, chunk)` for each `chunk_len`-sized chunk of `out` (the last may be
 /// shorter), on all threads when there are several.
 pub fn for_each_chunk(out: &mut [f32], chunk_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    run_tasks(out.chunks_mut(chunk_len).collect(), f);
+    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
+    if threads() > 1 {
+        out.par_chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
+        return;
+    }
+    out.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
 }
 
 /// `tasks.map(f)` in order, on all threads when there are several.
 pub fn map<T: Send, R: Send>(tasks: Vec<T>, f: impl Fn(usize, T) -> R + Sync + Send) -> Vec<R> {
-    let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(tasks.len()).collect();
-    let tasks_and_results: Vec<(T, &mut Option<R>)> = tasks.into_iter().zip(results.iter_mut()).collect();
-    run_tasks(tasks_and_results, |i, (task, result)| *result = Some(f(i, task)));
-    results.into_iter().map(|result| result.expect("every task ran")).collect()
-}
-
-/// Runs `f(i, task)` for every task, on all threads when there are several.
-fn run_tasks<T: Send>(tasks: Vec<T>, f: impl Fn(usize, T) + Sync + Send) {
-    // Natively the calling thread waits while rayon's pool (a thread per core) shares the tasks.
-    #[cfg(not(target_family = "wasm"))]
+    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
     if threads() > 1 {
-        return tasks.into_par_iter().enumerate().for_each(|(i, task)| f(i, task));
+        return tasks.into_par_iter().enumerate().map(|(i, t)| f(i, t)).collect();
     }
-    #[cfg(all(target_family = "wasm", feature = "threads"))]
-    if threads() > 1 && tasks.len() > 1 {
-        return browser::run_tasks_with_caller(tasks, &f);
-    }
-    run_group(tasks.into_iter().enumerate(), &f);
-}
-
-/// Runs `f(i, task)` for a group of tasks, in order. Never inlined: in the browser the calling
-/// thread and the pool's workers must run the very same function (see `run_tasks_with_caller`).
-#[inline(never)]
-fn run_group<T>(group: impl IntoIterator<Item = (usize, T)>, f: &impl Fn(usize, T)) {
-    group.into_iter().for_each(|(i, task)| f(i, task));
+    tasks.into_iter().enumerate().map(|(i, t)| f(i, t)).collect()
 }
 
 #[cfg(target_family = "wasm")]
@@ -60,8 +45,7 @@ pub mod browser {
     //! The browser's thread pool: started once, then used in full or in part.
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Threads the pool gives: its workers and the calling thread (0: not started, or the
-    /// single-threaded build).
+    /// Workers in rayon's pool (0: not started, or the single-threaded build).
     static POOL_SIZE: AtomicUsize = AtomicUsize::new(0);
     /// How many of them kiln uses now (a benchmark compares 1 with all).
     static ACTIVE: AtomicUsize = AtomicUsize::new(1);
@@ -74,46 +58,15 @@ pub mod browser {
         POOL_SIZE.load(Ordering::Relaxed)
     }
 
-    /// Records that a pool of `size` threads is running (`size - 1` workers and the caller).
+    /// Records that a pool of `size` workers is running.
     pub fn started(size: usize) {
         POOL_SIZE.store(size, Ordering::Relaxed);
         ACTIVE.store(size, Ordering::Relaxed);
     }
 
-    /// Uses `n` of the pool's threads (at least 1, at most all of them).
+    /// Uses `n` of the pool's workers (at least 1, at most all of them).
     pub fn use_threads(n: usize) {
         ACTIVE.store(n.clamp(1, pool_size().max(1)), Ordering::Relaxed);
-    }
-
-    /// Runs `f(i, task)` for every task, cut into one contiguous group per thread: the calling
-    /// thread runs the first group itself while the pool's workers run the others, and it returns
-    /// when all are done. The pool has one worker fewer than the threads it gives.
-    ///
-    /// Why the calling thread takes a share: V8 first compiles WebAssembly with a quick baseline
-    /// compiler, and recompiles a function with its optimising compiler once it runs hot. A hot
-    /// function that ran only on the pool's workers (Web Workers that never return to their
-    /// event loop) stayed unoptimised: a matrix product on 2 threads ran at about half the speed
-    /// of 1 thread in Chromium 156, and 1.8x its speed with `--js-flags=--no-wasm-dynamic-tiering`.
-    /// When the calling thread runs the same `run_group` as the workers, the function is
-    /// optimised, and the workers call the optimised code as well.
-    #[cfg(feature = "threads")]
-    pub(super) fn run_tasks_with_caller<T: Send>(tasks: Vec<T>, f: &(impl Fn(usize, T) + Sync)) {
-        let per_group = tasks.len().div_ceil(active());
-        let mut tasks = tasks.into_iter().enumerate().peekable();
-        let mut groups = Vec::new();
-        while tasks.peek().is_some() {
-            groups.push(tasks.by_ref().take(per_group).collect::<Vec<_>>());
-        }
-        let mut groups = groups.into_iter();
-        let callers_group = groups.next();
-        rayon::in_place_scope(|scope| {
-            for group in groups {
-                scope.spawn(move |_| super::run_group(group, f));
-            }
-            if let Some(group) = callers_group {
-                super::run_group(group, f);
-            }
-        });
     }
 }
 

@@ -20,7 +20,7 @@ pub(crate) const BUILD: &str = if cfg!(feature = "threads") {
 };
 
 /// `{build, threads, poolSize, fma}`: the build, the threads the CPU backend uses now, the
-/// threads started (the Web Workers and the thread that calls kiln), and whether its matrix products use fused multiply-add (relaxed SIMD).
+/// workers started, and whether its matrix products use fused multiply-add (relaxed SIMD).
 #[wasm_bindgen(js_name = cpuInfo, unchecked_return_type = "{build: string, threads: number, poolSize: number, fma: boolean}")]
 pub fn cpu_info() -> JsValue {
     js_object(&[
@@ -32,9 +32,8 @@ pub fn cpu_info() -> JsValue {
 }
 
 /// `await initThreads(n)`: gives the CPU backend `n` threads and returns `cpuInfo()`.
-/// The first call with `n` above 1 starts a pool of `n - 1` Web Workers sharing kiln's memory
-/// (the thread that calls kiln is the n-th: it takes a share of every parallel task); later calls
-/// use `n` of these threads (at most the pool's size: a pool cannot grow, reload the page for a bigger one).
+/// The first call starts a pool of `n` Web Workers sharing kiln's memory; later calls use `n` of
+/// them (at most the pool's size: a pool cannot grow, reload the page for a bigger one).
 /// Call it from a Web Worker: a page's main thread would spin while the workers compute, since
 /// browsers do not let it wait. Rejects in the single-threaded build, which has no threads to give.
 #[wasm_bindgen(js_name = initThreads, unchecked_return_type = "Promise<{build: string, threads: number, poolSize: number, fma: boolean}>")]
@@ -52,10 +51,8 @@ pub fn init_threads(n: u32) -> Promise {
 #[cfg(feature = "threads")]
 async fn start_pool(n: usize) -> Result<(), JsValue> {
     if browser::pool_size() == 0 {
-        if n > 1 {
-            wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(n - 1)).await?;
-            browser::started(n);
-        }
+        wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(n)).await?;
+        browser::started(n);
     } else if n > browser::pool_size() {
         let size = browser::pool_size();
         let detail = format!("the pool already has {size} threads and cannot grow to {n}; reload the page to start a bigger one");
