@@ -14,7 +14,15 @@ fn input_coord(o: u32, k: u32, stride: u32, pad: u32, size: u32) -> i32 {
     return select(-1, i, i >= 0 && i < i32(size));
 }
 
-// first = input, second = weight.
+// What is written for output channel o's sum (`Epilogue` in src/ops/matmul/mod.rs): the sum (0);
+// plus the channel's bias, stored in `second` after the weights (1); that, clamped to [0, 6] (2).
+fn finish(sum: f32, o: u32) -> f32 {
+    if (p.epilogue == 0u) { return sum; }
+    let y = sum + second[p.out_channels * (p.in_channels / p.groups) * p.kernel_h * p.kernel_w + o];
+    return select(y, clamp(y, 0.0, 6.0), p.epilogue == 2u);
+}
+
+// first = input, second = weight (then the epilogue's biases).
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = thread_index(gid, nwg);
@@ -39,7 +47,7 @@ fn conv2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             }
         }
     }
-    out[i] = sum;
+    out[i] = finish(sum, o);
 }
 
 // Output coordinate whose kernel offset `k` reads input coordinate `i`, or -1 when none does

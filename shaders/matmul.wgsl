@@ -29,12 +29,21 @@ struct Params {
     b_col_stride: u32,
     sum_batch: u32,
     lanes: u32,
+    epilogue: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> bm: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+// What is written for output row r's sum (`Epilogue` in src/ops/matmul/mod.rs): the sum (0); plus
+// the row's bias, stored in `a` after its m x k weights (1); that, clamped to [0, 6] (2).
+fn finish(sum: f32, r: u32) -> f32 {
+    if (p.epilogue == 0u) { return sum; }
+    let y = sum + a[p.m * p.k + r];
+    return select(y, clamp(y, 0.0, 6.0), p.epilogue == 2u);
+}
 
 // The panels of one k-step, both k-major so that a thread reads its 4 rows of `a` and its 4
 // columns of `bm` at one kk as one vec4 each:
@@ -111,7 +120,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
         let r = row0 + 4u * lid.y + i;
         if (r < p.m) {
             for (var j = 0u; j < 4u; j++) {
-                if (c + j < p.n) { out[out_base + r * p.n + c + j] = acc[i][j]; }
+                if (c + j < p.n) { out[out_base + r * p.n + c + j] = finish(acc[i][j], r); }
             }
         }
     }
@@ -161,6 +170,6 @@ fn matmul_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     if (lane == 0u && block < blocks) {
         let total = partial[t];
         let base = out_entry * p.m * p.n + c;
-        for (var i = 0u; i < 4u && r0 + i < p.m; i++) { out[base + (r0 + i) * p.n] = total[i]; }
+        for (var i = 0u; i < 4u && r0 + i < p.m; i++) { out[base + (r0 + i) * p.n] = finish(total[i], r0 + i); }
     }
 }

@@ -16,17 +16,7 @@
 //   batch_norm_backward:        the same, then d x = scale g - k (x - mean) - scale Σ g / M
 // (after relu6, g is first zeroed where the batch norm's output z lies outside (0, 6)).
 
-const WORKGROUP_SIZE: u32 = 256u;
-
-struct Params {
-    batch: u32,
-    channels: u32,
-    len: u32,
-    eps: f32,
-    momentum: f32,
-    relu6: u32,
-    group: u32,
-}
+// Params and WORKGROUP_SIZE: norm_params.wgsl.
 
 // The kernels of one file share their declarations, so bindings 2-6 serve both directions:
 //   batch_norm           (x, weight, bias) -> (running mean, running var, y, saved)

@@ -4,18 +4,7 @@
 //   y = x scale[c] + shift[c],  then min(max(y, 0), 6) when relu6;
 // one thread per element, element i of channel (i / L) mod C.
 
-const WORKGROUP_SIZE: u32 = 256u;
-
-// The training kernels' parameter block (shaders/norm.wgsl); eps, momentum and group are unused.
-struct Params {
-    batch: u32,
-    channels: u32,
-    len: u32,
-    eps: f32,
-    momentum: f32,
-    relu6: u32,
-    group: u32,
-}
+// Params and WORKGROUP_SIZE: norm_params.wgsl.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -10,6 +10,7 @@ struct Params {
     out_channels: u32, kernel_h: u32, kernel_w: u32, stride_h: u32,
     stride_w: u32, pad_h: u32, pad_w: u32, groups: u32,
     out_h: u32, out_w: u32,
+    epilogue: u32, // the convolution's forward kernel only: `finish` in conv.wgsl
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

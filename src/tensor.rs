@@ -23,7 +23,8 @@ pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
-fn grad_enabled() -> bool {
+/// Whether ops record the graph now (false inside `no_grad`).
+pub(crate) fn grad_enabled() -> bool {
     GRAD_ENABLED.with(Cell::get)
 }
 

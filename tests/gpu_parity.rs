@@ -167,3 +167,67 @@ fn layers_match_cpu() {
         a.grad().unwrap().concat(&b.grad().unwrap(), 1)
     });
 }
+
+#[test]
+fn inference_folds_each_batch_norm_into_its_convolution() {
+    // MobileNetV2's three convolution + batch norm pairs (a strided 3x3 stem and a depthwise 3x3,
+    // each with ReLU6, and a 1x1 projection without), with running statistics and affine
+    // parameters far from their defaults. In evaluation mode without a graph, each pair runs as
+    // one convolution kernel with the norm folded in (`Sequential::forward`); with a graph wanted,
+    // as the two ops. Both ways must agree, on both backends.
+    use kiln::nn::layers::{BatchNorm, Conv2d, Sequential};
+    use kiln::nn::Module;
+    use std::rc::Rc;
+    let build = |device: &Device| -> Result<Sequential> {
+        let mut layers: Vec<Rc<dyn Module>> = Vec::new();
+        for (i, (inp, out, kernel, stride, groups, relu6)) in
+            [(3, 8, 3, 2, 1, true), (8, 8, 3, 1, 8, true), (8, 5, 1, 1, 1, false)].into_iter().enumerate()
+        {
+            let seed = 10 * i as u64;
+            let weight = tensor(
+                &randn_away_from_zero(&[out, inp / groups, kernel, kernel], seed, 0.0),
+                &[out, inp / groups, kernel, kernel],
+                device,
+            );
+            layers.push(Rc::new(Conv2d { weight, bias: None, stride, padding: (kernel - 1) / 2, groups }));
+            let mut norm = BatchNorm::new(out, device)?;
+            norm.weight = Tensor::rand(&[out], seed + 1, device)?.add_scalar(0.5)?.with_requires_grad(true);
+            norm.bias = Tensor::rand(&[out], seed + 2, device)?.add_scalar(-0.3)?.with_requires_grad(true);
+            norm.running_mean = Tensor::rand(&[out], seed + 3, device)?.add_scalar(-0.5)?;
+            norm.running_var = Tensor::rand(&[out], seed + 4, device)?.add_scalar(0.2)?;
+            norm.config.relu6 = relu6;
+            layers.push(Rc::new(norm));
+        }
+        let network = Sequential::new(layers);
+        network.set_training(false);
+        Ok(network)
+    };
+    let x = randn_away_from_zero(&[2, 3, 13, 11], 7, 0.0).iter().map(|v| 3.0 * v).collect::<Vec<f32>>();
+    let run = |device: &Device, folded: bool| -> Vec<f32> {
+        let network = build(device).unwrap();
+        let input = tensor(&x, &[2, 3, 13, 11], device);
+        let y = match folded {
+            true => kiln::no_grad(|| network.forward(&input)),
+            false => network.forward(&input.with_requires_grad(true)),
+        };
+        values(&y.unwrap())
+    };
+    let expected = run(&Device::Cpu, false);
+    assert!(expected.iter().any(|&v| v < 0.0), "the projection has no ReLU6");
+    let gpu = gpu();
+    for (device, folded) in [(Device::Cpu, true), (gpu.clone(), false), (gpu.clone(), true)] {
+        assert_close(&run(&device, folded), &expected, 1e-4, &format!("{} folded {folded}", device.info().backend));
+    }
+    // Folded, each pair is two dispatches (the fold, the convolution) where it was seven (the
+    // convolution, five small ops for the norm's scale and shift, the norm).
+    let network = build(&gpu).unwrap();
+    let input = tensor(&x, &[2, 3, 13, 11], &gpu);
+    let count = |f: &dyn Fn() -> Result<Tensor>| {
+        let before = gpu.gpu_counters().unwrap();
+        values(&f().unwrap());
+        gpu.gpu_counters().unwrap().since(&before).dispatches
+    };
+    let graph = count(&|| network.forward(&input.with_requires_grad(true)));
+    let folded = count(&|| kiln::no_grad(|| network.forward(&input)));
+    assert_eq!((graph, folded), (21, 6), "dispatches with the graph, folded");
+}

@@ -24,7 +24,10 @@ fn weights(module: &dyn Module) -> Vec<(String, Vec<f32>)> {
 
 /// The expected numbers were printed by the loop that read each loss at once (before issue 13),
 /// and the blocked loop gives them bit for bit on the machine that printed them; the tolerance
-/// only allows for CPUs where the matrix products take another path (FMA or not).
+/// only allows for CPUs where the matrix products take another path (FMA or not). The stored
+/// features' numbers were printed again when inference came to fold each batch norm into its
+/// convolution (features 1e-5 apart, which Adam's steps on near-zero gradients carry into the
+/// losses): with the fold turned off, the loop still printed the old ones bit for bit.
 fn assert_numbers(got: &[f64], want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: {got:?}");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -44,12 +47,12 @@ fn epoch_tables_are_those_of_the_loop_that_read_every_loss() {
     precomputed.precompute = true;
     let outcome = block_on(precomputed.fit_one_cycle(2, LearningRate::Single(1e-2), 0.25, 25.0)).unwrap();
     assert_eq!(outcome, FitOutcome::Finished);
-    let want = [1.0713919145330333, 0.05250236723158094, 0.0, 0.8916277842805522, 0.05703785022099813, 0.0];
+    let want = [1.0538799203618068, 0.05629954735438029, 0.0, 0.8803469544846032, 0.05752870109346178, 0.0];
     assert_numbers(&table(&precomputed), &want, "precomputed: train_loss, valid_loss, error_rate per epoch");
     assert_eq!(precomputed.recorder.losses.len(), 38, "every batch recorded");
     assert_numbers(
         &precomputed.recorder.losses[15..18],
-        &[1.0281291136039026, 0.9584188958438852, 0.8959346225464607],
+        &[1.032096581540919, 0.962155649397929, 0.8995488749605358],
         "around the block's end",
     );
 

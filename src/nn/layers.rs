@@ -7,9 +7,10 @@ use super::onnx::{Graph, Value};
 use super::{child_name, Module, NamedTensor, TensorKind};
 use crate::backend::Device;
 use crate::error::{Error, Result};
+use crate::ops::matmul::Epilogue;
 use crate::ops::BatchNormConfig;
 use crate::rng::Pcg32;
-use crate::tensor::Tensor;
+use crate::tensor::{grad_enabled, Tensor};
 
 fn parameter(prefix: &str, name: &str, tensor: &Tensor) -> NamedTensor {
     NamedTensor { name: child_name(prefix, name), tensor: tensor.clone(), kind: TensorKind::Parameter }
@@ -91,6 +92,29 @@ impl Module for Conv2d {
     fn onnx(&self, prefix: &str, graph: &mut Graph, x: Value) -> Result<Value> {
         graph.conv(prefix, x, self)
     }
+
+    fn as_conv2d(&self) -> Option<&Conv2d> {
+        Some(self)
+    }
+}
+
+/// Inference's convolution + batch norm (+ ReLU6) as two small dispatches where it took seven: the
+/// norm folded into the convolution's weights and a bias (`Tensor::fold_batch_norm`, C numbers
+/// per dispatch), then one convolution kernel that adds the bias and clamps as it writes. None
+/// when the pair must run as it is: a convolution with a bias of its own, a norm in training
+/// mode, or a result that needs its graph (gradients of an evaluation-mode network).
+fn conv_then_norm(conv: &Conv2d, norm: &BatchNorm, x: &Tensor) -> Option<Result<Tensor>> {
+    let graph = grad_enabled() && [x, &conv.weight, &norm.weight, &norm.bias].iter().any(|t| t.requires_grad());
+    if conv.bias.is_some() || norm.training.get() || graph {
+        return None;
+    }
+    let epilogue = if norm.config.relu6 { Epilogue::BiasRelu6 } else { Epilogue::Bias };
+    let folded = match conv.weight.fold_batch_norm([&norm.weight, &norm.bias, &norm.running_mean, &norm.running_var], norm.config.eps) {
+        Ok(folded) => folded,
+        Err(e) => return Some(Err(e)),
+    };
+    let geometry = ((conv.stride, conv.stride), (conv.padding, conv.padding), conv.groups);
+    Some(x.conv2d_folded(&folded, conv.weight.shape(), geometry, epilogue))
 }
 
 /// BatchNorm1d and BatchNorm2d (the input's rank decides): weight 1, bias 0, running mean 0 and
@@ -136,6 +160,10 @@ impl Module for BatchNorm {
 
     fn onnx(&self, prefix: &str, graph: &mut Graph, x: Value) -> Result<Value> {
         graph.batch_norm(prefix, x, self)
+    }
+
+    fn as_batch_norm(&self) -> Option<&BatchNorm> {
+        Some(self)
     }
 }
 
@@ -254,7 +282,18 @@ impl Sequential {
 
 impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.layers.iter().try_fold(x.clone(), |h, layer| layer.forward(&h))
+        let mut h = x.clone();
+        let mut layers = self.layers.iter().peekable();
+        while let Some(layer) = layers.next() {
+            let pair = layer.as_conv2d().zip(layers.peek().and_then(|next| next.as_batch_norm()));
+            if let Some(y) = pair.and_then(|(conv, norm)| conv_then_norm(conv, norm, &h)) {
+                h = y?;
+                layers.next(); // the norm, folded into the convolution
+                continue;
+            }
+            h = layer.forward(&h)?;
+        }
+        Ok(h)
     }
 
     fn collect_tensors(&self, prefix: &str, out: &mut Vec<NamedTensor>) {

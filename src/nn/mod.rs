@@ -46,6 +46,16 @@ pub trait Module {
         Err(onnx::unsupported(prefix, std::any::type_name::<Self>(), "it has no ONNX form"))
     }
 
+    /// This module as a convolution, and as a batch norm: so that `Sequential` can run a
+    /// convolution and the batch norm after it as one kernel in inference.
+    fn as_conv2d(&self) -> Option<&layers::Conv2d> {
+        None
+    }
+
+    fn as_batch_norm(&self) -> Option<&layers::BatchNorm> {
+        None
+    }
+
     /// All parameters and buffers with their full names (PyTorch's `state_dict()` keys).
     fn state(&self) -> Vec<NamedTensor> {
         let mut out = Vec::new();

@@ -62,6 +62,7 @@ pub const FAMILIES: &[Family] = &[
     Family::new::<conv::Params>(&pool::SHADER),
     Family::new::<norm::Params>(&norm::SHADER),
     Family::new::<norm::Params>(&norm::EVAL_SHADER),
+    Family::new::<norm::Params>(&norm::FOLD_SHADER),
     Family::new::<softmax::Params>(&softmax::SHADER),
     Family::new::<image::Params>(&image::SHADER),
     Family::new::<update::SgdParams>(&update::SGD_SHADER),

@@ -8,22 +8,27 @@ use super::ConvGeometry;
 use crate::backend::cpu_parallel as parallel;
 use crate::ops::layout::cpu::transpose;
 use crate::ops::matmul::cpu::batched_matmul;
-use crate::ops::matmul::MatMul;
+use crate::ops::matmul::{Epilogue, MatMul};
 
-pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
+/// The forward convolution, then the epilogue with the biases stored after the weights.
+pub fn conv2d(g: &ConvGeometry, epilogue: Epilogue, x: &[f32], w: &[f32], out: &mut [f32]) {
+    let weights = g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w;
+    let (w, bias) = w.split_at(weights);
+    let pixels = g.out_h * g.out_w;
     if g.groups == 1 {
         // One task per image, each with its own columns: a single image's product is too small
         // to be worth sharing among threads.
-        let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
+        let taps = g.in_channels * g.kernel_h * g.kernel_w;
         parallel::for_each_chunk(out, g.out_channels * pixels, |n, out_image| {
             let mut columns = vec![0.0; taps * pixels];
             im2col(g, image(g, x, n), &mut columns, pixels);
             batched_matmul(&MatMul::plain(g.out_channels, taps, pixels), w, &columns, out_image);
+            epilogue.apply(out_image, pixels, bias);
         });
         return;
     }
     if is_depthwise(g) {
-        return depthwise(g, x, w, out);
+        return depthwise(g, epilogue, x, w, bias, out);
     }
     out.fill(0.0);
     for_each_tap_row(g, |tap| {
@@ -35,6 +40,7 @@ pub fn conv2d(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
             out_row.iter_mut().enumerate().for_each(|(j, o)| *o += wv * x[tap.input + j * g.stride_w]);
         }
     });
+    epilogue.apply(out, pixels, bias);
 }
 
 /// d loss / d input: columns' gradient = weight^T @ grad, folded back by col2im.
@@ -104,7 +110,7 @@ pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mu
 /// phases (phase q holds padded columns q, q + s, q + 2s, ...), so output column x at kernel
 /// column kx reads phase kx mod s at position x + kx / s: contiguous for every stride, which lets
 /// the compiler vectorise the inner loops. The two gradients walk the same layout.
-fn depthwise(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
+fn depthwise(g: &ConvGeometry, epilogue: Epilogue, x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32]) {
     let taps = g.kernel_h * g.kernel_w;
     parallel::for_each_chunk(out, g.out_h * g.out_w, |plane, out_plane| {
         let phases = phase_split(g, &x[plane * g.height * g.width..][..g.height * g.width]);
@@ -114,6 +120,8 @@ fn depthwise(g: &ConvGeometry, x: &[f32], w: &[f32], out: &mut [f32]) {
             let wv = weights[tap];
             out_plane[y * g.out_w..][..g.out_w].iter_mut().zip(&phases[run..][..g.out_w]).for_each(|(o, &v)| *o += wv * v);
         });
+        let channel = plane % g.out_channels;
+        epilogue.apply(out_plane, out_plane.len(), bias.get(channel..).unwrap_or_default());
     });
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod tests;
 use crate::autograd::{record, wanted, Derivative};
 use crate::backend::{linear_groups, Kernel, Shader};
 use crate::error::{Error, Result};
+use crate::ops::matmul::{Epilogue, MatMul};
 use crate::shape::show;
 use crate::tensor::Tensor;
 
@@ -48,6 +49,7 @@ crate::params_struct! {
         out_channels: u32, kernel_h: u32, kernel_w: u32, stride_h: u32,
         stride_w: u32, pad_h: u32, pad_w: u32, groups: u32,
         out_h: u32, out_w: u32,
+        epilogue: u32,
     }
 }
 
@@ -73,8 +75,9 @@ impl ConvGeometry {
         }
     }
 
-    /// The parameter block of the sliding-window kernels (conv and pool).
-    pub(crate) fn params(&self) -> Vec<u8> {
+    /// The parameter block of the sliding-window kernels (conv and pool; only a convolution's
+    /// forward kernel has an epilogue).
+    pub(crate) fn params(&self, epilogue: Epilogue) -> Vec<u8> {
         let g = self;
         let [batch, in_channels, height, width, out_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, groups, out_h, out_w] =
             [
@@ -109,8 +112,19 @@ impl ConvGeometry {
             groups,
             out_h,
             out_w,
+            epilogue: epilogue.code(),
         };
         super::bytes(params)
+    }
+
+    /// [batch, out_channels, out_h, out_w].
+    fn output_shape(&self) -> Vec<usize> {
+        vec![self.batch, self.out_channels, self.out_h, self.out_w]
+    }
+
+    /// A 1x1 convolution with stride 1, no padding and one group: a matrix product per image.
+    fn is_pointwise(&self) -> bool {
+        (self.kernel_h, self.kernel_w, self.stride_h, self.stride_w, self.pad_h, self.pad_w, self.groups) == (1, 1, 1, 1, 0, 0, 1)
     }
 
     pub(crate) fn input_len(&self) -> usize {
@@ -126,8 +140,9 @@ impl ConvGeometry {
 pub enum ConvKernel {
     /// out[n, o, y, x] = sum over the input channels c of o's group and the window of
     /// input[n, c, y*stride - pad + ky, x*stride - pad + kx] * weight[o, c mod group size, ky, kx].
-    /// Inputs: [input, weight].
-    Forward(ConvGeometry),
+    /// Inputs: [input, weight], the weight followed by out_channels biases unless the epilogue
+    /// is `None`.
+    Forward(ConvGeometry, Epilogue),
     /// d loss / d input. Inputs: [output gradient, weight].
     BackwardInput(ConvGeometry),
     /// d loss / d weight. Inputs: [input, output gradient].
@@ -137,7 +152,7 @@ pub enum ConvKernel {
 impl Kernel for ConvKernel {
     fn name(&self) -> &'static str {
         match self {
-            ConvKernel::Forward(_) => "conv2d",
+            ConvKernel::Forward(..) => "conv2d",
             ConvKernel::BackwardInput(_) => "conv2d_backward_input",
             ConvKernel::BackwardWeight(_) => "conv2d_backward_weight",
         }
@@ -148,13 +163,14 @@ impl Kernel for ConvKernel {
     }
 
     fn params(&self) -> Vec<u8> {
-        self.geometry().params()
+        let epilogue = if let ConvKernel::Forward(_, epilogue) = self { *epilogue } else { Epilogue::None };
+        self.geometry().params(epilogue)
     }
 
     fn workgroups(&self) -> [u32; 3] {
         // One thread per element written: the output, the input gradient or the weight gradient.
         linear_groups(match self {
-            ConvKernel::Forward(g) => g.output_len(),
+            ConvKernel::Forward(g, _) => g.output_len(),
             ConvKernel::BackwardInput(g) => g.input_len(),
             ConvKernel::BackwardWeight(g) => g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w,
         })
@@ -162,7 +178,7 @@ impl Kernel for ConvKernel {
 
     fn run_cpu(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         match self {
-            ConvKernel::Forward(g) => cpu::conv2d(g, inputs[0], inputs[1], outputs[0]),
+            ConvKernel::Forward(g, epilogue) => cpu::conv2d(g, *epilogue, inputs[0], inputs[1], outputs[0]),
             ConvKernel::BackwardInput(g) => cpu::conv2d_backward_input(g, inputs[0], inputs[1], outputs[0]),
             ConvKernel::BackwardWeight(g) => cpu::conv2d_backward_weight(g, inputs[0], inputs[1], outputs[0]),
         }
@@ -171,7 +187,7 @@ impl Kernel for ConvKernel {
 
 impl ConvKernel {
     fn geometry(&self) -> &ConvGeometry {
-        let (ConvKernel::Forward(g) | ConvKernel::BackwardInput(g) | ConvKernel::BackwardWeight(g)) = self;
+        let (ConvKernel::Forward(g, _) | ConvKernel::BackwardInput(g) | ConvKernel::BackwardWeight(g)) = self;
         g
     }
 }
@@ -203,12 +219,52 @@ impl Tensor {
     /// convolution.
     pub fn conv2d(&self, weight: &Tensor, stride: (usize, usize), padding: (usize, usize), groups: usize) -> Result<Tensor> {
         self.check_same("conv2d", weight)?;
-        let (x, w) = (self.shape(), weight.shape());
+        let geometry = self.conv_geometry(weight.shape(), stride, padding, groups)?;
+        let out_shape = geometry.output_shape();
+        if geometry.is_pointwise() {
+            // A pointwise (1x1) convolution is a matrix product per image, [o, c] @ [c, h*w]: most of
+            // MobileNetV2's arithmetic, and the matmul kernels are far faster than the general loops.
+            let images = self.reshape(&[geometry.batch, geometry.in_channels, geometry.height * geometry.width])?;
+            return weight.reshape(&[geometry.out_channels, geometry.in_channels])?.matmul(&images)?.reshape(&out_shape);
+        }
+        let op = record(Convolution(self.clone(), weight.clone(), geometry));
+        self.run_kernel(&ConvKernel::Forward(geometry, Epilogue::None), &[self, weight], out_shape, op)
+    }
+
+    /// `conv2d` with a bias per output channel and the epilogue applied in the same kernel:
+    /// `folded` holds the weight's numbers (shape `weight_shape`) followed by out_channels biases,
+    /// as `fold_batch_norm` makes them (inference's conv + batch norm + ReLU6 as one kernel).
+    /// Inference only: it records nothing.
+    pub(crate) fn conv2d_folded(
+        &self,
+        folded: &Tensor,
+        weight_shape: &[usize],
+        (stride, padding, groups): ((usize, usize), (usize, usize), usize),
+        epilogue: Epilogue,
+    ) -> Result<Tensor> {
+        self.check_same("conv2d", folded)?;
+        let geometry = self.conv_geometry(weight_shape, stride, padding, groups)?;
+        if folded.numel() != crate::shape::numel(weight_shape) + geometry.out_channels {
+            let detail = format!("{} numbers for weight {} and its biases", folded.numel(), show(weight_shape));
+            return Err(Error::shape("conv2d", detail));
+        }
+        let out_shape = geometry.output_shape();
+        if geometry.is_pointwise() {
+            let (o, c, pixels) = (geometry.out_channels, geometry.in_channels, geometry.height * geometry.width);
+            let kernel = MatMul { batch: geometry.batch, b_batch_stride: c * pixels, epilogue, ..MatMul::plain(o, c, pixels) };
+            return self.run_kernel(&kernel, &[folded, self], out_shape, None);
+        }
+        self.run_kernel(&ConvKernel::Forward(geometry, epilogue), &[self, folded], out_shape, None)
+    }
+
+    /// The geometry of convolving self with a weight of `w`'s shape, or why it cannot be done.
+    fn conv_geometry(&self, w: &[usize], stride: (usize, usize), padding: (usize, usize), groups: usize) -> Result<ConvGeometry> {
+        let x = self.shape();
         let fail = |why: &str| Error::shape("conv2d", format!("input {} and weight {}: {why}", show(x), show(w)));
         if x.len() != 4 || w.len() != 4 {
             return Err(fail("both must be 4-D ([n, c, h, w] and [o, c / groups, kh, kw])"));
         }
-        if groups == 0 || x[1] % groups != 0 || w[0] % groups != 0 || w[1] * groups != x[1] {
+        if groups == 0 || !x[1].is_multiple_of(groups) || !w[0].is_multiple_of(groups) || w[1] * groups != x[1] {
             return Err(fail(&format!(
                 "with groups = {groups}, weight dim 1 must be channels / groups and both channel counts divisible by groups"
             )));
@@ -220,15 +276,6 @@ impl Tensor {
         if padded_h < w[2] || padded_w < w[3] {
             return Err(fail("the kernel is larger than the padded input"));
         }
-        let geometry = ConvGeometry::new([x[0], x[1], x[2], x[3]], [w[0], w[1], w[2], w[3]], stride, padding, groups);
-        let out_shape = vec![geometry.batch, geometry.out_channels, geometry.out_h, geometry.out_w];
-        if w[2] == 1 && w[3] == 1 && stride == (1, 1) && padding == (0, 0) && groups == 1 {
-            // A pointwise (1x1) convolution is a matrix product per image, [o, c] @ [c, h*w]: most of
-            // MobileNetV2's arithmetic, and the matmul kernels are far faster than the general loops.
-            let images = self.reshape(&[x[0], x[1], x[2] * x[3]])?;
-            return weight.reshape(&[w[0], w[1]])?.matmul(&images)?.reshape(&out_shape);
-        }
-        let op = record(Convolution(self.clone(), weight.clone(), geometry));
-        self.run_kernel(&ConvKernel::Forward(geometry), &[self, weight], out_shape, op)
+        Ok(ConvGeometry::new([x[0], x[1], x[2], x[3]], [w[0], w[1], w[2], w[3]], stride, padding, groups))
     }
 }

@@ -1,6 +1,7 @@
 //! The convolution sums written out directly, in f64, for tests only.
 
 use super::ConvGeometry;
+use crate::ops::matmul::Epilogue;
 
 /// For every (output element, input element, weight element) triple the convolution multiplies,
 /// calls `visit(out index, input index, weight index)`.
@@ -31,15 +32,28 @@ fn for_each_term(g: &ConvGeometry, mut visit: impl FnMut(usize, usize, usize)) {
 /// The kernel's output. Inputs as the kernel takes them: forward (x, w), d input (g, w), d weight (x, g).
 pub fn run(kernel: &super::ConvKernel, first: &[f32], second: &[f32]) -> Vec<f32> {
     let (g, len) = match kernel {
-        super::ConvKernel::Forward(g) => (g, g.output_len()),
+        super::ConvKernel::Forward(g, _) => (g, g.output_len()),
         super::ConvKernel::BackwardInput(g) => (g, g.input_len()),
         super::ConvKernel::BackwardWeight(g) => (g, g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w),
     };
     let mut sums = vec![0f64; len];
     for_each_term(g, |out, input, weight| match kernel {
-        super::ConvKernel::Forward(_) => sums[out] += first[input] as f64 * second[weight] as f64,
+        super::ConvKernel::Forward(..) => sums[out] += first[input] as f64 * second[weight] as f64,
         super::ConvKernel::BackwardInput(_) => sums[input] += first[out] as f64 * second[weight] as f64,
         super::ConvKernel::BackwardWeight(_) => sums[weight] += first[input] as f64 * second[out] as f64,
     });
+    // The forward epilogue: + the output channel's bias (after the weights), clamped to [0, 6].
+    if let super::ConvKernel::Forward(g, epilogue) = kernel {
+        let weights = g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w;
+        let pixels = g.out_h * g.out_w;
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let biased = *sum + second.get(weights + (i / pixels) % g.out_channels).copied().unwrap_or(0.0) as f64;
+            *sum = match epilogue {
+                Epilogue::None => *sum,
+                Epilogue::Bias => biased,
+                Epilogue::BiasRelu6 => biased.clamp(0.0, 6.0),
+            };
+        }
+    }
     sums.into_iter().map(|v| v as f32).collect()
 }

@@ -2,6 +2,7 @@
 //! matmul, direct grouped loops, depthwise loops) and the GPU, on odd shapes.
 
 use super::{reference, ConvGeometry, ConvKernel};
+use crate::ops::matmul::Epilogue;
 use crate::ops::testing::{check, random, Case};
 
 pub fn cases() -> Vec<Case> {
@@ -21,12 +22,21 @@ pub fn cases() -> Vec<Case> {
         let (input, weight) = (random(g.input_len(), seed, 0.0), random(w.iter().product(), seed + 1, 0.0));
         let grad = random(g.output_len(), seed + 2, 0.0);
         for (kernel, first, second) in [
-            (ConvKernel::Forward(g), &input, &weight),
+            (ConvKernel::Forward(g, Epilogue::None), &input, &weight),
             (ConvKernel::BackwardInput(g), &grad, &weight),
             (ConvKernel::BackwardWeight(g), &input, &grad),
         ] {
             let expected = reference::run(&kernel, first, second);
             cases.push(Case::new(kernel, vec![first.clone(), second.clone()], vec![expected], 2e-5));
+        }
+        // The forward epilogue (inference's folded conv + batch norm + ReLU6): the weight followed
+        // by one bias per output channel, shifted so outputs fall on both sides of 0 and 6.
+        let with_bias: Vec<f32> =
+            weight.iter().copied().chain(random(g.out_channels, seed + 3, 0.0).iter().map(|b| 2.0 * b + 1.0)).collect();
+        for epilogue in [Epilogue::Bias, Epilogue::BiasRelu6] {
+            let kernel = ConvKernel::Forward(g, epilogue);
+            let expected = reference::run(&kernel, &input, &with_bias);
+            cases.push(Case::new(kernel, vec![input.clone(), with_bias.clone()], vec![expected], 2e-5));
         }
     }
     cases

@@ -18,7 +18,7 @@ const K_BLOCK: usize = 256;
 /// Rows of a per pass, so the a block (64 KiB) stays in L2 while the b strips go by.
 const M_BLOCK: usize = 64;
 
-use super::MatMul;
+use super::{Epilogue, MatMul};
 use crate::backend::cpu_parallel as parallel;
 
 /// An operand: element [r, c] at data[r row + c col] (row-major: (cols, 1); stored
@@ -50,12 +50,15 @@ impl<'a> Matrix<'a> {
 /// c, so no synchronisation is needed. Products too small to be worth a hand-off stay on the
 /// calling thread.
 pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let MatMul { batch, m, k, n, a_batch_stride, b_batch_stride, sum_batch, .. } = *kernel;
+    let MatMul { batch, m, k, n, a_batch_stride, b_batch_stride, sum_batch, epilogue, .. } = *kernel;
     let [(a_row, a_col), (b_row, b_col)] = kernel.strides();
     let a_item = |i: usize| Matrix { data: &a[i * a_batch_stride..], row: a_row, col: a_col };
     let b_item = |i: usize| Matrix { data: &b[i * b_batch_stride..], row: b_row, col: b_col };
     // The products that add into output o.
     let items = |o: usize| if sum_batch { 0..batch } else { o..o + 1 };
+    // The epilogue's row biases follow a's matrix; each task applies it to its rows once summed,
+    // while they are still in cache.
+    let bias = if epilogue == Epilogue::None { &[][..] } else { &a[m * k..][..m] };
     let c = &mut c[..kernel.out_batch() * m * n];
     // Each task zeroes the part of c it sums into (in parallel, and while it is about to be used).
     let threads = parallel::threads();
@@ -63,11 +66,13 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
         c.fill(0.0);
         for (o, c_item) in c.chunks_mut(m * n).enumerate() {
             items(o).for_each(|i| matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n));
+            epilogue.apply(c_item, n, bias);
         }
     } else if kernel.out_batch() > 1 {
         parallel::for_each_chunk(c, m * n, |i, c_item| {
             c_item.fill(0.0);
-            matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n)
+            matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n);
+            epilogue.apply(c_item, n, bias);
         });
     } else {
         let rows_per_task = m.div_ceil(threads).next_multiple_of(TILE_ROWS);
@@ -77,6 +82,7 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
             for i in items(0) {
                 matmul_one_thread(a_item(i).rows_from(task * rows_per_task), b_item(i), c_rows, rows, k, n);
             }
+            epilogue.apply(c_rows, n, bias.get(task * rows_per_task..).unwrap_or_default());
         });
     }
 }

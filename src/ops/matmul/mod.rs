@@ -39,6 +39,44 @@ crate::params_struct! {
         b_col_stride: u32,
         sum_batch: u32,
         lanes: u32,
+        epilogue: u32,
+    }
+}
+
+/// What a forward product or convolution does to each sum before writing it (inference's conv +
+/// batch norm + ReLU6 in one kernel: src/nn/layers.rs folds the batch norm into the weights):
+/// add the bias of the output's row (a product) or channel (a convolution), then clamp to [0, 6].
+/// The bias is stored right after the weights in the same buffer ([weights..., bias...], as
+/// `Tensor::fold_batch_norm` makes it), so the kernels keep their bindings.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Epilogue {
+    /// The sum as it is.
+    #[default]
+    None,
+    /// sum + bias[row].
+    Bias,
+    /// min(max(sum + bias[row], 0), 6).
+    BiasRelu6,
+}
+
+impl Epilogue {
+    /// Its number in the kernels' parameter blocks (`finish` in shaders/matmul.wgsl and conv.wgsl).
+    pub(crate) fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// Applies it on the CPU to `rows` of `row_len` outputs each, row r taking bias[r mod bias
+    /// len] (an output [N, C, L] has N C rows of L, its bias C numbers).
+    pub(crate) fn apply(self, rows: &mut [f32], row_len: usize, bias: &[f32]) {
+        if self == Epilogue::None {
+            return;
+        }
+        for (row, &b) in rows.chunks_mut(row_len).zip(bias.iter().cycle()) {
+            match self {
+                Epilogue::BiasRelu6 => row.iter_mut().for_each(|v| *v = (*v + b).clamp(0.0, 6.0)),
+                _ => row.iter_mut().for_each(|v| *v += b),
+            }
+        }
     }
 }
 
@@ -57,12 +95,25 @@ pub struct MatMul {
     pub transpose_a: bool,
     pub transpose_b: bool,
     pub sum_batch: bool,
+    /// Only with one unbatched, untransposed a, whose row biases follow its m x k numbers.
+    pub epilogue: Epilogue,
 }
 
 impl MatMul {
     /// One plain product, [m, k] @ [k, n].
     pub fn plain(m: usize, k: usize, n: usize) -> MatMul {
-        MatMul { batch: 1, m, k, n, a_batch_stride: 0, b_batch_stride: 0, transpose_a: false, transpose_b: false, sum_batch: false }
+        MatMul {
+            batch: 1,
+            m,
+            k,
+            n,
+            a_batch_stride: 0,
+            b_batch_stride: 0,
+            transpose_a: false,
+            transpose_b: false,
+            sum_batch: false,
+            epilogue: Epilogue::None,
+        }
     }
 
     /// (row stride, column stride) of op(a) [m, k] and of op(c) [k, n] in their stored layouts.
@@ -137,6 +188,7 @@ impl Kernel for MatMul {
             b_col_stride,
             sum_batch,
             lanes: self.lanes() as u32,
+            epilogue: self.epilogue.code(),
         })
     }
 
@@ -229,6 +281,7 @@ impl Tensor {
             transpose_a,
             transpose_b,
             sum_batch,
+            epilogue: Epilogue::None,
         };
         let out_shape = match batch {
             Some(batch) if !sum_batch => vec![batch, m, n],

@@ -1,9 +1,12 @@
 //! The plain triple loop, in f64, for tests only.
 
+use super::Epilogue;
+
 /// out[i] = op(a[i]) @ op(b[i]) for each of `batch` products, or their sum with `sum_batch` (a
-/// batch stride of 0 reuses one matrix; op reads a stored-transposed operand by its strides).
+/// batch stride of 0 reuses one matrix; op reads a stored-transposed operand by its strides),
+/// then the epilogue: + a[m k + row], clamped to [0, 6] with `BiasRelu6`.
 pub fn matmul(kernel: &super::MatMul, a: &[f32], b: &[f32]) -> Vec<f32> {
-    let super::MatMul { batch, m, k, n, a_batch_stride, b_batch_stride, sum_batch, .. } = *kernel;
+    let super::MatMul { batch, m, k, n, a_batch_stride, b_batch_stride, sum_batch, epilogue, .. } = *kernel;
     let [(a_row, a_col), (b_row, b_col)] = kernel.strides();
     let mut c = vec![0.0; kernel.out_batch() * m * n];
     for p in 0..batch {
@@ -13,6 +16,15 @@ pub fn matmul(kernel: &super::MatMul, a: &[f32], b: &[f32]) -> Vec<f32> {
             for j in 0..n {
                 let sum: f64 = (0..k).map(|l| a[i * a_row + l * a_col] as f64 * b[l * b_row + j * b_col] as f64).sum();
                 c[(out * m + i) * n + j] += sum;
+            }
+        }
+    }
+    for (row, sums) in c.chunks_mut(n).enumerate() {
+        for sum in sums {
+            *sum = match epilogue {
+                Epilogue::None => *sum,
+                Epilogue::Bias => *sum + a[m * k + row % m] as f64,
+                Epilogue::BiasRelu6 => (*sum + a[m * k + row % m] as f64).clamp(0.0, 6.0),
             }
         }
     }

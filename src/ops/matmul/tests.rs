@@ -1,7 +1,7 @@
 //! The matrix product against the f64 triple loop, on the CPU (both the one-thread and the
 //! shared-among-threads paths) and the GPU, on odd shapes.
 
-use super::{reference, MatMul};
+use super::{reference, Epilogue, MatMul};
 use crate::ops::testing::{check, random, Case};
 
 pub fn cases() -> Vec<Case> {
@@ -48,6 +48,7 @@ pub fn cases() -> Vec<Case> {
                 transpose_a,
                 transpose_b,
                 sum_batch,
+                epilogue: Epilogue::None,
             };
             let a = random(if a_batched { batch } else { 1 } * m * k, i as u64, 0.0);
             let b = random(if b_batched { batch } else { 1 } * k * n, 100 + i as u64, 0.0);
@@ -55,6 +56,18 @@ pub fn cases() -> Vec<Case> {
             // A summed product adds up to 4,500 rounded terms.
             let tol = if sum_batch { 1e-4 } else { 2e-5 };
             cases.push(Case::new(kernel, vec![a, b], vec![expected], tol));
+        }
+    }
+    // The epilogue (inference's folded conv + batch norm + ReLU6): one unbatched weight matrix with
+    // its row biases after it, images batched; sums of 3 to 129 normal terms land on both sides
+    // of 0 and 6. Tiled, direct with one lane, direct with several.
+    for (i, &(batch, m, k, n)) in [(3, 70, 129, 33), (2, 5, 17, 3), (1, 6, 600, 2)].iter().enumerate() {
+        for epilogue in [Epilogue::Bias, Epilogue::BiasRelu6] {
+            let kernel = MatMul { batch, b_batch_stride: k * n, epilogue, ..MatMul::plain(m, k, n) };
+            let a: Vec<f32> = random(m * k + m, 200 + i as u64, 0.0).iter().map(|v| v + 1.0).collect();
+            let b = random(batch * k * n, 300 + i as u64, 0.0);
+            let expected = reference::matmul(&kernel, &a, &b);
+            cases.push(Case::new(kernel, vec![a, b], vec![expected], 2e-5));
         }
     }
     cases

@@ -87,6 +87,19 @@ pub fn batch_norm_eval(inputs: &[&[f32]], relu6: bool, y: &mut [f32], dims: Dims
     });
 }
 
+/// Folded into the convolution before it (`NormKernel::Fold`): inputs [conv weight [C, L], weight,
+/// bias, running_mean, running_var]; out = [conv weight scale (row c by scale[c]), then bias -
+/// running_mean scale], with scale = weight / sqrt(running_var + eps).
+pub fn batch_norm_fold(inputs: &[&[f32]], eps: f32, out: &mut [f32], [_, channels, len]: Dims) {
+    let [conv_weight, weight, bias, mean, var] = inputs else { unreachable!("batch_norm_fold reads five tensors") };
+    let (weights, shifts) = out.split_at_mut(channels * len);
+    for c in 0..channels {
+        let scale = weight[c] / (var[c] + eps).sqrt();
+        weights[c * len..][..len].iter_mut().zip(&conv_weight[c * len..][..len]).for_each(|(o, &w)| *o = w * scale);
+        shifts[c] = bias[c] - mean[c] * scale;
+    }
+}
+
 /// min(max(z, 0), 6) under relu6 (NaN stays NaN, as `unary_clamp`), else z.
 fn activate(relu6: bool, z: f32) -> f32 {
     match relu6 {

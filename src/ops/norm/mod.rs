@@ -17,8 +17,16 @@ use crate::rng::Pcg32;
 use crate::shape::show;
 use crate::tensor::Tensor;
 
-pub static SHADER: Shader = Shader { name: "norm", source: include_str!("../../../shaders/norm.wgsl") };
-pub static EVAL_SHADER: Shader = Shader { name: "norm_eval", source: include_str!("../../../shaders/norm_eval.wgsl") };
+pub static SHADER: Shader =
+    Shader { name: "norm", source: concat!(include_str!("../../../shaders/norm_params.wgsl"), include_str!("../../../shaders/norm.wgsl")) };
+pub static EVAL_SHADER: Shader = Shader {
+    name: "norm_eval",
+    source: concat!(include_str!("../../../shaders/norm_params.wgsl"), include_str!("../../../shaders/norm_eval.wgsl")),
+};
+pub static FOLD_SHADER: Shader = Shader {
+    name: "norm_fold",
+    source: concat!(include_str!("../../../shaders/norm_params.wgsl"), include_str!("../../../shaders/norm_fold.wgsl")),
+};
 
 crate::params_struct! {
     /// x viewed as [batch, channels, len]; eps and momentum only forward; relu6 1 or 0; `group`
@@ -52,6 +60,11 @@ pub enum NormKernel {
     /// inputs [x, scale [C], shift [C]]; output y = x scale + shift (relu6: min(max(., 0), 6)).
     /// One pass over x where a multiply, an add and a clamp took three (and allocated three).
     Evaluate { batch: usize, channels: usize, len: usize, relu6: bool },
+    /// Evaluation mode folded into the convolution before it (inference's conv + batch norm in
+    /// one kernel), with scale = weight / sqrt(running_var + eps): inputs [conv weight [C, len],
+    /// weight, bias, running_mean, running_var]; output [conv weight scale (per row c), then
+    /// bias - running_mean scale].
+    Fold { channels: usize, len: usize, eps: f32 },
 }
 
 impl Kernel for NormKernel {
@@ -61,20 +74,29 @@ impl Kernel for NormKernel {
             NormKernel::Backward { input_grad: true, .. } => "batch_norm_backward",
             NormKernel::Backward { input_grad: false, .. } => "batch_norm_backward_params",
             NormKernel::Evaluate { .. } => "batch_norm_eval",
+            NormKernel::Fold { .. } => "batch_norm_fold",
         }
     }
 
     fn shader(&self) -> &'static Shader {
         match self {
             NormKernel::Evaluate { .. } => &EVAL_SHADER,
+            NormKernel::Fold { .. } => &FOLD_SHADER,
             _ => &SHADER,
         }
     }
 
     fn params(&self) -> Vec<u8> {
         let [batch, channels, len] = self.dims();
-        let (NormKernel::Forward { relu6, .. } | NormKernel::Backward { relu6, .. } | NormKernel::Evaluate { relu6, .. }) = *self;
-        let (eps, momentum) = if let NormKernel::Forward { eps, momentum, .. } = *self { (eps, momentum) } else { (0.0, 0.0) };
+        let relu6 = match *self {
+            NormKernel::Forward { relu6, .. } | NormKernel::Backward { relu6, .. } | NormKernel::Evaluate { relu6, .. } => relu6,
+            NormKernel::Fold { .. } => false,
+        };
+        let (eps, momentum) = match *self {
+            NormKernel::Forward { eps, momentum, .. } => (eps, momentum),
+            NormKernel::Fold { eps, .. } => (eps, 0.0),
+            _ => (0.0, 0.0),
+        };
         let group = self.threads_per_channel() as u32;
         let (batch, channels, len, relu6) = (batch as u32, channels as u32, len as u32, relu6 as u32);
         super::bytes(Params { batch, channels, len, eps, momentum, relu6, group })
@@ -84,6 +106,7 @@ impl Kernel for NormKernel {
         let [batch, channels, len] = self.dims();
         match self {
             NormKernel::Evaluate { .. } => linear_groups(batch * channels * len), // a thread per element
+            NormKernel::Fold { .. } => linear_groups(channels * len + channels),  // a thread per number written
             _ => linear_groups(channels * self.threads_per_channel()),
         }
     }
@@ -105,17 +128,21 @@ impl Kernel for NormKernel {
                 cpu::batch_norm_backward(inputs, relu6, [d_weight, d_bias], dx, [batch, channels, len])
             }
             NormKernel::Evaluate { relu6, .. } => cpu::batch_norm_eval(inputs, relu6, outputs[0], self.dims()),
+            NormKernel::Fold { channels, len, eps } => cpu::batch_norm_fold(inputs, eps, outputs[0], [1, channels, len]),
         }
     }
 }
 
 impl NormKernel {
-    /// [N, C, L]: the view of x every variant works on.
+    /// [N, C, L]: the view of x every variant works on (for `Fold`, of the convolution's weight).
     fn dims(&self) -> [usize; 3] {
-        let (NormKernel::Forward { batch, channels, len, .. }
-        | NormKernel::Backward { batch, channels, len, .. }
-        | NormKernel::Evaluate { batch, channels, len, .. }) = *self;
-        [batch, channels, len]
+        match *self {
+            NormKernel::Forward { batch, channels, len, .. }
+            | NormKernel::Backward { batch, channels, len, .. }
+            | NormKernel::Evaluate { batch, channels, len, .. } => [batch, channels, len],
+            // The convolution's weight [C, len], one row per channel.
+            NormKernel::Fold { channels, len, .. } => [1, channels, len],
+        }
     }
 
     /// Threads sharing one channel's M = N L values, as a reduction's threads share an output:
@@ -257,6 +284,30 @@ impl Tensor {
         let saved = Tensor::from_op(vec![4, channels], device, saved, None);
         let op = record(BatchNorm { x: self.clone(), weight: weight.clone(), bias: bias.clone(), saved, relu6 });
         Ok(Tensor::from_op(s.to_vec(), device, y, op))
+    }
+
+    /// Evaluation-mode batch norm folded into the convolution weight self [C, ...] that feeds it:
+    /// [self's numbers, channel c's scaled by weight[c] / sqrt(running_var[c] + eps), then the C
+    /// shifts bias - running_mean scale] (`NormKernel::Fold`), for `conv2d_folded`. Inference
+    /// only: it records nothing.
+    pub(crate) fn fold_batch_norm(&self, norm: [&Tensor; 4], eps: f32) -> Result<Tensor> {
+        let channels = self.shape().first().copied().unwrap_or(0);
+        for t in norm {
+            self.check_same("batch_norm", t)?;
+            if t.shape() != [channels] {
+                return Err(Error::shape(
+                    "batch_norm",
+                    format!(
+                        "expected [{channels}] per-channel numbers for the convolution weight {}, got {}",
+                        show(self.shape()),
+                        show(t.shape())
+                    ),
+                ));
+            }
+        }
+        let kernel = NormKernel::Fold { channels, len: self.numel() / channels.max(1), eps };
+        let [weight, bias, running_mean, running_var] = norm;
+        self.run_kernel(&kernel, &[self, weight, bias, running_mean, running_var], vec![self.numel() + channels], None)
     }
 
     /// The gradients of training-mode batch norm given g = d loss / d y and the statistics its

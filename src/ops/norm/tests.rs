@@ -45,6 +45,17 @@ pub fn cases() -> Vec<Case> {
             .collect();
         let kernel = NormKernel::Evaluate { batch: n, channels: c, len: l, relu6 };
         cases.push(Case::new(kernel, vec![x.clone(), weight.clone(), bias.clone()], vec![eval], 1e-5));
+        // Folded into a convolution weight [c, l] (inference's conv + batch norm in one kernel):
+        // each row scaled by weight / sqrt(var + eps), then the shifts bias - mean scale.
+        let (mean, var) = (random(c, seed + 6, 0.0), random(c, seed + 7, 0.1).iter().map(|v| v * v).collect::<Vec<f32>>());
+        let scale = |ch: usize| weight[ch] as f64 / (var[ch] as f64 + eps as f64).sqrt();
+        let conv_weight = random(c * l, seed + 8, 0.0);
+        let folded: Vec<f32> = (0..c * l)
+            .map(|i| (conv_weight[i] as f64 * scale(i / l)) as f32)
+            .chain((0..c).map(|ch| (bias[ch] as f64 - mean[ch] as f64 * scale(ch)) as f32))
+            .collect();
+        let kernel = NormKernel::Fold { channels: c, len: l, eps };
+        cases.push(Case::new(kernel, vec![conv_weight, weight.clone(), bias.clone(), mean, var], vec![folded], 1e-5));
     }
     cases
 }

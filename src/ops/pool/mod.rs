@@ -9,6 +9,7 @@ pub(crate) mod reference;
 pub(crate) mod tests;
 
 use super::conv::ConvGeometry;
+use super::matmul::Epilogue;
 use crate::autograd::{record, Derivative};
 use crate::backend::{linear_groups, Kernel, Shader};
 use crate::error::{Error, Result};
@@ -42,7 +43,7 @@ impl Kernel for PoolKernel {
 
     fn params(&self) -> Vec<u8> {
         let (PoolKernel::Max(g) | PoolKernel::MaxBackward(g)) = self;
-        g.params()
+        g.params(Epilogue::None)
     }
 
     fn workgroups(&self) -> [u32; 3] {
