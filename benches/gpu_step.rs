@@ -1,6 +1,6 @@
 //! What one MobileNetV2 training step asks of the wgpu backend (issue 13): dispatches, compute
 //! passes, submits, readbacks and bytes of buffers created per step, with the median time of a
-//! step. The network is `SpeedTest`'s (fastai's head, unfrozen, Adam), small enough for a
+//! step; then the same for inference on the batch. The network is `SpeedTest`'s (fastai's head, unfrozen, Adam), small enough for a
 //! software adapter (lavapipe, SwiftShader): tens of seconds a step on 2 cores.
 //! Then the readbacks of a `Learner`'s training loop: one epoch of `fit` on synthetic images
 //! (LEARNER_BATCHES training batches and a fifth as many validation images), the head training on
@@ -62,6 +62,17 @@ fn main() {
     timed.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (median, c) = &timed[timed.len() / 2];
     row("median", *median, c);
+    // Inference on the same batch (evaluation mode, no graph: each convolution + batch norm one
+    // kernel), read back; the second call is counted.
+    let infer = || {
+        let before = counters();
+        let started = Instant::now();
+        pollster::block_on(test.infer()).expect("inference");
+        (started.elapsed().as_secs_f64(), counters().since(&before))
+    };
+    infer();
+    let (seconds, c) = infer();
+    row("inference", seconds, &c);
 
     learner_epoch(&device, batch, size);
 }

@@ -1,5 +1,6 @@
 // 2-D convolution (cross-correlation, as in PyTorch) with stride, padding and groups, and its two
-// gradients. One thread per element of the tensor each kernel writes.
+// gradients. One thread per element of the tensor each kernel writes (`lanes` threads for each
+// element of the weight gradient).
 //
 //   forward:          out[n,o,y,x]   = sum_{c in group(o), ky, kx} in[n,c,y*s-p+ky, x*s-p+kx] * w[o,c',ky,kx]
 //   backward input:   din[n,c,iy,ix] = sum_{o in group(c), ky, kx; iy = y*s-p+ky} g[n,o,y,x] * w[o,c',ky,kx]
@@ -89,20 +90,32 @@ fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
     out[i] = sum;
 }
 
-// first = input, second = output gradient.
+// first = input, second = output gradient. The sum over (n, y) rows, then x, of weight i is
+// shared by `p.lanes` threads (a power of two, 1 to WORKGROUP_SIZE: `threads_per_output` in
+// src/ops/reduce/mod.rs picks it, as for a reduction): lane l takes rows l, l + lanes, ..., then
+// the lanes add their partial sums in a tree in workgroup memory. A depthwise layer has only 9
+// weights per channel, each a sum over the whole batch: one thread each would leave most of a
+// GPU idle while each walks N H W terms alone.
+var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
+
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_index) t: u32) {
     let in_per_group = p.in_channels / p.groups;
-    let i = thread_index(gid, nwg);
-    if (i >= p.out_channels * in_per_group * p.kernel_h * p.kernel_w) { return; }
+    let thread = thread_index(gid, nwg);
+    let i = thread / p.lanes;
+    let lane = thread % p.lanes;
+    let weights = p.out_channels * in_per_group * p.kernel_h * p.kernel_w;
     let kx = i % p.kernel_w;
     let ky = (i / p.kernel_w) % p.kernel_h;
     let ci = (i / (p.kernel_w * p.kernel_h)) % in_per_group;
     let o = i / (p.kernel_w * p.kernel_h * in_per_group);
     let c = (o / (p.out_channels / p.groups)) * in_per_group + ci;
     var sum = 0.0;
-    for (var n = 0u; n < p.batch; n++) {
-        for (var y = 0u; y < p.out_h; y++) {
+    if (i < weights) {
+        for (var row = lane; row < p.batch * p.out_h; row += p.lanes) {
+            let n = row / p.out_h;
+            let y = row % p.out_h;
             let iy = input_coord(y, ky, p.stride_h, p.pad_h, p.height);
             if (iy < 0) { continue; }
             let in_row = ((n * p.in_channels + c) * p.height + u32(iy)) * p.width;
@@ -114,5 +127,11 @@ fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builti
             }
         }
     }
-    out[i] = sum;
+    // After the step with stride s, lane j < s holds the sum of lanes j, j + s, j + 2s, ...
+    partial[t] = sum;
+    for (var stride = p.lanes / 2u; stride > 0u; stride /= 2u) {
+        workgroupBarrier();
+        if (lane < stride) { partial[t] += partial[t + stride]; }
+    }
+    if (lane == 0u && i < weights) { out[i] = partial[t]; }
 }

@@ -11,6 +11,7 @@ struct Params {
     stride_w: u32, pad_h: u32, pad_w: u32, groups: u32,
     out_h: u32, out_w: u32,
     epilogue: u32, // the convolution's forward kernel only: `finish` in conv.wgsl
+    lanes: u32,    // the convolution's weight gradient only: threads per weight
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

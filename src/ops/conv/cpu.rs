@@ -12,7 +12,7 @@ use crate::ops::matmul::{Epilogue, MatMul};
 
 /// The forward convolution, then the epilogue with the biases stored after the weights.
 pub fn conv2d(g: &ConvGeometry, epilogue: Epilogue, x: &[f32], w: &[f32], out: &mut [f32]) {
-    let weights = g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w;
+    let weights = g.weight_len();
     let (w, bias) = w.split_at(weights);
     let pixels = g.out_h * g.out_w;
     if g.groups == 1 {

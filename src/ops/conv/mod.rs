@@ -13,6 +13,7 @@ use crate::autograd::{record, wanted, Derivative};
 use crate::backend::{linear_groups, Kernel, Shader};
 use crate::error::{Error, Result};
 use crate::ops::matmul::{Epilogue, MatMul};
+use crate::ops::reduce::threads_per_output;
 use crate::shape::show;
 use crate::tensor::Tensor;
 
@@ -50,6 +51,7 @@ crate::params_struct! {
         stride_w: u32, pad_h: u32, pad_w: u32, groups: u32,
         out_h: u32, out_w: u32,
         epilogue: u32,
+        lanes: u32,
     }
 }
 
@@ -76,8 +78,8 @@ impl ConvGeometry {
     }
 
     /// The parameter block of the sliding-window kernels (conv and pool; only a convolution's
-    /// forward kernel has an epilogue).
-    pub(crate) fn params(&self, epilogue: Epilogue) -> Vec<u8> {
+    /// forward kernel has an epilogue, only its weight gradient several lanes).
+    pub(crate) fn params(&self, epilogue: Epilogue, lanes: usize) -> Vec<u8> {
         let g = self;
         let [batch, in_channels, height, width, out_channels, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, groups, out_h, out_w] =
             [
@@ -113,6 +115,7 @@ impl ConvGeometry {
             out_h,
             out_w,
             epilogue: epilogue.code(),
+            lanes: lanes as u32,
         };
         super::bytes(params)
     }
@@ -125,6 +128,11 @@ impl ConvGeometry {
     /// A 1x1 convolution with stride 1, no padding and one group: a matrix product per image.
     fn is_pointwise(&self) -> bool {
         (self.kernel_h, self.kernel_w, self.stride_h, self.stride_w, self.pad_h, self.pad_w, self.groups) == (1, 1, 1, 1, 0, 0, 1)
+    }
+
+    /// [out_channels, in_channels / groups, kernel_h, kernel_w]'s count.
+    pub(crate) fn weight_len(&self) -> usize {
+        self.out_channels * (self.in_channels / self.groups) * self.kernel_h * self.kernel_w
     }
 
     pub(crate) fn input_len(&self) -> usize {
@@ -164,7 +172,7 @@ impl Kernel for ConvKernel {
 
     fn params(&self) -> Vec<u8> {
         let epilogue = if let ConvKernel::Forward(_, epilogue) = self { *epilogue } else { Epilogue::None };
-        self.geometry().params(epilogue)
+        self.geometry().params(epilogue, self.lanes())
     }
 
     fn workgroups(&self) -> [u32; 3] {
@@ -172,7 +180,7 @@ impl Kernel for ConvKernel {
         linear_groups(match self {
             ConvKernel::Forward(g, _) => g.output_len(),
             ConvKernel::BackwardInput(g) => g.input_len(),
-            ConvKernel::BackwardWeight(g) => g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w,
+            ConvKernel::BackwardWeight(g) => g.weight_len() * self.lanes(),
         })
     }
 
@@ -186,6 +194,18 @@ impl Kernel for ConvKernel {
 }
 
 impl ConvKernel {
+    /// Threads sharing each weight's sum in the weight gradient, by the number of weights and the
+    /// rows (n, y) each sums over, as a reduction picks its threads per output; 1 elsewhere.
+    fn lanes(&self) -> usize {
+        match self {
+            ConvKernel::BackwardWeight(g) => {
+                let rows = g.batch * g.out_h;
+                threads_per_output(g.weight_len(), rows * g.out_w).min(rows.next_power_of_two())
+            }
+            _ => 1,
+        }
+    }
+
     fn geometry(&self) -> &ConvGeometry {
         let (ConvKernel::Forward(g, _) | ConvKernel::BackwardInput(g) | ConvKernel::BackwardWeight(g)) = self;
         g

@@ -34,7 +34,7 @@ pub fn run(kernel: &super::ConvKernel, first: &[f32], second: &[f32]) -> Vec<f32
     let (g, len) = match kernel {
         super::ConvKernel::Forward(g, _) => (g, g.output_len()),
         super::ConvKernel::BackwardInput(g) => (g, g.input_len()),
-        super::ConvKernel::BackwardWeight(g) => (g, g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w),
+        super::ConvKernel::BackwardWeight(g) => (g, g.weight_len()),
     };
     let mut sums = vec![0f64; len];
     for_each_term(g, |out, input, weight| match kernel {
@@ -44,7 +44,7 @@ pub fn run(kernel: &super::ConvKernel, first: &[f32], second: &[f32]) -> Vec<f32
     });
     // The forward epilogue: + the output channel's bias (after the weights), clamped to [0, 6].
     if let super::ConvKernel::Forward(g, epilogue) = kernel {
-        let weights = g.out_channels * (g.in_channels / g.groups) * g.kernel_h * g.kernel_w;
+        let weights = g.weight_len();
         let pixels = g.out_h * g.out_w;
         for (i, sum) in sums.iter_mut().enumerate() {
             let biased = *sum + second.get(weights + (i / pixels) % g.out_channels).copied().unwrap_or(0.0) as f64;

@@ -14,6 +14,9 @@ pub fn cases() -> Vec<Case> {
         ([2, 6, 8, 9], [9, 2, 3, 1], (2, 1), (0, 2), 3),   // grouped
         ([1, 32, 17, 17], [16, 32, 1, 1], (1, 1), (0, 0), 1),
         ([3, 3, 33, 31], [8, 3, 3, 3], (2, 2), (1, 1), 1), // MobileNetV2's stem, odd sizes
+        // Lanes sharing each weight gradient's sum: 256 over 320 rows; 8 over 6 rows (2 idle).
+        ([8, 3, 40, 37], [3, 1, 3, 3], (1, 1), (1, 1), 3),
+        ([2, 2, 3, 40], [2, 1, 3, 3], (1, 1), (1, 1), 2),
     ];
     let mut cases = Vec::new();
     for (i, &(x, w, stride, pad, groups)) in shapes.iter().enumerate() {

@@ -43,7 +43,7 @@ impl Kernel for PoolKernel {
 
     fn params(&self) -> Vec<u8> {
         let (PoolKernel::Max(g) | PoolKernel::MaxBackward(g)) = self;
-        g.params(Epilogue::None)
+        g.params(Epilogue::None, 1)
     }
 
     fn workgroups(&self) -> [u32; 3] {
