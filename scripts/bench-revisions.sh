@@ -7,7 +7,9 @@
 #   ROUNDS=5 bash scripts/bench-revisions.sh HEAD~3 224
 set -euo pipefail
 cd "$(dirname "$0")/.."
-base="${1:?usage: bench-revisions.sh BASE_REVISION [image sizes...]}"
+# Resolved here, in this checkout: inside the worktree, HEAD~1 would mean the worktree's own
+# HEAD~1 (each run would step one commit further back).
+base="$(git rev-parse --verify "${1:?usage: bench-revisions.sh BASE_REVISION [image sizes...]}^{commit}")"
 shift
 sizes=("${@:-128}")
 rounds="${ROUNDS:-3}"
