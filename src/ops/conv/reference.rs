@@ -1,7 +1,7 @@
 //! The convolution sums written out directly, in f64, for tests only.
 
 use super::ConvGeometry;
-use crate::ops::matmul::Epilogue;
+use crate::ops::matmul::reference::finish;
 
 /// For every (output element, input element, weight element) triple the convolution multiplies,
 /// calls `visit(out index, input index, weight index)`.
@@ -47,12 +47,7 @@ pub fn run(kernel: &super::ConvKernel, first: &[f32], second: &[f32]) -> Vec<f32
         let weights = g.weight_len();
         let pixels = g.out_h * g.out_w;
         for (i, sum) in sums.iter_mut().enumerate() {
-            let biased = *sum + second.get(weights + (i / pixels) % g.out_channels).copied().unwrap_or(0.0) as f64;
-            *sum = match epilogue {
-                Epilogue::None => *sum,
-                Epilogue::Bias => biased,
-                Epilogue::BiasRelu6 => biased.clamp(0.0, 6.0),
-            };
+            *sum = finish(*epilogue, *sum, || second[weights + (i / pixels) % g.out_channels]);
         }
     }
     sums.into_iter().map(|v| v as f32).collect()

@@ -21,12 +21,17 @@ pub fn matmul(kernel: &super::MatMul, a: &[f32], b: &[f32]) -> Vec<f32> {
     }
     for (row, sums) in c.chunks_mut(n).enumerate() {
         for sum in sums {
-            *sum = match epilogue {
-                Epilogue::None => *sum,
-                Epilogue::Bias => *sum + a[m * k + row % m] as f64,
-                Epilogue::BiasRelu6 => (*sum + a[m * k + row % m] as f64).clamp(0.0, 6.0),
-            }
+            *sum = finish(epilogue, *sum, || a[m * k + row % m]);
         }
     }
     c.into_iter().map(|v| v as f32).collect()
+}
+
+/// The epilogue applied to one f64 sum, its bias read only when the epilogue has one.
+pub fn finish(epilogue: Epilogue, sum: f64, bias: impl Fn() -> f32) -> f64 {
+    match epilogue {
+        Epilogue::None => sum,
+        Epilogue::Bias => sum + bias() as f64,
+        Epilogue::BiasRelu6 => (sum + bias() as f64).clamp(0.0, 6.0),
+    }
 }
