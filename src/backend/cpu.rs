@@ -31,3 +31,39 @@ pub fn has_avx2_fma() -> bool {
     #[allow(unreachable_code)]
     false
 }
+
+#[cfg(not(target_family = "wasm"))]
+pub use profiling::{kernel_profile, profile_kernels, run_timed};
+
+/// The CPU backend's kernel profile (see backend/profile.rs). `Device::Cpu` holds no state, so the
+/// profile is the calling thread's: the thread that builds the graph runs every kernel.
+#[cfg(not(target_family = "wasm"))]
+mod profiling {
+    use std::cell::RefCell;
+
+    use crate::backend::profile::{KernelProfile, KernelTime};
+    use crate::backend::Kernel;
+
+    thread_local! {
+        static PROFILE: RefCell<Option<KernelProfile>> = const { RefCell::new(None) };
+    }
+
+    pub fn profile_kernels(on: bool) {
+        PROFILE.with(|p| *p.borrow_mut() = on.then(KernelProfile::default));
+    }
+
+    pub fn kernel_profile() -> Vec<(&'static str, KernelTime)> {
+        PROFILE.with(|p| p.borrow().as_ref().map(KernelProfile::slowest_first).unwrap_or_default())
+    }
+
+    /// Runs the kernel, charging its time to its name while profiling.
+    pub fn run_timed(kernel: &dyn Kernel, run: impl FnOnce()) {
+        if PROFILE.with(|p| p.borrow().is_none()) {
+            return run();
+        }
+        let started = std::time::Instant::now();
+        run();
+        let seconds = started.elapsed().as_secs_f64();
+        PROFILE.with(|p| p.borrow_mut().as_mut().map(|profile| profile.record(kernel.name(), seconds)));
+    }
+}

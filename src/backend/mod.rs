@@ -10,13 +10,17 @@ mod cpu_buffer;
 pub mod cpu_parallel;
 pub mod gpu;
 mod kernel;
+#[cfg(not(target_family = "wasm"))]
+mod profile;
 
 use std::rc::Rc;
 
 use cpu_buffer::CpuBuffer;
 
-pub use gpu::{GpuCounters, KernelTime};
+pub use gpu::GpuCounters;
 pub use kernel::{linear_groups, Kernel, ParamsLayout, Shader, MAX_GROUPS_PER_DIM, WORKGROUP_SIZE};
+#[cfg(not(target_family = "wasm"))]
+pub use profile::KernelTime;
 
 use crate::error::{Error, Result};
 
@@ -71,23 +75,21 @@ impl Device {
         }
     }
 
-    /// Times every kernel on its own from now on (`on`), or stops; GPU only, native only (see
-    /// `GpuContext::profile_kernels`). Returns false on the CPU backend.
+    /// Times every kernel on its own from now on (`on`), or stops (see backend/profile.rs).
+    /// Native only: the browser cannot wait for the GPU.
     #[cfg(not(target_family = "wasm"))]
-    pub fn profile_kernels(&self, on: bool) -> bool {
+    pub fn profile_kernels(&self, on: bool) {
         match self {
-            Device::Cpu => false,
-            Device::Gpu(ctx) => {
-                ctx.profile_kernels(on);
-                true
-            }
+            Device::Cpu => cpu::profile_kernels(on),
+            Device::Gpu(ctx) => ctx.profile_kernels(on),
         }
     }
 
     /// The kernels timed since `profile_kernels(true)`, slowest first: (entry point, runs and seconds).
+    #[cfg(not(target_family = "wasm"))]
     pub fn kernel_profile(&self) -> Vec<(&'static str, KernelTime)> {
         match self {
-            Device::Cpu => Vec::new(),
+            Device::Cpu => cpu::kernel_profile(),
             Device::Gpu(ctx) => ctx.kernel_profile(),
         }
     }
@@ -125,6 +127,9 @@ impl Device {
                 let outputs: Vec<_> = outputs.iter().map(|s| cpu_data(s)).collect::<Result<_>>()?;
                 let mut output_refs: Vec<std::cell::RefMut<Vec<f32>>> = outputs.iter().map(|c| c.borrow_mut()).collect();
                 let mut output_slices: Vec<&mut [f32]> = output_refs.iter_mut().map(|r| r.as_mut_slice()).collect();
+                #[cfg(not(target_family = "wasm"))]
+                cpu::run_timed(kernel, || kernel.run_cpu(&input_slices, &mut output_slices));
+                #[cfg(target_family = "wasm")]
                 kernel.run_cpu(&input_slices, &mut output_slices);
                 Ok(())
             }

@@ -18,12 +18,14 @@ use std::num::NonZeroU64;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
+#[cfg(not(target_family = "wasm"))]
+use super::profile::KernelProfile;
 use super::{BackendInfo, Kernel, Shader};
 use crate::error::{Error, ErrorKind, Result};
 use pool::{BufferPool, Class};
-pub use profile::KernelTime;
 
 mod pool;
+#[cfg(not(target_family = "wasm"))]
 mod profile;
 #[cfg(all(test, not(target_family = "wasm")))]
 mod tests;
@@ -136,7 +138,8 @@ pub struct GpuContext {
     /// The first validation error or device loss wgpu reported; every later call fails with it.
     failure: Arc<Mutex<Option<String>>>,
     /// Per-kernel times while profiling (`profile_kernels`); None otherwise.
-    profile: RefCell<Option<HashMap<&'static str, KernelTime>>>,
+    #[cfg(not(target_family = "wasm"))]
+    profile: RefCell<Option<KernelProfile>>,
 }
 
 #[cfg(target_family = "wasm")]
@@ -193,6 +196,7 @@ impl GpuContext {
             batch: RefCell::default(),
             counters: Cell::default(),
             failure,
+            #[cfg(not(target_family = "wasm"))]
             profile: RefCell::default(),
         })
     }

@@ -47,8 +47,9 @@ impl<'a> Matrix<'a> {
 /// With several threads (natively, or the threaded WebAssembly build) they share the work: whole
 /// products when there are several outputs (the largest tasks, so waking a thread pays off), else
 /// rows of the one output (each task walking every product of a sum). Each task owns its part of
-/// c, so no synchronisation is needed. Products too small to be worth a hand-off stay on the
-/// calling thread.
+/// c, so no synchronisation is needed, and every sum is added in the same order whatever the
+/// number of threads: results do not depend on it. Products too small to be worth a hand-off stay
+/// on the calling thread.
 pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
     let MatMul { batch, m, k, n, a_batch_stride, b_batch_stride, sum_batch, epilogue, .. } = *kernel;
     let [(a_row, a_col), (b_row, b_col)] = kernel.strides();
@@ -98,27 +99,52 @@ fn matmul_one_thread(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n:
         // SAFETY: the processor supports AVX2 and FMA, checked just above.
         return unsafe { matmul_avx2_fma(a, b, c, m, k, n) };
     }
-    let madd = |x: f32, y: f32, acc: f32| acc + x * y;
     #[cfg(all(target_family = "wasm", target_feature = "relaxed-simd"))]
-    return matmul_tiled(a, b, c, m, k, n, madd, relaxed_simd::tile);
+    return matmul_tiled(a, b, c, m, k, n, relaxed_simd::tile);
+    // The micro-kernel closures here are `inline(always)`: matmul_tiled calls its micro-kernel at
+    // several places, and left out of line the 64 sums went through memory (0.6x on 1x1
+    // convolutions). Closures, not functions: only a closure inherits matmul_avx2_fma's target
+    // features when it is compiled on its own, and a function passed as `impl Fn` goes through a
+    // shim that is not inlined (f32::mul_add then becomes a library call).
     #[allow(unreachable_code)]
-    matmul_tiled(a, b, c, m, k, n, madd, |a, i, ks, strip| tile(a, i, ks, strip, madd))
+    matmul_tiled(
+        a,
+        b,
+        c,
+        m,
+        k,
+        n,
+        #[inline(always)]
+        |a, i, ks, strip| tile(a, i, ks, strip, |x, y, acc| acc + x * y),
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn matmul_avx2_fma(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n: usize) {
     // mul_add becomes one vfmadd instruction here (elsewhere it would be a slow library call).
-    matmul_tiled(a, b, c, m, k, n, f32::mul_add, |a, i, ks, strip| tile(a, i, ks, strip, f32::mul_add))
+    matmul_tiled(
+        a,
+        b,
+        c,
+        m,
+        k,
+        n,
+        #[inline(always)]
+        |a, i, ks, strip| tile(a, i, ks, strip, f32::mul_add),
+    )
 }
 
 /// One tile's sums over a block of k: acc[r][t] = Σ_kk a[i + r, kk] strip[kk - k0, t].
 type Tile = [[f32; TILE_COLS]; TILE_ROWS];
 
-/// c += a @ b by the tiled loops; `madd(x, y, acc)` = acc + x * y, fused or not, for the edges,
-/// and `tile` for the 4 x 16 tiles (the micro-kernel, where nearly all the time goes).
+/// c += a @ b by the tiled loops; `tile` is the 4 x 16 micro-kernel, where nearly all the time
+/// goes. Tiles at the edges are computed whole too, as vectors, and only their rows and columns
+/// that exist are added into c: the missing columns of b are packed as zeros, and the last rows of
+/// a are copied into a zero-padded block of 4. (Thin products are common here: MobileNetV2's 1x1
+/// convolutions at 128 px have 24 output channels, or 16 pixels; a scalar edge loop took half
+/// their time.)
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn matmul_tiled(
     a: Matrix,
     b: Matrix,
@@ -126,42 +152,77 @@ fn matmul_tiled(
     m: usize,
     k: usize,
     n: usize,
-    madd: impl Fn(f32, f32, f32) -> f32 + Copy,
     tile: impl Fn(Matrix, usize, std::ops::Range<usize>, &[f32]) -> Tile,
 ) {
-    let full_rows = m - m % TILE_ROWS;
-    let full_cols = n - n % TILE_COLS;
     // The strip of b a tile column reads, copied contiguous: read in place, its rows lie n floats
     // apart and (for n a multiple of 1024) all land in the same few L1 cache sets.
     let mut strip = vec![0f32; K_BLOCK * TILE_COLS];
+    let (full_rows, full_cols) = (m - m % TILE_ROWS, n - n % TILE_COLS);
+    let mut last_rows = vec![0f32; if full_rows < m { TILE_ROWS * K_BLOCK } else { 0 }];
+    // Adds a tile's sums into c at (i, j), `rows` x `cols` of them.
+    let add = |c: &mut [f32], acc: &Tile, i: usize, j: usize, rows: usize, cols: usize| {
+        for (r, acc_row) in acc.iter().enumerate().take(rows) {
+            c[(i + r) * n + j..][..cols].iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s);
+        }
+    };
     for k0 in (0..k).step_by(K_BLOCK) {
-        let k_end = (k0 + K_BLOCK).min(k);
+        let ks = k0..(k0 + K_BLOCK).min(k);
+        // The whole tiles, where the time goes.
         for i0 in (0..full_rows).step_by(M_BLOCK) {
             for j in (0..full_cols).step_by(TILE_COLS) {
-                for (kk, packed) in (k0..k_end).zip(strip.chunks_exact_mut(TILE_COLS)) {
-                    let packed: &mut [f32; TILE_COLS] = packed.try_into().expect("chunks_exact gives full rows");
-                    if b.col == 1 {
-                        // A fixed-size copy, so it compiles to vector loads and stores: a slice copy
-                        // would be a memory.copy call in the threaded wasm builds, slow on shared memory.
-                        *packed = b.data[kk * b.row + j..][..TILE_COLS].try_into().expect("a full row of the tile");
-                    } else {
-                        *packed = std::array::from_fn(|t| b.at(kk, j + t));
-                    }
-                }
+                pack_strip(b, ks.clone(), j, TILE_COLS, &mut strip);
                 for i in (i0..(i0 + M_BLOCK).min(full_rows)).step_by(TILE_ROWS) {
-                    let acc = tile(a, i, k0..k_end, &strip);
+                    let acc = tile(a, i, ks.clone(), &strip);
                     for (r, acc_row) in acc.iter().enumerate() {
-                        let c_row = &mut c[(i + r) * n + j..][..TILE_COLS];
+                        // Fixed sizes, so the sums go from registers straight into c.
+                        let c_row: &mut [f32; TILE_COLS] = (&mut c[(i + r) * n + j..][..TILE_COLS]).try_into().expect("a whole row");
                         c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s);
                     }
                 }
             }
         }
-        for r in 0..full_rows {
-            row_times_panel(a, b, c, r, k0..k_end, full_cols..n, n, madd);
+        // The last rows, under the whole columns, and then the last columns, every row.
+        if full_rows < m {
+            for (r, row) in (full_rows..m).zip(last_rows.chunks_exact_mut(K_BLOCK)) {
+                row.iter_mut().zip(ks.clone()).for_each(|(v, kk)| *v = a.at(r, kk));
+            }
+            let last = Matrix { data: &last_rows, row: K_BLOCK, col: 1 };
+            for j in (0..full_cols).step_by(TILE_COLS) {
+                pack_strip(b, ks.clone(), j, TILE_COLS, &mut strip);
+                add(c, &tile(last, 0, 0..ks.len(), &strip), full_rows, j, m - full_rows, TILE_COLS);
+            }
         }
-        for r in full_rows..m {
-            row_times_panel(a, b, c, r, k0..k_end, 0..n, n, madd);
+        if full_cols < n {
+            pack_strip(b, ks.clone(), full_cols, n - full_cols, &mut strip);
+            for i in (0..full_rows).step_by(TILE_ROWS) {
+                add(c, &tile(a, i, ks.clone(), &strip), i, full_cols, TILE_ROWS, n - full_cols);
+            }
+            if full_rows < m {
+                let last = Matrix { data: &last_rows, row: K_BLOCK, col: 1 };
+                add(c, &tile(last, 0, 0..ks.len(), &strip), full_rows, full_cols, m - full_rows, n - full_cols);
+            }
+        }
+    }
+}
+
+/// Copies b[ks, j..j + cols] into `strip` as rows of TILE_COLS, zeros past `cols`.
+#[inline(always)]
+fn pack_strip(b: Matrix, ks: std::ops::Range<usize>, j: usize, cols: usize, strip: &mut [f32]) {
+    for (kk, packed) in ks.zip(strip.chunks_exact_mut(TILE_COLS)) {
+        let packed: &mut [f32; TILE_COLS] = packed.try_into().expect("chunks_exact gives full rows");
+        if b.col == 1 && cols == TILE_COLS {
+            // A fixed-size copy, so it compiles to vector loads and stores: a slice copy would be
+            // a memory.copy call in the threaded wasm builds, slow on shared memory.
+            *packed = b.data[kk * b.row + j..][..TILE_COLS].try_into().expect("a full row of the tile");
+        } else if cols == TILE_COLS {
+            // A fixed count, so the gather is unrolled. (Plain loops: `array::from_fn` here was
+            // left out of line, without AVX2.)
+            for (t, p) in packed.iter_mut().enumerate() {
+                *p = b.at(kk, j + t);
+            }
+        } else {
+            packed[..cols].iter_mut().enumerate().for_each(|(t, p)| *p = b.at(kk, j + t));
+            packed[cols..].fill(0.0);
         }
     }
 }
@@ -215,34 +276,6 @@ mod relaxed_simd {
             }
         }
         out
-    }
-}
-
-/// The leftovers at the edges: c[r, cols] += a[r, ks] @ b[ks, cols], one row at a time.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn row_times_panel(
-    a: Matrix,
-    b: Matrix,
-    c: &mut [f32],
-    r: usize,
-    ks: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
-    n: usize,
-    madd: impl Fn(f32, f32, f32) -> f32,
-) {
-    if cols.is_empty() {
-        return;
-    }
-    let c_row = &mut c[r * n + cols.start..r * n + cols.end];
-    for kk in ks {
-        let av = a.at(r, kk);
-        if b.col == 1 {
-            let b_row = &b.data[kk * b.row + cols.start..kk * b.row + cols.end];
-            c_row.iter_mut().zip(b_row).for_each(|(cv, &bv)| *cv = madd(av, bv, *cv));
-        } else {
-            c_row.iter_mut().zip(cols.clone()).for_each(|(cv, j)| *cv = madd(av, b.at(kk, j), *cv));
-        }
     }
 }
 
