@@ -1,13 +1,13 @@
 //! f32 matrix product, c[m, n] = a[m, k] @ b[k, n], row-major, either operand possibly stored
 //! transposed (`MatMul`'s flags: read by strides, never copied).
 //!
-//! A register-tiled micro-kernel: each step computes a 4 x 16 tile of c, keeping its 64 sums in
-//! registers while walking a block of k; per k it loads 16 numbers of a b row (one cache line)
-//! and 4 numbers of a, and does 64 multiply-adds. The b strip (K_BLOCK x 16) is packed once and
-//! stays in L1 across all the row tiles. Natively it is compiled twice: with AVX2 + FMA (fused
-//! multiply-add) when the processor has them, and plain. In wasm the plain version vectorises to
-//! SIMD128; the relaxed-SIMD build (`+relaxed-simd`, for browsers that have it) uses its fused
-//! multiply-add instead.
+//! A register-tiled micro-kernel: each step computes a TILE_ROWS x 16 tile of c (4 x 16 natively,
+//! 2 x 16 in wasm), keeping its sums in registers while walking a block of k; per k it loads 16
+//! numbers of a b row (one cache line) and TILE_ROWS numbers of a, and does 16 TILE_ROWS
+//! multiply-adds. The b strip (K_BLOCK x 16) is packed once and stays in L1 across all the row
+//! tiles. Natively it is compiled twice: with AVX2 + FMA (fused multiply-add) when the processor
+//! has them, and plain. In wasm the plain version vectorises to SIMD128; the relaxed-SIMD build
+//! (`+relaxed-simd`, for browsers that have it) uses its fused multiply-add instead.
 
 /// Rows of a and c per tile: 4 x 16 sums are 8 AVX registers of x86's 16. In wasm they would be
 /// 16 SIMD128 registers, which V8 maps onto the same 16 x86 registers, spilling some: there 2 x 16
@@ -104,7 +104,7 @@ fn matmul_one_thread(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n:
     #[cfg(all(target_family = "wasm", target_feature = "relaxed-simd"))]
     return matmul_tiled(a, b, c, m, k, n, relaxed_simd::tile);
     // The micro-kernel closures here are `inline(always)`: matmul_tiled calls its micro-kernel at
-    // several places, and left out of line the 64 sums went through memory (0.6x on 1x1
+    // several places, and left out of line the tile's sums went through memory (0.6x on 1x1
     // convolutions). Closures, not functions: only a closure inherits matmul_avx2_fma's target
     // features when it is compiled on its own, and a function passed as `impl Fn` goes through a
     // shim that is not inlined (f32::mul_add then becomes a library call).
@@ -140,7 +140,7 @@ unsafe fn matmul_avx2_fma(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usiz
 /// One tile's sums over a block of k: acc[r][t] = Σ_kk a[i + r, kk] strip[kk - k0, t].
 type Tile = [[f32; TILE_COLS]; TILE_ROWS];
 
-/// c += a @ b by the tiled loops; `tile` is the 4 x 16 micro-kernel, where nearly all the time
+/// c += a @ b by the tiled loops; `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the time
 /// goes. Tiles at the edges are computed whole too, as vectors, and only their rows and columns
 /// that exist are added into c: the missing columns of b are packed as zeros, and the last rows of
 /// a are copied into a zero-padded block of 4. (Thin products are common here: MobileNetV2's 1x1
@@ -229,8 +229,9 @@ fn pack_strip(b: Matrix, ks: std::ops::Range<usize>, j: usize, cols: usize, stri
     }
 }
 
-/// The micro-kernel in plain Rust: 64 sums kept in registers, 16 numbers of b and 4 of a loaded
-/// per step of k. The compiler turns the inner loop into vector instructions (AVX2 or SIMD128).
+/// The micro-kernel in plain Rust: TILE_ROWS x 16 sums kept in registers, 16 numbers of b and
+/// TILE_ROWS of a loaded per step of k. The compiler turns the inner loop into vector
+/// instructions (AVX2 or SIMD128).
 #[inline(always)]
 fn tile(a: Matrix, i: usize, ks: std::ops::Range<usize>, strip: &[f32], madd: impl Fn(f32, f32, f32) -> f32) -> Tile {
     let mut acc = [[0f32; TILE_COLS]; TILE_ROWS];
