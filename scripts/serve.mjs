@@ -31,8 +31,8 @@ export const CONTENT_TYPES = {
 /** What the site is made of: these files, and everything under these folders. */
 const SITE_FILES = ['/', '/index.html', '/sgd.html', '/docs.html', '/widget.html', '/bench.html', '/coi-serviceworker.js'];
 const SITE_FOLDERS = ['/www/', '/pkg/', '/docs/', '/examples/web/', '/node_modules/@tensorflow/'];
-/** What the browser tests also load. */
-const TEST_FOLDERS = ['/tests/browser/', '/tests/fixtures/'];
+/** What the browser tests also load (and scripts/bench-wasm-revisions.mjs, its two builds). */
+const TEST_FOLDERS = ['/tests/browser/', '/tests/fixtures/', '/test-output/bench-wasm/'];
 
 /**
  * Scripts and workers only from the site (kiln's thread pool starts its workers from blob: URLs),
