@@ -140,10 +140,10 @@ unsafe fn matmul_avx2_fma(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usiz
 /// One tile's sums over a block of k: acc[r][t] = Σ_kk a[i + r, kk] strip[kk - k0, t].
 type Tile = [[f32; TILE_COLS]; TILE_ROWS];
 
-/// c += a @ b by the tiled loops; `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the time
-/// goes. Tiles at the edges are computed whole too, as vectors, and only their rows and columns
-/// that exist are added into c: the missing columns of b are packed as zeros, and the last rows of
-/// a are copied into a zero-padded block of 4. (Thin products are common here: MobileNetV2's 1x1
+/// c += a @ b by the tiled loops; `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the
+/// time goes. Tiles at the edges are computed whole too, as vectors, and only their rows and
+/// columns that exist are added into c: the missing columns of b are packed as zeros, and the last
+/// rows of a are copied into a zero-padded block of TILE_ROWS. (Thin products are common here: MobileNetV2's 1x1
 /// convolutions at 128 px have 24 output channels, or 16 pixels; a scalar edge loop took half
 /// their time.)
 #[inline(always)]
