@@ -46,6 +46,7 @@ try {
       return kiln;
     };
     const builds = [await load('base'), await load('new')];
+    const { median } = await import('/www/bench-timing.js');
     const product = (n) => (kiln) => {
       const [a, b] = [kiln.Tensor.randn([n, n], 1), kiln.Tensor.randn([n, n], 2)];
       return async () => { const c = a.matmul(b); await c.toArray(); c.free(); };
@@ -55,7 +56,6 @@ try {
       [`train ${size} px`, (kiln) => { const test = new kiln.SpeedTest(size, 16); return () => test.trainStep(); }, rounds],
       [`infer ${size} px`, (kiln) => { const test = new kiln.SpeedTest(size, 16); return () => test.infer(); }, rounds],
     ];
-    const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     const timed = async (run) => { const started = performance.now(); await run(); return performance.now() - started; };
     const lines = [`${navigator.userAgent.match(/(Headless)?Chrome\/[\d.]+/)[0]}, one thread, batch 16; medians of alternated runs (ms)`];
     for (const [name, make, count] of cases) {

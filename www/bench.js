@@ -4,6 +4,7 @@
 // writes the table to benches/RESULTS.md; `?autorun=1` starts it at once, `?quick=1` does one
 // round with fewer repetitions (a smoke test of the page).
 import { inferenceSeconds, mobilenetV2, trainStepSeconds, useTfjsBackend } from './bench-tfjs.js';
+import { median } from './bench-timing.js';
 
 const params = new URLSearchParams(location.search);
 const quick = params.has('quick');
@@ -15,7 +16,6 @@ const cores = navigator.hardwareConcurrency || 1;
 
 const $ = (id) => document.getElementById(id);
 const say = (text) => { $('bench-status').textContent = text; };
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** A bench worker (www/bench-worker.js) for one build; `call(op, args)` resolves with its answer. */
 function benchWorker(build, threads) {

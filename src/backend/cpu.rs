@@ -35,6 +35,12 @@ pub fn has_avx2_fma() -> bool {
 #[cfg(not(target_family = "wasm"))]
 pub use profiling::{kernel_profile, profile_kernels, run_timed};
 
+/// Runs the kernel. In the browser there is no kernel profile (no clock the profile could use).
+#[cfg(target_family = "wasm")]
+pub fn run_timed(_kernel: &dyn super::Kernel, run: impl FnOnce()) {
+    run()
+}
+
 /// The CPU backend's kernel profile (see backend/profile.rs). `Device::Cpu` holds no state, so the
 /// profile is the calling thread's: the thread that builds the graph runs every kernel.
 #[cfg(not(target_family = "wasm"))]

@@ -127,10 +127,7 @@ impl Device {
                 let outputs: Vec<_> = outputs.iter().map(|s| cpu_data(s)).collect::<Result<_>>()?;
                 let mut output_refs: Vec<std::cell::RefMut<Vec<f32>>> = outputs.iter().map(|c| c.borrow_mut()).collect();
                 let mut output_slices: Vec<&mut [f32]> = output_refs.iter_mut().map(|r| r.as_mut_slice()).collect();
-                #[cfg(not(target_family = "wasm"))]
                 cpu::run_timed(kernel, || kernel.run_cpu(&input_slices, &mut output_slices));
-                #[cfg(target_family = "wasm")]
-                kernel.run_cpu(&input_slices, &mut output_slices);
                 Ok(())
             }
             Device::Gpu(ctx) => {

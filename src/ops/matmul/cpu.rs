@@ -143,9 +143,9 @@ type Tile = [[f32; TILE_COLS]; TILE_ROWS];
 /// c += a @ b by the tiled loops; `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the
 /// time goes. Tiles at the edges are computed whole too, as vectors, and only their rows and
 /// columns that exist are added into c: the missing columns of b are packed as zeros, and the last
-/// rows of a are copied into a zero-padded block of TILE_ROWS. (Thin products are common here: MobileNetV2's 1x1
-/// convolutions at 128 px have 24 output channels, or 16 pixels; a scalar edge loop took half
-/// their time.)
+/// rows of a are copied into a zero-padded block of TILE_ROWS. (Thin products are common here:
+/// MobileNetV2's 1x1 convolutions at 128 px have 24 output channels, or 16 pixels; a scalar edge
+/// loop took half their time.)
 #[inline(always)]
 fn matmul_tiled(
     a: Matrix,
@@ -184,11 +184,11 @@ fn matmul_tiled(
             }
         }
         // The last rows, under the whole columns, and then the last columns, every row.
+        for (r, row) in (full_rows..m).zip(last_rows.chunks_exact_mut(K_BLOCK)) {
+            row.iter_mut().zip(ks.clone()).for_each(|(v, kk)| *v = a.at(r, kk));
+        }
+        let last = Matrix { data: &last_rows, row: K_BLOCK, col: 1 };
         if full_rows < m {
-            for (r, row) in (full_rows..m).zip(last_rows.chunks_exact_mut(K_BLOCK)) {
-                row.iter_mut().zip(ks.clone()).for_each(|(v, kk)| *v = a.at(r, kk));
-            }
-            let last = Matrix { data: &last_rows, row: K_BLOCK, col: 1 };
             for j in (0..full_cols).step_by(TILE_COLS) {
                 pack_strip(b, ks.clone(), j, TILE_COLS, &mut strip);
                 add(c, &tile(last, 0, 0..ks.len(), &strip), full_rows, j, m - full_rows, TILE_COLS);
@@ -200,7 +200,6 @@ fn matmul_tiled(
                 add(c, &tile(a, i, ks.clone(), &strip), i, full_cols, TILE_ROWS, n - full_cols);
             }
             if full_rows < m {
-                let last = Matrix { data: &last_rows, row: K_BLOCK, col: 1 };
                 add(c, &tile(last, 0, 0..ks.len(), &strip), full_rows, full_cols, m - full_rows, n - full_cols);
             }
         }
