@@ -23,12 +23,25 @@ pub fn threads() -> usize {
 /// Calls `f(chunk index, chunk)` for each `chunk_len`-sized chunk of `out` (the last may be
 /// shorter), on all threads when there are several.
 pub fn for_each_chunk(out: &mut [f32], chunk_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    for_each_chunk_with(out, chunk_len, || (), |_, i, chunk| f(i, chunk));
+}
+
+/// `for_each_chunk` with scratch space: `f(scratch, chunk index, chunk)`, where `scratch` comes
+/// from `init` and is reused by the chunks one thread runs in a row (rayon's `for_each_init`), so
+/// a kernel need not allocate and zero its buffers for every chunk.
+pub fn for_each_chunk_with<S>(
+    out: &mut [f32],
+    chunk_len: usize,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut [f32]) + Sync + Send,
+) {
     #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
     if threads() > 1 {
-        out.par_chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
+        out.par_chunks_mut(chunk_len).enumerate().for_each_init(&init, |scratch, (i, chunk)| f(scratch, i, chunk));
         return;
     }
-    out.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
+    let mut scratch = init();
+    out.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(&mut scratch, i, chunk));
 }
 
 /// `tasks.map(f)` in order, on all threads when there are several.
@@ -79,6 +92,17 @@ mod tests {
         let mut out = vec![0.0; 10];
         for_each_chunk(&mut out, 3, |i, chunk| chunk.iter_mut().for_each(|v| *v = i as f32));
         assert_eq!(out, [0., 0., 0., 1., 1., 1., 2., 2., 2., 3.]);
+        let mut through_scratch = vec![0.0; 10];
+        for_each_chunk_with(
+            &mut through_scratch,
+            3,
+            || vec![0.0; 3],
+            |scratch, i, chunk| {
+                scratch.fill(i as f32);
+                chunk.copy_from_slice(&scratch[..chunk.len()]);
+            },
+        );
+        assert_eq!(through_scratch, out);
         assert_eq!(map((0..5).collect(), |i, t: usize| i * 10 + t), [0, 11, 22, 33, 44]);
     }
 }

@@ -1,10 +1,11 @@
 //! Convolution on the CPU. Ungrouped convolutions (such as a network's first layer) become
 //! matrix products through im2col: the k x k windows of each image are laid out as the columns
 //! of a matrix, so out = weight [o, c k k] @ columns [c k k, h' w'], and both gradients are
-//! products too (with col2im to fold the column gradient back into the image). Grouped and
-//! depthwise convolutions, whose products would be tiny, run as direct loops.
+//! products too (with col2im to fold the column gradient back into the image). Grouped
+//! convolutions, whose products would be tiny, run as direct loops; depthwise ones as sums of
+//! shifted planes (depthwise.rs).
 
-use super::ConvGeometry;
+use super::{depthwise, ConvGeometry};
 use crate::backend::cpu_parallel as parallel;
 use crate::ops::layout::cpu::transpose;
 use crate::ops::matmul::cpu::batched_matmul;
@@ -28,7 +29,7 @@ pub fn conv2d(g: &ConvGeometry, epilogue: Epilogue, x: &[f32], w: &[f32], out: &
         return;
     }
     if is_depthwise(g) {
-        return depthwise(g, epilogue, x, w, bias, out);
+        return depthwise::forward(g, epilogue, x, w, bias, out);
     }
     out.fill(0.0);
     for_each_tap_row(g, |tap| {
@@ -46,7 +47,7 @@ pub fn conv2d(g: &ConvGeometry, epilogue: Epilogue, x: &[f32], w: &[f32], out: &
 /// d loss / d input: columns' gradient = weight^T @ grad, folded back by col2im.
 pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut [f32]) {
     if is_depthwise(g) {
-        return depthwise_backward_input(g, grad, w, dx);
+        return depthwise::backward_input(g, grad, w, dx);
     }
     dx.fill(0.0);
     if g.groups == 1 {
@@ -78,7 +79,7 @@ pub fn conv2d_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut
 /// among threads: d weight^T [c k k, o] = columns [c k k, N h' w'] @ grad^T [N h' w', o].
 pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mut [f32]) {
     if is_depthwise(g) {
-        return depthwise_backward_weight(g, x, grad, dw);
+        return depthwise::backward_weight(g, x, grad, dw);
     }
     if g.groups == 1 {
         let (taps, pixels) = (g.in_channels * g.kernel_h * g.kernel_w, g.out_h * g.out_w);
@@ -105,131 +106,9 @@ pub fn conv2d_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mu
     });
 }
 
-/// Depthwise convolution (one filter per channel), plane by plane (shared among threads).
-/// Each input plane is copied once into a zero-padded buffer whose rows are split into `stride`
-/// phases (phase q holds padded columns q, q + s, q + 2s, ...), so output column x at kernel
-/// column kx reads phase kx mod s at position x + kx / s: contiguous for every stride, which lets
-/// the compiler vectorise the inner loops. The two gradients walk the same layout.
-fn depthwise(g: &ConvGeometry, epilogue: Epilogue, x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32]) {
-    let taps = g.kernel_h * g.kernel_w;
-    parallel::for_each_chunk(out, g.out_h * g.out_w, |plane, out_plane| {
-        let phases = phase_split(g, &x[plane * g.height * g.width..][..g.height * g.width]);
-        let weights = &w[(plane % g.in_channels) * taps..][..taps];
-        out_plane.fill(0.0);
-        for_each_phase_run(g, |y, tap, run| {
-            let wv = weights[tap];
-            out_plane[y * g.out_w..][..g.out_w].iter_mut().zip(&phases[run..][..g.out_w]).for_each(|(o, &v)| *o += wv * v);
-        });
-        let channel = plane % g.out_channels;
-        epilogue.apply(out_plane, out_plane.len(), bias.get(channel..).unwrap_or_default());
-    });
-}
-
-/// d loss / d input of a depthwise convolution: each gradient row is spread back through the
-/// taps into a phase-split padded buffer, which is then read back without its padding.
-fn depthwise_backward_input(g: &ConvGeometry, grad: &[f32], w: &[f32], dx: &mut [f32]) {
-    let (taps, pixels) = (g.kernel_h * g.kernel_w, g.out_h * g.out_w);
-    parallel::for_each_chunk(dx, g.height * g.width, |plane, dx_plane| {
-        let grad_plane = &grad[plane * pixels..][..pixels];
-        let weights = &w[(plane % g.in_channels) * taps..][..taps];
-        let mut phases = vec![0.0f32; phase_buffer_len(g)];
-        for_each_phase_run(g, |y, tap, run| {
-            let wv = weights[tap];
-            phases[run..][..g.out_w].iter_mut().zip(&grad_plane[y * g.out_w..][..g.out_w]).for_each(|(p, &gv)| *p += wv * gv);
-        });
-        for (iy, line) in dx_plane.chunks_mut(g.width).enumerate() {
-            for (at, first, count) in phase_runs(g, iy) {
-                let run = &phases[at..][..count];
-                if g.stride_w == 1 {
-                    line[first..][..count].copy_from_slice(run);
-                } else {
-                    line[first..].iter_mut().step_by(g.stride_w).zip(run).for_each(|(d, &p)| *d = p);
-                }
-            }
-        }
-    });
-}
-
-/// d loss / d weight of a depthwise convolution: for each channel (shared among threads), the
-/// sum over images of each tap's run dotted with the gradient rows.
-fn depthwise_backward_weight(g: &ConvGeometry, x: &[f32], grad: &[f32], dw: &mut [f32]) {
-    let (taps, pixels, image) = (g.kernel_h * g.kernel_w, g.out_h * g.out_w, g.height * g.width);
-    parallel::for_each_chunk(dw, taps, |c, dw_c| {
-        dw_c.fill(0.0);
-        for n in 0..g.batch {
-            let plane = n * g.in_channels + c;
-            let phases = phase_split(g, &x[plane * image..][..image]);
-            let grad_plane = &grad[plane * pixels..][..pixels];
-            for_each_phase_run(g, |y, tap, run| dw_c[tap] += dot(&grad_plane[y * g.out_w..][..g.out_w], &phases[run..][..g.out_w]));
-        }
-    });
-}
-
 /// One filter per channel (MobileNetV2's 3x3 convolutions).
 fn is_depthwise(g: &ConvGeometry) -> bool {
     g.groups > 1 && g.groups == g.in_channels && g.groups == g.out_channels
-}
-
-fn phase_buffer_len(g: &ConvGeometry) -> usize {
-    (g.height + 2 * g.pad_h) * g.stride_w * (g.width + 2 * g.pad_w).div_ceil(g.stride_w)
-}
-
-/// Where padded pixel (row, col) lives in the phase-split buffer.
-fn phase_index(g: &ConvGeometry, row: usize, col: usize) -> usize {
-    let (s, phase_len) = (g.stride_w, (g.width + 2 * g.pad_w).div_ceil(g.stride_w));
-    (row * s + col % s) * phase_len + col / s
-}
-
-/// One input plane, zero-padded and split into stride phases.
-fn phase_split(g: &ConvGeometry, plane: &[f32]) -> Vec<f32> {
-    let mut phases = vec![0.0f32; phase_buffer_len(g)];
-    for (iy, line) in plane.chunks(g.width).enumerate() {
-        for (at, first, count) in phase_runs(g, iy) {
-            let run = &mut phases[at..][..count];
-            if g.stride_w == 1 {
-                run.copy_from_slice(&line[first..][..count]);
-            } else {
-                run.iter_mut().zip(line[first..].iter().step_by(g.stride_w)).for_each(|(p, &v)| *p = v);
-            }
-        }
-    }
-    phases
-}
-
-/// Where input row iy lives in the phase buffer, one run per stride phase q: (the run's start
-/// in the buffer, its first input column, its length); the run holds input columns first,
-/// first + stride, ... (padded columns q, q + stride, ...).
-fn phase_runs(g: &ConvGeometry, iy: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-    let s = g.stride_w;
-    (0..s).filter_map(move |q| {
-        // Padded column j s + q is input column j s + q - pad: keep 0 <= that < width.
-        let first = g.pad_w.saturating_sub(q).div_ceil(s);
-        let end = (g.pad_w + g.width).saturating_sub(q).div_ceil(s);
-        (first < end).then(|| (phase_index(g, iy + g.pad_h, first * s + q), first * s + q - g.pad_w, end - first))
-    })
-}
-
-/// For every output row y and kernel tap (ky, kx): where in the phase buffer the out_w input
-/// values that tap meets along that row start.
-fn for_each_phase_run(g: &ConvGeometry, mut body: impl FnMut(usize, usize, usize)) {
-    for y in 0..g.out_h {
-        for ky in 0..g.kernel_h {
-            for kx in 0..g.kernel_w {
-                body(y, ky * g.kernel_w + kx, phase_index(g, y * g.stride_h + ky, kx));
-            }
-        }
-    }
-}
-
-/// a . b with eight partial sums, so the loop vectorises.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).map(|(x, y)| x * y).sum();
-    for (ca, cb) in chunks_a.zip(chunks_b) {
-        lanes.iter_mut().zip(ca.iter().zip(cb)).for_each(|(l, (&x, &y))| *l += x * y);
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 fn image<'a>(g: &ConvGeometry, x: &'a [f32], n: usize) -> &'a [f32] {
@@ -241,13 +120,15 @@ fn image<'a>(g: &ConvGeometry, x: &'a [f32], n: usize) -> &'a [f32] {
 /// the rows of columns lie `row_stride` apart.
 fn im2col(g: &ConvGeometry, image: &[f32], columns: &mut [f32], row_stride: usize) {
     let pixels = g.out_h * g.out_w;
-    for_each_tap(g, |row, c, iy, ix_of| {
+    for_each_tap(g, |row, c, ky, inside| {
         let out_row = &mut columns[row * row_stride..][..pixels];
         for (y, out_line) in out_row.chunks_mut(g.out_w).enumerate() {
-            match iy(y) {
+            match input_row(g, y, ky) {
                 Some(iy) => {
                     let line = &image[(c * g.height + iy) * g.width..][..g.width];
-                    out_line.iter_mut().enumerate().for_each(|(x, v)| *v = ix_of(x).map_or(0.0, |ix| line[ix]));
+                    out_line[..inside.first].fill(0.0);
+                    out_line[inside.end..].fill(0.0);
+                    gather(&mut out_line[inside.first..inside.end], &line[inside.input..], g.stride_w);
                 }
                 None => out_line.fill(0.0),
             }
@@ -258,31 +139,92 @@ fn im2col(g: &ConvGeometry, image: &[f32], columns: &mut [f32], row_stride: usiz
 /// The transpose of im2col: every column entry is added back to the pixel it was copied from.
 fn col2im(g: &ConvGeometry, columns: &[f32], image: &mut [f32]) {
     let pixels = g.out_h * g.out_w;
-    for_each_tap(g, |row, c, iy, ix_of| {
+    for_each_tap(g, |row, c, ky, inside| {
         let in_row = &columns[row * pixels..][..pixels];
         for (y, in_line) in in_row.chunks(g.out_w).enumerate() {
-            if let Some(iy) = iy(y) {
+            if let Some(iy) = input_row(g, y, ky) {
                 let line = &mut image[(c * g.height + iy) * g.width..][..g.width];
-                in_line.iter().enumerate().for_each(|(x, &v)| {
-                    if let Some(ix) = ix_of(x) {
-                        line[ix] += v;
-                    }
-                });
+                let pixels = line[inside.input..].iter_mut().step_by(g.stride_w);
+                pixels.zip(&in_line[inside.first..inside.end]).for_each(|(p, &v)| *p += v);
             }
         }
     });
 }
 
-/// For each (channel, ky, kx) row of the columns matrix: its index, the channel, and the maps
-/// from output row y / column x to the input row / column they read (None in the padding).
-#[allow(clippy::type_complexity)]
-fn for_each_tap(g: &ConvGeometry, mut body: impl FnMut(usize, usize, &dyn Fn(usize) -> Option<usize>, &dyn Fn(usize) -> Option<usize>)) {
+/// Values `gather` and `scatter` copy per loop step: a fixed-size array, moved in vector registers.
+const RUN_CHUNK: usize = 8;
+
+/// dst[j] = src[j stride] for every j of dst: a row's run of one stride phase, or a row copied
+/// (im2col's rows, depthwise.rs's phase split).
+/// Strides 1 and 2 (MobileNetV2's) are known to the compiler, so their loops vectorise with no
+/// call per run: a slice copy is a memmove call natively and a memory.copy in wasm, both slow for
+/// the short rows of small planes.
+pub(super) fn gather(dst: &mut [f32], src: &[f32], stride: usize) {
+    match stride {
+        1 => gather_by::<1>(dst, src),
+        2 => gather_by::<2>(dst, src),
+        _ => dst.iter_mut().zip(src.iter().step_by(stride)).for_each(|(d, &v)| *d = v),
+    }
+}
+
+fn gather_by<const STRIDE: usize>(dst: &mut [f32], src: &[f32]) {
+    // Whole chunks while RUN_CHUNK STRIDE source values remain, then one by one.
+    let whole = (dst.len() / RUN_CHUNK).min(src.len() / (RUN_CHUNK * STRIDE));
+    let (head, tail) = dst.split_at_mut(whole * RUN_CHUNK);
+    for (chunk, from) in head.chunks_exact_mut(RUN_CHUNK).zip(src.chunks_exact(RUN_CHUNK * STRIDE)) {
+        (0..RUN_CHUNK).for_each(|j| chunk[j] = from[j * STRIDE]);
+    }
+    tail.iter_mut().zip(src[whole * RUN_CHUNK * STRIDE..].iter().step_by(STRIDE)).for_each(|(d, &v)| *d = v);
+}
+
+/// dst[j stride] = src[j] for every j of src: `gather` the other way (a phase's run back into
+/// its row).
+pub(super) fn scatter(dst: &mut [f32], src: &[f32], stride: usize) {
+    match stride {
+        1 => scatter_by::<1>(dst, src),
+        2 => scatter_by::<2>(dst, src),
+        _ => dst.iter_mut().step_by(stride).zip(src).for_each(|(d, &v)| *d = v),
+    }
+}
+
+fn scatter_by<const STRIDE: usize>(dst: &mut [f32], src: &[f32]) {
+    let whole = (src.len() / RUN_CHUNK).min(dst.len() / (RUN_CHUNK * STRIDE));
+    let (head, tail) = src.split_at(whole * RUN_CHUNK);
+    for (chunk, to) in head.chunks_exact(RUN_CHUNK).zip(dst.chunks_exact_mut(RUN_CHUNK * STRIDE)) {
+        (0..RUN_CHUNK).for_each(|j| to[j * STRIDE] = chunk[j]);
+    }
+    dst[whole * RUN_CHUNK * STRIDE..].iter_mut().step_by(STRIDE).zip(tail).for_each(|(d, &v)| *d = v);
+}
+
+/// The input row that output row y meets through kernel row ky (None in the padding).
+fn input_row(g: &ConvGeometry, y: usize, ky: usize) -> Option<usize> {
+    (y * g.stride_h + ky).checked_sub(g.pad_h).filter(|&i| i < g.height)
+}
+
+/// The output columns first..end that kernel column kx meets inside the image (the others meet
+/// padding); output column x meets input column x s_w + kx - pad_w, the first of them `input`.
+struct InsideColumns {
+    first: usize,
+    end: usize,
+    input: usize,
+}
+
+impl InsideColumns {
+    fn new(g: &ConvGeometry, kx: usize) -> InsideColumns {
+        // Keep 0 <= x s_w + kx - pad_w < width.
+        let first = g.pad_w.saturating_sub(kx).div_ceil(g.stride_w).min(g.out_w);
+        let end = (g.width + g.pad_w).saturating_sub(kx).div_ceil(g.stride_w).clamp(first, g.out_w);
+        InsideColumns { first, end, input: (first * g.stride_w + kx).saturating_sub(g.pad_w) }
+    }
+}
+
+/// For each (channel, ky, kx) row of the columns matrix: its index, the channel, ky, and the
+/// output columns kx meets inside the image.
+fn for_each_tap(g: &ConvGeometry, mut body: impl FnMut(usize, usize, usize, InsideColumns)) {
     for c in 0..g.in_channels {
         for ky in 0..g.kernel_h {
             for kx in 0..g.kernel_w {
-                let iy = |y: usize| (y * g.stride_h + ky).checked_sub(g.pad_h).filter(|&i| i < g.height);
-                let ix = |x: usize| (x * g.stride_w + kx).checked_sub(g.pad_w).filter(|&i| i < g.width);
-                body((c * g.kernel_h + ky) * g.kernel_w + kx, c, &iy, &ix);
+                body((c * g.kernel_h + ky) * g.kernel_w + kx, c, ky, InsideColumns::new(g, kx));
             }
         }
     }
@@ -310,22 +252,16 @@ fn for_each_tap_row(g: &ConvGeometry, mut body: impl FnMut(TapRow)) {
                 let c = group * in_per_group + ci;
                 for ky in 0..g.kernel_h {
                     for kx in 0..g.kernel_w {
-                        // Output column x reads input column x*stride + kx - pad: keep 0 <= that < width.
-                        let first = (g.pad_w.saturating_sub(kx)).div_ceil(g.stride_w);
-                        let end = ((g.width + g.pad_w).saturating_sub(kx)).div_ceil(g.stride_w).min(g.out_w);
-                        if first >= end {
+                        let InsideColumns { first, end, input: ix } = InsideColumns::new(g, kx);
+                        if first == end {
                             continue;
                         }
                         let weight = ((o * in_per_group + ci) * g.kernel_h + ky) * g.kernel_w + kx;
                         for y in 0..g.out_h {
-                            let iy = (y * g.stride_h + ky) as isize - g.pad_h as isize;
-                            if iy < 0 || iy >= g.height as isize {
-                                continue;
-                            }
-                            let ix = first * g.stride_w + kx - g.pad_w;
+                            let Some(iy) = input_row(g, y, ky) else { continue };
                             body(TapRow {
                                 weight,
-                                input: ((n * g.in_channels + c) * g.height + iy as usize) * g.width + ix,
+                                input: ((n * g.in_channels + c) * g.height + iy) * g.width + ix,
                                 output: ((n * g.out_channels + o) * g.out_h + y) * g.out_w + first,
                                 columns: end - first,
                             });

@@ -1,9 +1,10 @@
 //! 2-D convolution (cross-correlation, as in PyTorch), grouped and depthwise included, and its two
 //! gradients. Kernels: shaders/conv.wgsl after shaders/window_geometry.wgsl (the `Params` both
-//! sliding-window families share); the fast CPU path (im2col + matmul, direct depthwise loops) is
-//! in cpu.rs.
+//! sliding-window families share); the fast CPU path (im2col + matmul) is in cpu.rs, its depthwise
+//! convolutions in depthwise.rs.
 
 pub(crate) mod cpu;
+mod depthwise;
 #[cfg(all(test, not(target_family = "wasm")))]
 pub(crate) mod reference;
 #[cfg(all(test, not(target_family = "wasm")))]

@@ -17,6 +17,10 @@ pub fn cases() -> Vec<Case> {
         // Lanes sharing each weight gradient's sum: 256 over 320 rows; 8 over 6 rows (2 idle).
         ([8, 3, 40, 37], [3, 1, 3, 3], (1, 1), (1, 1), 3),
         ([2, 2, 3, 40], [2, 1, 3, 3], (1, 1), (1, 1), 2),
+        // Depthwise with a different stride and padding each way, a non-square kernel and planes
+        // whose flat rows leave a part-filled last vector (CPU: depthwise.rs's phase layout).
+        ([2, 3, 11, 7], [3, 1, 2, 5], (1, 3), (0, 2), 3),
+        ([1, 2, 4, 4], [2, 1, 3, 3], (2, 1), (1, 1), 2),
     ];
     let mut cases = Vec::new();
     for (i, &(x, w, stride, pad, groups)) in shapes.iter().enumerate() {
