@@ -89,7 +89,8 @@ function report({ date, cores, rates, fineTune, tfjs }, native, nativeFineTune, 
   lines.push(
     `- fine_tune(2) on the sample photos at 128 px, decoding included: browser (${fineTune.config}) ${fineTune.seconds.toFixed(1)} s`
       + ` (error_rate ${fineTune.errorRate.toFixed(3)}), native example ${nativeFineTune.toFixed(1)} s: ${(fineTune.seconds / nativeFineTune).toFixed(2)}×.`
-      + ` In the browser: photos read and decoded ${fineTune.decoded.toFixed(1)} s, the Learner ready (weights) at ${fineTune.ready.toFixed(1)} s,`
+      + ` In the browser: the photos fetched from this site ${fineTune.fetched.toFixed(1)} s, decoded at ${fineTune.decoded.toFixed(1)} s,`
+      + ` the Learner ready (weights) at ${fineTune.ready.toFixed(1)} s,`
       + ` epochs ${fineTune.epochs.map((s) => s.toFixed(1)).join(' + ')} s.`,
   );
   if (tfjs.wasmTraining) lines.push(`- TensorFlow.js wasm cannot train this network: "${tfjs.wasmTraining}".`);

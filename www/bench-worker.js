@@ -35,7 +35,9 @@ const ops = {
   fineTune: async (_, { kiln }) => {
     const started = performance.now();
     const since = () => (performance.now() - started) / 1000;
-    const dataset = kiln.ImageDataset.fromFiles(await loadSampleFiles(), { size: 128 });
+    const files = await loadSampleFiles();
+    const fetched = since();
+    const dataset = kiln.ImageDataset.fromFiles(files, { size: 128 });
     const decoded = since();
     const learn = await kiln.Learner.vision(dataset, { batchSize: 16, weightsUrl: new URL('models/mobilenet_v2.safetensors', import.meta.url).href });
     const ready = since();
@@ -44,7 +46,7 @@ const ops = {
     const { results } = learn;
     learn.free();
     // Where the time went, to set beside the native example's epoch table.
-    return { seconds, errorRate: results.at(-1).errorRate, decoded, ready, epochs: results.map((r) => r.seconds) };
+    return { seconds, errorRate: results.at(-1).errorRate, fetched, decoded, ready, epochs: results.map((r) => r.seconds) };
   },
 };
 
