@@ -63,27 +63,29 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
     // while they are still in cache.
     let bias = if epilogue == Epilogue::None { &[][..] } else { &a[m * k..][..m] };
     let c = &mut c[..kernel.out_batch() * m * n];
-    // Each task zeroes the part of c it sums into (in parallel, and while it is about to be used).
+    if batch == 0 {
+        return c.fill(0.0); // a sum of no products
+    }
+    // The first product into each part of c stores its sums, the others add theirs: c is never
+    // zeroed first (for the many products with a short k, such as a 1x1 convolution's, zeroing
+    // and then reading c back cost as much memory traffic as writing it).
     let threads = parallel::threads();
     if threads == 1 || batch * m * n * k < PARALLEL_MIN_WORK {
-        c.fill(0.0);
         for (o, c_item) in c.chunks_mut(m * n).enumerate() {
-            items(o).for_each(|i| matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n));
+            items(o).for_each(|i| matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n, i == items(o).start));
             epilogue.apply(c_item, n, bias);
         }
     } else if kernel.out_batch() > 1 {
         parallel::for_each_chunk(c, m * n, |i, c_item| {
-            c_item.fill(0.0);
-            matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n);
+            matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n, true);
             epilogue.apply(c_item, n, bias);
         });
     } else {
         let rows_per_task = m.div_ceil(threads).next_multiple_of(TILE_ROWS);
         parallel::for_each_chunk(c, rows_per_task * n, |task, c_rows| {
-            c_rows.fill(0.0);
             let rows = c_rows.len() / n;
             for i in items(0) {
-                matmul_one_thread(a_item(i).rows_from(task * rows_per_task), b_item(i), c_rows, rows, k, n);
+                matmul_one_thread(a_item(i).rows_from(task * rows_per_task), b_item(i), c_rows, rows, k, n, i == 0);
             }
             epilogue.apply(c_rows, n, bias.get(task * rows_per_task..).unwrap_or_default());
         });
@@ -94,15 +96,18 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
 /// one 512^3 product over two threads is barely faster than one thread on this machine).
 const PARALLEL_MIN_WORK: usize = 1 << 24;
 
-/// c += a @ b.
-fn matmul_one_thread(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n: usize) {
+/// c = a @ b when `store`, else c += a @ b.
+fn matmul_one_thread(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n: usize, store: bool) {
+    if store && k == 0 {
+        return c.fill(0.0);
+    }
     #[cfg(target_arch = "x86_64")]
     if crate::backend::cpu::has_avx2_fma() {
         // SAFETY: the processor supports AVX2 and FMA, checked just above.
-        return unsafe { matmul_avx2_fma(a, b, c, m, k, n) };
+        return unsafe { matmul_avx2_fma(a, b, c, m, k, n, store) };
     }
     #[cfg(all(target_family = "wasm", target_feature = "relaxed-simd"))]
-    return matmul_tiled(a, b, c, m, k, n, relaxed_simd::tile);
+    return matmul_tiled(a, b, c, (m, k, n), store, relaxed_simd::tile);
     // The micro-kernel closures here are `inline(always)`: matmul_tiled calls its micro-kernel at
     // several places, and left out of line the tile's sums went through memory (0.6x on 1x1
     // convolutions). Closures, not functions: only a closure inherits matmul_avx2_fma's target
@@ -113,9 +118,8 @@ fn matmul_one_thread(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n:
         a,
         b,
         c,
-        m,
-        k,
-        n,
+        (m, k, n),
+        store,
         #[inline(always)]
         |a, i, ks, strip| tile(a, i, ks, strip, |x, y, acc| acc + x * y),
     )
@@ -123,15 +127,14 @@ fn matmul_one_thread(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n:
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn matmul_avx2_fma(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n: usize) {
+unsafe fn matmul_avx2_fma(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usize, n: usize, store: bool) {
     // mul_add becomes one vfmadd instruction here (elsewhere it would be a slow library call).
     matmul_tiled(
         a,
         b,
         c,
-        m,
-        k,
-        n,
+        (m, k, n),
+        store,
         #[inline(always)]
         |a, i, ks, strip| tile(a, i, ks, strip, f32::mul_add),
     )
@@ -140,8 +143,8 @@ unsafe fn matmul_avx2_fma(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usiz
 /// One tile's sums over a block of k: acc[r][t] = Σ_kk a[i + r, kk] strip[kk - k0, t].
 type Tile = [[f32; TILE_COLS]; TILE_ROWS];
 
-/// c += a @ b by the tiled loops; `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the
-/// time goes. Tiles at the edges are computed whole too, as vectors, and only their rows and
+/// c += a @ b by the tiled loops (c = a @ b when `store`: the first block of k stores its sums);
+/// `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the time goes. Tiles at the edges are computed whole too, as vectors, and only their rows and
 /// columns that exist are added into c: the missing columns of b are packed as zeros, and the last
 /// rows of a are copied into a zero-padded block of TILE_ROWS. (Thin products are common here:
 /// MobileNetV2's 1x1 convolutions at 128 px have 24 output channels, or 16 pixels; a scalar edge
@@ -151,9 +154,8 @@ fn matmul_tiled(
     a: Matrix,
     b: Matrix,
     c: &mut [f32],
-    m: usize,
-    k: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
+    store: bool,
     tile: impl Fn(Matrix, usize, std::ops::Range<usize>, &[f32]) -> Tile,
 ) {
     // The strip of b a tile column reads, copied contiguous: read in place, its rows lie n floats
@@ -161,14 +163,19 @@ fn matmul_tiled(
     let mut strip = vec![0f32; K_BLOCK * TILE_COLS];
     let (full_rows, full_cols) = (m - m % TILE_ROWS, n - n % TILE_COLS);
     let mut last_rows = vec![0f32; if full_rows < m { TILE_ROWS * K_BLOCK } else { 0 }];
-    // Adds a tile's sums into c at (i, j), `rows` x `cols` of them.
-    let add = |c: &mut [f32], acc: &Tile, i: usize, j: usize, rows: usize, cols: usize| {
-        for (r, acc_row) in acc.iter().enumerate().take(rows) {
-            c[(i + r) * n + j..][..cols].iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s);
-        }
-    };
     for k0 in (0..k).step_by(K_BLOCK) {
         let ks = k0..(k0 + K_BLOCK).min(k);
+        let store = store && k0 == 0;
+        // Stores or adds a tile's sums into c at (i, j), `rows` x `cols` of them.
+        let add = |c: &mut [f32], acc: &Tile, i: usize, j: usize, rows: usize, cols: usize| {
+            for (r, acc_row) in acc.iter().enumerate().take(rows) {
+                let c_row = &mut c[(i + r) * n + j..][..cols];
+                match store {
+                    true => c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv = s),
+                    false => c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s),
+                }
+            }
+        };
         // The whole tiles, where the time goes.
         for i0 in (0..full_rows).step_by(M_BLOCK) {
             for j in (0..full_cols).step_by(TILE_COLS) {
@@ -178,7 +185,10 @@ fn matmul_tiled(
                     for (r, acc_row) in acc.iter().enumerate() {
                         // Fixed sizes, so the sums go from registers straight into c.
                         let c_row: &mut [f32; TILE_COLS] = (&mut c[(i + r) * n + j..][..TILE_COLS]).try_into().expect("a whole row");
-                        c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s);
+                        match store {
+                            true => *c_row = *acc_row,
+                            false => c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s),
+                        }
                     }
                 }
             }
