@@ -160,6 +160,7 @@ const RUN_CHUNK: usize = 8;
 /// call per run: a slice copy is a memmove call natively and a memory.copy in wasm, both slow for
 /// the short rows of small planes.
 pub(super) fn gather(dst: &mut [f32], src: &[f32], stride: usize) {
+    debug_assert!(dst.is_empty() || src.len() > (dst.len() - 1) * stride, "src too short to fill dst");
     match stride {
         1 => gather_by::<1>(dst, src),
         2 => gather_by::<2>(dst, src),
@@ -180,6 +181,7 @@ fn gather_by<const STRIDE: usize>(dst: &mut [f32], src: &[f32]) {
 /// dst[j stride] = src[j] for every j of src: `gather` the other way (a phase's run back into
 /// its row).
 pub(super) fn scatter(dst: &mut [f32], src: &[f32], stride: usize) {
+    debug_assert!(src.is_empty() || dst.len() > (src.len() - 1) * stride, "dst too short to take src");
     match stride {
         1 => scatter_by::<1>(dst, src),
         2 => scatter_by::<2>(dst, src),
@@ -214,7 +216,8 @@ impl InsideColumns {
         // Keep 0 <= x s_w + kx - pad_w < width.
         let first = g.pad_w.saturating_sub(kx).div_ceil(g.stride_w).min(g.out_w);
         let end = (g.width + g.pad_w).saturating_sub(kx).div_ceil(g.stride_w).clamp(first, g.out_w);
-        InsideColumns { first, end, input: (first * g.stride_w + kx).saturating_sub(g.pad_w) }
+        // (When no column is inside, `input` is only kept within the row: nothing reads it.)
+        InsideColumns { first, end, input: (first * g.stride_w + kx).saturating_sub(g.pad_w).min(g.width) }
     }
 }
 

@@ -14,7 +14,7 @@
 //! loop instead of many short ones. The input's gradient is the same sum with the offsets
 //! reversed, over the gradient laid out flat; the weight's is a dot product per tap.
 
-use super::cpu::gather;
+use super::cpu::{gather, scatter};
 use super::ConvGeometry;
 use crate::backend::cpu_parallel as parallel;
 use crate::ops::matmul::Epilogue;
@@ -24,7 +24,8 @@ const LANES: usize = 8;
 
 /// Where the taps of one plane meet its phase-split, zero-padded copy.
 struct Layout {
-    /// Each phase's grid is (padded rows / s_h) x `cols`; `cols` is also the flat planes' row pitch.
+    /// Each phase's grid is ⌈padded rows / s_h⌉ x `cols` (⌈padded columns / s_w⌉); `cols` is also the
+    /// flat planes' row pitch.
     cols: usize,
     /// Where each phase's grid starts in the buffer: phase k at k `phase_len` (rows cols rounded
     /// up to whole LANES, so that each phase's grid is whole vectors too).
@@ -50,14 +51,21 @@ impl Layout {
         let rows = (g.height + 2 * g.pad_h).div_ceil(s_h);
         let cols = (g.width + 2 * g.pad_w).div_ceil(s_w);
         let phase_len = (rows * cols).next_multiple_of(LANES);
-        let phase = |t: usize| (t / g.kernel_w % s_h) * s_w + t % g.kernel_w % s_w;
         let taps = g.kernel_h * g.kernel_w;
-        let offsets: Vec<usize> = (0..taps).map(|t| phase(t) * phase_len + t / g.kernel_w / s_h * cols + t % g.kernel_w / s_w).collect();
-        let phase_taps = (0..s_h * s_w).map(|k| (0..taps).filter(|&t| phase(t) == k).collect()).collect();
-        let flat_len = (g.out_h * cols).next_multiple_of(LANES);
-        let buffer_len = (s_h * s_w * phase_len).max(offsets.iter().max().unwrap_or(&0) + flat_len);
-        let mut layout =
-            Layout { cols, phase_len, offsets, phase_taps, all_taps: (0..taps).collect(), flat_len, buffer_len, row_runs: Vec::new() };
+        let mut layout = Layout {
+            cols,
+            phase_len,
+            offsets: Vec::new(),
+            phase_taps: Vec::new(),
+            all_taps: (0..taps).collect(),
+            flat_len: (g.out_h * cols).next_multiple_of(LANES),
+            buffer_len: 0,
+            row_runs: Vec::new(),
+        };
+        // Output (0, 0) meets padded pixel (ky, kx) through tap (ky, kx).
+        layout.offsets = (0..taps).map(|t| layout.index(g, t / g.kernel_w, t % g.kernel_w)).collect();
+        layout.phase_taps = (0..s_h * s_w).map(|k| (0..taps).filter(|&t| layout.offsets[t] / phase_len == k).collect()).collect();
+        layout.buffer_len = (s_h * s_w * phase_len).max(layout.offsets.iter().max().unwrap_or(&0) + layout.flat_len);
         layout.row_runs = (0..g.height).map(|iy| layout.runs(g, iy)).collect();
         layout
     }
@@ -97,7 +105,7 @@ impl Layout {
     fn unsplit(&self, g: &ConvGeometry, buffer: &[f32], plane: &mut [f32]) {
         for (iy, line) in plane.chunks_mut(g.width).enumerate() {
             for &(at, first, count) in &self.row_runs[iy] {
-                super::cpu::scatter(&mut line[first..], &buffer[at..][..count], g.stride_w);
+                scatter(&mut line[first..], &buffer[at..][..count], g.stride_w);
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Convolution and both its gradients against the sums written out in f64, on the CPU (im2col +
-//! matmul, direct grouped loops, depthwise loops) and the GPU, on odd shapes.
+//! matmul, direct grouped loops, depthwise shifted-plane sums) and the GPU, on odd shapes.
 
 use super::{reference, ConvGeometry, ConvKernel};
 use crate::ops::matmul::Epilogue;
@@ -21,6 +21,8 @@ pub fn cases() -> Vec<Case> {
         // whose flat rows leave a part-filled last vector (CPU: depthwise.rs's phase layout).
         ([2, 3, 11, 7], [3, 1, 2, 5], (1, 3), (0, 2), 3),
         ([1, 2, 4, 4], [2, 1, 3, 3], (2, 1), (1, 1), 2),
+        // A kernel wider than the image: some kernel columns meet only padding.
+        ([1, 2, 1, 1], [3, 2, 5, 5], (1, 1), (2, 2), 1),
     ];
     let mut cases = Vec::new();
     for (i, &(x, w, stride, pad, groups)) in shapes.iter().enumerate() {

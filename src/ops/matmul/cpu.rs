@@ -63,8 +63,8 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
     // while they are still in cache.
     let bias = if epilogue == Epilogue::None { &[][..] } else { &a[m * k..][..m] };
     let c = &mut c[..kernel.out_batch() * m * n];
-    if batch == 0 {
-        return c.fill(0.0); // a sum of no products
+    if batch == 0 || c.is_empty() {
+        return c.fill(0.0); // a sum of no products, or no outputs at all
     }
     // The first product into each part of c stores its sums, the others add theirs: c is never
     // zeroed first (for the many products with a short k, such as a 1x1 convolution's, zeroing
@@ -72,7 +72,9 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
     let threads = parallel::threads();
     if threads == 1 || batch * m * n * k < PARALLEL_MIN_WORK {
         for (o, c_item) in c.chunks_mut(m * n).enumerate() {
-            items(o).for_each(|i| matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n, i == items(o).start));
+            for (nth, i) in items(o).enumerate() {
+                matmul_one_thread(a_item(i), b_item(i), c_item, m, k, n, nth == 0);
+            }
             epilogue.apply(c_item, n, bias);
         }
     } else if kernel.out_batch() > 1 {
@@ -84,8 +86,8 @@ pub fn batched_matmul(kernel: &MatMul, a: &[f32], b: &[f32], c: &mut [f32]) {
         let rows_per_task = m.div_ceil(threads).next_multiple_of(TILE_ROWS);
         parallel::for_each_chunk(c, rows_per_task * n, |task, c_rows| {
             let rows = c_rows.len() / n;
-            for i in items(0) {
-                matmul_one_thread(a_item(i).rows_from(task * rows_per_task), b_item(i), c_rows, rows, k, n, i == 0);
+            for (nth, i) in items(0).enumerate() {
+                matmul_one_thread(a_item(i).rows_from(task * rows_per_task), b_item(i), c_rows, rows, k, n, nth == 0);
             }
             epilogue.apply(c_rows, n, bias.get(task * rows_per_task..).unwrap_or_default());
         });
@@ -144,9 +146,10 @@ unsafe fn matmul_avx2_fma(a: Matrix, b: Matrix, c: &mut [f32], m: usize, k: usiz
 type Tile = [[f32; TILE_COLS]; TILE_ROWS];
 
 /// c += a @ b by the tiled loops (c = a @ b when `store`: the first block of k stores its sums);
-/// `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the time goes. Tiles at the edges are computed whole too, as vectors, and only their rows and
-/// columns that exist are added into c: the missing columns of b are packed as zeros, and the last
-/// rows of a are copied into a zero-padded block of TILE_ROWS. (Thin products are common here:
+/// `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the time goes. Tiles at the edges
+/// are computed whole too, as vectors, and only their rows and columns that exist are written
+/// into c: the missing columns of b are packed as zeros, and the last rows of a are copied into a
+/// zero-padded block of TILE_ROWS. (Thin products are common here:
 /// MobileNetV2's 1x1 convolutions at 128 px have 24 output channels, or 16 pixels; a scalar edge
 /// loop took half their time.)
 #[inline(always)]
@@ -166,14 +169,10 @@ fn matmul_tiled(
     for k0 in (0..k).step_by(K_BLOCK) {
         let ks = k0..(k0 + K_BLOCK).min(k);
         let store = store && k0 == 0;
-        // Stores or adds a tile's sums into c at (i, j), `rows` x `cols` of them.
-        let add = |c: &mut [f32], acc: &Tile, i: usize, j: usize, rows: usize, cols: usize| {
+        // Writes an edge tile's sums into c at (i, j), `rows` x `cols` of them.
+        let write_edge = |c: &mut [f32], acc: &Tile, i: usize, j: usize, rows: usize, cols: usize| {
             for (r, acc_row) in acc.iter().enumerate().take(rows) {
-                let c_row = &mut c[(i + r) * n + j..][..cols];
-                match store {
-                    true => c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv = s),
-                    false => c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s),
-                }
+                write_row(&mut c[(i + r) * n + j..][..cols], acc_row, store);
             }
         };
         // The whole tiles, where the time goes.
@@ -185,10 +184,7 @@ fn matmul_tiled(
                     for (r, acc_row) in acc.iter().enumerate() {
                         // Fixed sizes, so the sums go from registers straight into c.
                         let c_row: &mut [f32; TILE_COLS] = (&mut c[(i + r) * n + j..][..TILE_COLS]).try_into().expect("a whole row");
-                        match store {
-                            true => *c_row = *acc_row,
-                            false => c_row.iter_mut().zip(acc_row).for_each(|(cv, &s)| *cv += s),
-                        }
+                        write_row(c_row, acc_row, store);
                     }
                 }
             }
@@ -201,18 +197,28 @@ fn matmul_tiled(
         if full_rows < m {
             for j in (0..full_cols).step_by(TILE_COLS) {
                 pack_strip(b, ks.clone(), j, TILE_COLS, &mut strip);
-                add(c, &tile(last, 0, 0..ks.len(), &strip), full_rows, j, m - full_rows, TILE_COLS);
+                write_edge(c, &tile(last, 0, 0..ks.len(), &strip), full_rows, j, m - full_rows, TILE_COLS);
             }
         }
         if full_cols < n {
             pack_strip(b, ks.clone(), full_cols, n - full_cols, &mut strip);
             for i in (0..full_rows).step_by(TILE_ROWS) {
-                add(c, &tile(a, i, ks.clone(), &strip), i, full_cols, TILE_ROWS, n - full_cols);
+                write_edge(c, &tile(a, i, ks.clone(), &strip), i, full_cols, TILE_ROWS, n - full_cols);
             }
             if full_rows < m {
-                add(c, &tile(last, 0, 0..ks.len(), &strip), full_rows, full_cols, m - full_rows, n - full_cols);
+                write_edge(c, &tile(last, 0, 0..ks.len(), &strip), full_rows, full_cols, m - full_rows, n - full_cols);
             }
         }
+    }
+}
+
+/// c_row = sums when `store`, else c_row += sums (as many as c_row holds). Inlined, so a whole
+/// tile's fixed-size rows go from registers straight into c.
+#[inline(always)]
+fn write_row(c_row: &mut [f32], sums: &[f32; TILE_COLS], store: bool) {
+    match store {
+        true => c_row.iter_mut().zip(sums).for_each(|(cv, &s)| *cv = s),
+        false => c_row.iter_mut().zip(sums).for_each(|(cv, &s)| *cv += s),
     }
 }
 
@@ -308,7 +314,10 @@ mod tests {
     #[test]
     fn tiled_matmul_matches_triple_loop_on_odd_sizes() {
         let mut rng = crate::rng::Pcg32::new(3);
-        for &(m, k, n) in &[(1, 1, 1), (5, 3, 7), (4, 16, 16), (7, 300, 259), (130, 129, 65), (9, 600, 33), (300, 300, 259)] {
+        // Empty products too: no outputs, and outputs that are sums of nothing (zeros).
+        for &(m, k, n) in
+            &[(0, 3, 5), (3, 0, 5), (1, 1, 1), (5, 3, 7), (4, 16, 16), (7, 300, 259), (130, 129, 65), (9, 600, 33), (300, 300, 259)]
+        {
             let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
             let mut c = vec![f32::NAN; m * n];
