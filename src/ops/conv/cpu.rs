@@ -203,6 +203,13 @@ fn input_row(g: &ConvGeometry, y: usize, ky: usize) -> Option<usize> {
     (y * g.stride_h + ky).checked_sub(g.pad_h).filter(|&i| i < g.height)
 }
 
+/// The j for which padded column j s_w + offset is inside the image: 0 <= j s_w + offset - pad_w
+/// < width. (Output column j meets padded column j s_w + kx through kernel column kx; the phase
+/// split of depthwise.rs puts padded columns q, q + s_w, ... side by side.)
+pub(super) fn columns_inside(g: &ConvGeometry, offset: usize) -> std::ops::Range<usize> {
+    g.pad_w.saturating_sub(offset).div_ceil(g.stride_w)..(g.width + g.pad_w).saturating_sub(offset).div_ceil(g.stride_w)
+}
+
 /// The output columns first..end that kernel column kx meets inside the image (the others meet
 /// padding); output column x meets input column x s_w + kx - pad_w, the first of them `input`.
 struct InsideColumns {
@@ -213,9 +220,9 @@ struct InsideColumns {
 
 impl InsideColumns {
     fn new(g: &ConvGeometry, kx: usize) -> InsideColumns {
-        // Keep 0 <= x s_w + kx - pad_w < width.
-        let first = g.pad_w.saturating_sub(kx).div_ceil(g.stride_w).min(g.out_w);
-        let end = (g.width + g.pad_w).saturating_sub(kx).div_ceil(g.stride_w).clamp(first, g.out_w);
+        let inside = columns_inside(g, kx);
+        let first = inside.start.min(g.out_w);
+        let end = inside.end.clamp(first, g.out_w);
         // (When no column is inside, `input` is only kept within the row: nothing reads it.)
         InsideColumns { first, end, input: (first * g.stride_w + kx).saturating_sub(g.pad_w).min(g.width) }
     }

@@ -3,7 +3,7 @@
 //!
 //! Each input plane is copied once into a zero-padded buffer split by stride phase in both
 //! directions: padded pixel (row, col) lives in phase (row mod s_h, col mod s_w), at (row / s_h,
-//! col / s_w) of that phase's `rows` x `cols` grid. Output pixel (y, x) meets, through tap
+//! col / s_w) of that phase's grid, whose rows are `cols` long. Output pixel (y, x) meets, through tap
 //! (ky, kx), padded pixel (y s_h + ky, x s_w + kx): in phase (ky mod s_h, kx mod s_w), at
 //! (y + ky / s_h, x + kx / s_w). Its buffer index is offset[tap] + y cols + x, so with the output
 //! plane laid out at the same row pitch `cols` (the "flat" plane, i = y cols + x), the forward pass
@@ -14,7 +14,7 @@
 //! loop instead of many short ones. The input's gradient is the same sum with the offsets
 //! reversed, over the gradient laid out flat; the weight's is a dot product per tap.
 
-use super::cpu::{gather, scatter};
+use super::cpu::{columns_inside, gather, scatter};
 use super::ConvGeometry;
 use crate::backend::cpu_parallel as parallel;
 use crate::ops::matmul::Epilogue;
@@ -83,10 +83,9 @@ impl Layout {
         let s = g.stride_w;
         (0..s)
             .filter_map(|q| {
-                // Padded column j s + q is input column j s + q - pad: keep 0 <= that < width.
-                let first = g.pad_w.saturating_sub(q).div_ceil(s);
-                let end = (g.pad_w + g.width).saturating_sub(q).div_ceil(s);
-                (first < end).then(|| (self.index(g, iy + g.pad_h, first * s + q), first * s + q - g.pad_w, end - first))
+                let inside = columns_inside(g, q);
+                let first = inside.start * s + q; // the run's first padded column
+                (!inside.is_empty()).then(|| (self.index(g, iy + g.pad_h, first), first - g.pad_w, inside.len()))
             })
             .collect()
     }

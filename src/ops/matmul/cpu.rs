@@ -149,9 +149,8 @@ type Tile = [[f32; TILE_COLS]; TILE_ROWS];
 /// `tile` is the TILE_ROWS x 16 micro-kernel, where nearly all the time goes. Tiles at the edges
 /// are computed whole too, as vectors, and only their rows and columns that exist are written
 /// into c: the missing columns of b are packed as zeros, and the last rows of a are copied into a
-/// zero-padded block of TILE_ROWS. (Thin products are common here:
-/// MobileNetV2's 1x1 convolutions at 128 px have 24 output channels, or 16 pixels; a scalar edge
-/// loop took half their time.)
+/// zero-padded block of TILE_ROWS. (Thin products are common here: MobileNetV2's 1x1 convolutions
+/// at 128 px have 24 output channels, or 16 pixels; a scalar edge loop took half their time.)
 #[inline(always)]
 fn matmul_tiled(
     a: Matrix,
